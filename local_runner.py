@@ -1,0 +1,211 @@
+"""Runs the pet segmentation pipeline on this machine (LocalDagRunner, Beam DirectRunner).
+
+    python local_runner.py --demo                      # generated data in the real layout
+    python local_runner.py --data-dir /data/oxford-iiit-pet
+
+Metadata goes to SQLite under the pipeline root; a rerun reuses every component whose inputs
+did not change (TFX cache). At the end it prints what it pushed, or why not, and where the
+evaluation is.
+"""
+
+import argparse
+import logging as std_logging
+import os
+import sys
+import time
+from typing import List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_WORK_DIR = os.path.join(HERE, "workdir")
+DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+DEMO_COUNT = 400
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pipeline.config import PipelineConfig
+
+    defaults = PipelineConfig.__dataclass_fields__
+    parser = argparse.ArgumentParser(
+        prog="python local_runner.py",
+        description="Train, evaluate and push the pet segmentation U-Net with TFX on this "
+                    "machine.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data = parser.add_argument_group("data")
+    source = data.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data-dir", help="directory in the Oxford-IIIT Pet layout "
+                        "(images/, annotations/trimaps/, annotations/trainval.txt, test.txt)")
+    source.add_argument("--demo", action="store_true",
+                        help="use generated demo data in the real layout, written to "
+                             "<work-dir>/demo-data on first use")
+    data.add_argument("--demo-count", type=int, default=DEMO_COUNT,
+                      help="images in the generated demo dataset")
+    paths = parser.add_argument_group("where results go")
+    paths.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
+                       help="default parent of the pipeline root, serving dir and demo data")
+    paths.add_argument("--pipeline-root", help="artifacts and metadata.sqlite "
+                       "(default: <work-dir>/pipeline_root)")
+    paths.add_argument("--serving-dir", help="pushed models go to "
+                       "<serving-dir>/<model-name>/<version>/ (default: <work-dir>/serving)")
+    paths.add_argument("--model-name", default=defaults["model_name"].default)
+    paths.add_argument("--pipeline-name", default=defaults["pipeline_name"].default)
+    model = parser.add_argument_group("training")
+    model.add_argument("--epochs", type=int, default=defaults["epochs"].default)
+    model.add_argument("--batch-size", type=int, default=defaults["batch_size"].default)
+    model.add_argument("--image-size", type=int, default=defaults["image_size"].default,
+                       help="square side after Transform, a multiple of 32")
+    model.add_argument("--learning-rate", type=float,
+                       default=defaults["learning_rate"].default)
+    model.add_argument("--encoder-weights", default=defaults["encoder_weights"].default,
+                       help="'imagenet' (Keras download or ~/.keras/models cache), a weights "
+                            "file path, or 'none'; a failed load is reported and the encoder "
+                            "starts random")
+    frozen = model.add_mutually_exclusive_group()
+    frozen.add_argument("--train-encoder", dest="train_encoder", action="store_true",
+                        default=None, help="train the encoder (default: only when no "
+                                           "pretrained weights loaded)")
+    frozen.add_argument("--freeze-encoder", dest="train_encoder", action="store_false",
+                        help="keep the encoder frozen")
+    model.add_argument("--seed", type=int, default=defaults["seed"].default)
+    gate = parser.add_argument_group("evaluation gate")
+    gate.add_argument("--min-pixel-accuracy", type=float,
+                      default=defaults["min_pixel_accuracy"].default,
+                      help="bless only models at least this accurate on the eval split")
+    gate.add_argument("--max-pixel-accuracy-drop", type=float,
+                      default=defaults["max_pixel_accuracy_drop"].default,
+                      help="bless only models at most this much less accurate than the "
+                           "latest blessed model")
+    run = parser.add_argument_group("execution")
+    run.add_argument("--beam-arg", action="append", dest="beam_args", metavar="ARG",
+                     help="a Beam pipeline argument, repeatable (default: "
+                          f"{' '.join(DEFAULT_BEAM_ARGS)})")
+    run.add_argument("--no-cache", action="store_true",
+                     help="rerun every component even if its inputs did not change")
+    run.add_argument("--verbose", action="store_true", help="show all TFX and Beam logs")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace):
+    from pipeline.config import PipelineConfig
+
+    work_dir = os.path.abspath(args.work_dir)
+    data_dir = os.path.join(work_dir, "demo-data") if args.demo else args.data_dir
+    return PipelineConfig(
+        data_dir=os.path.abspath(data_dir),
+        pipeline_root=os.path.abspath(args.pipeline_root or os.path.join(work_dir,
+                                                                         "pipeline_root")),
+        serving_dir=os.path.abspath(args.serving_dir or os.path.join(work_dir, "serving")),
+        pipeline_name=args.pipeline_name, model_name=args.model_name,
+        image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, encoder_weights=args.encoder_weights,
+        train_encoder=args.train_encoder, seed=args.seed,
+        min_pixel_accuracy=args.min_pixel_accuracy,
+        max_pixel_accuracy_drop=args.max_pixel_accuracy_drop,
+        beam_args=args.beam_args or list(DEFAULT_BEAM_ARGS),
+        enable_cache=not args.no_cache)
+
+
+def ensure_demo_data(data_dir: str, count: int) -> None:
+    """Generates the demo dataset unless a complete one with the same count is there."""
+    from oxford_pet import demo
+
+    marker = os.path.join(data_dir, ".demo-complete")
+    if os.path.exists(marker) and open(marker).read().strip() == str(count):
+        print(f"Demo data: {count} images in {data_dir} (already generated)", flush=True)
+        return
+    print(f"Demo data: generating {count} images in {data_dir}", flush=True)
+    demo.make_demo_data(data_dir, count, progress=lambda done, total: done % 100 == 0 and
+                        print(f"  {done}/{total}", flush=True))
+    with open(marker, "w") as handle:
+        handle.write(str(count))
+
+
+def check_paths(config) -> None:
+    """Readable errors for paths before any component runs."""
+    if not os.path.isdir(config.data_dir):
+        raise ValueError(f"data directory {config.data_dir} does not exist: pass --data-dir "
+                         "with a directory in the Oxford-IIIT Pet layout, or --demo")
+    for path, flag in ((config.pipeline_root, "--pipeline-root"),
+                       (config.serving_dir, "--serving-dir")):
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"cannot create {path} ({error.strerror}): choose another "
+                             f"{flag}") from None
+        if not os.access(path, os.W_OK):
+            raise ValueError(f"{path} is not writable: choose another {flag}")
+
+
+class _ProgressFilter(std_logging.Filter):
+    """Keeps TFX's 'Component X is running/finished' lines and every warning or error."""
+
+    def filter(self, record: std_logging.LogRecord) -> bool:
+        return record.levelno >= std_logging.WARNING or (
+            record.getMessage().startswith("Component "))
+
+
+def configure_logging(verbose: bool) -> None:
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.INFO)
+    if not verbose:
+        absl_logging.get_absl_handler().addFilter(_ProgressFilter())
+        for name in ("apache_beam", "tensorflow"):
+            std_logging.getLogger(name).setLevel(std_logging.WARNING)
+
+
+def print_summary(config, seconds: float) -> int:
+    from pipeline import run_summary
+
+    summary = run_summary.summarize(config.metadata_path, config.pipeline_name)
+    print(f"\nPipeline '{config.pipeline_name}' finished in {seconds:.0f} s "
+          f"(run {summary.run_id})")
+    for run in summary.components.values():
+        print(f"  {run.node_id:<32} {run.state:<9} {run.seconds:7.1f} s")
+    if summary.evaluation_uri:
+        print(f"Evaluation: {summary.evaluation_uri}")
+    if summary.pushed_version:
+        print(f"Pushed version {summary.pushed_version} to {summary.pushed_destination}")
+    elif summary.blessed is False:
+        print("Not pushed: the evaluation did not bless the model (pixel accuracy below "
+              f"{config.min_pixel_accuracy} or worse than the latest blessed model); see the "
+              "validation result in the evaluation directory.")
+    else:
+        print("Not pushed.")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+        if args.demo:
+            ensure_demo_data(config.data_dir, args.demo_count)
+        check_paths(config)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    configure_logging(args.verbose)
+    print("Loading TFX...", flush=True)
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    from pipeline.pipeline import create_pipeline
+
+    start = time.time()
+    try:
+        LocalDagRunner().run(create_pipeline(config))
+    except Exception as error:  # a component failed: say which and why, in one place
+        cause = error
+        while cause.__cause__ is not None and not str(cause):
+            cause = cause.__cause__
+        print(f"\nerror: the pipeline stopped: {type(cause).__name__}: {cause}", file=sys.stderr)
+        if args.verbose:
+            raise
+        print("(rerun with --verbose for the full log; finished components are cached)",
+              file=sys.stderr)
+        return 1
+    return print_summary(config, time.time() - start)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Paths and list files of the dataset as the official archives unpack them.
+
+    DIR/images/<Name>_<n>.jpg
+    DIR/annotations/trimaps/<Name>_<n>.png      (1 pet, 2 background, 3 border)
+    DIR/annotations/list.txt                    (header lines start with '#')
+    DIR/annotations/trainval.txt, test.txt      (the official split)
+
+A list line is `<Name>_<n> <class 1..37> <species 1 cat, 2 dog> <breed id>`.
+"""
+
+import os
+from typing import Dict, List, NamedTuple
+
+IMAGES_DIR = "images"
+ANNOTATIONS_DIR = "annotations"
+TRIMAPS_DIR = os.path.join(ANNOTATIONS_DIR, "trimaps")
+LIST_FILE = os.path.join(ANNOTATIONS_DIR, "list.txt")
+# The pipeline's splits and the official list file each one comes from.
+SPLIT_LISTS: Dict[str, str] = {
+    "train": os.path.join(ANNOTATIONS_DIR, "trainval.txt"),
+    "eval": os.path.join(ANNOTATIONS_DIR, "test.txt"),
+}
+LIST_HEADER = (
+    "#Image CLASS-ID SPECIES BREED ID\n"
+    "#ID: 1:37 Class ids\n"
+    "#SPECIES: 1:Cat 2:Dog\n"
+    "#BREED ID: 1-25:Dog 1:12:Cat\n"
+    "#All images with 1st letter as captial are cat images\n"
+    "#images with small first letter are dog images\n"
+)
+
+
+class ListEntry(NamedTuple):
+    name: str  # e.g. "Abyssinian_12", no extension
+    class_id: int  # 1..37
+    species: int  # 1 cat, 2 dog
+    breed_id: int
+
+    def to_line(self) -> str:
+        return f"{self.name} {self.class_id} {self.species} {self.breed_id}"
+
+
+def image_path(data_dir: str, name: str) -> str:
+    return os.path.join(data_dir, IMAGES_DIR, name + ".jpg")
+
+
+def trimap_path(data_dir: str, name: str) -> str:
+    return os.path.join(data_dir, TRIMAPS_DIR, name + ".png")
+
+
+def parse_list_line(line: str, where: str) -> ListEntry:
+    """One list line -> ListEntry; `where` ("file:line") names the line in the error."""
+    fields = line.split()
+    if len(fields) != 4:
+        raise ValueError(
+            f"{where}: expected '<name> <class id> <species> <breed id>', got {line.strip()!r}")
+    try:
+        class_id, species, breed_id = (int(field) for field in fields[1:])
+    except ValueError:
+        raise ValueError(f"{where}: class id, species and breed id must be integers, "
+                         f"got {line.strip()!r}") from None
+    return ListEntry(fields[0], class_id, species, breed_id)
+
+
+def read_list(path: str) -> List[ListEntry]:
+    """All entries of a list file, skipping '#' header lines and blank lines."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"list file {path} not found: the data directory must hold the dataset's "
+            f"'{ANNOTATIONS_DIR}/' folder (trainval.txt, test.txt) as the archives unpack it")
+    entries = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip() and not line.startswith("#"):
+                entries.append(parse_list_line(line, f"{path}:{number}"))
+    return entries
+
+
+def write_list(path: str, entries: List[ListEntry], header: str = "") -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(header)
+        for entry in entries:
+            handle.write(entry.to_line() + "\n")

@@ -1,0 +1,85 @@
+"""The one place the pipeline's settings live.
+
+Runners (local_runner.py, later a Kubeflow/Vertex runner) build a `PipelineConfig` from their
+flags and hand it to `create_pipeline()`; components get their part through their parameters or
+`custom_config`. Validation happens here, before any component runs.
+"""
+
+import dataclasses
+import os
+from typing import List, Optional
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAINER_DIR = os.path.join(REPO_ROOT, "trainer")
+SCHEMA_DIR = os.path.join(REPO_ROOT, "schema")
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    # Where things are.
+    data_dir: str  # a directory in the Oxford-IIIT Pet layout
+    pipeline_root: str  # artifacts and (locally) the metadata store
+    serving_dir: str  # pushed models: <serving_dir>/<model_name>/<version>/
+    pipeline_name: str = "pet-segmentation"
+    model_name: str = "pet_unet"
+    metadata_path: Optional[str] = None  # default: <pipeline_root>/metadata.sqlite
+
+    # Preprocessing and training.
+    image_size: int = 128  # square side after Transform; a multiple of 32
+    epochs: int = 10
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    encoder_weights: str = "imagenet"  # "imagenet", a weights file path, or "none"
+    train_encoder: Optional[bool] = None  # None: trained when no pretrained weights loaded
+    batchnorm_momentum: Optional[float] = 0.9  # None: Keras defaults (0.999 in MobileNetV2)
+    seed: int = 0
+
+    # Evaluation gate.
+    min_pixel_accuracy: float = 0.5  # value threshold, every run
+    max_pixel_accuracy_drop: float = 0.0  # change threshold against the latest blessed model
+
+    # Execution.
+    beam_args: List[str] = dataclasses.field(default_factory=list)
+    enable_cache: bool = True
+
+    def __post_init__(self):
+        if self.metadata_path is None:
+            self.metadata_path = os.path.join(self.pipeline_root, "metadata.sqlite")
+        self.validate()
+
+    def validate(self) -> None:
+        """Raises ValueError naming the first bad value and what to do about it."""
+        def require(ok: bool, message: str) -> None:
+            if not ok:
+                raise ValueError(message)
+
+        require(self.image_size >= 32 and self.image_size % 32 == 0,
+                f"image_size must be a positive multiple of 32 (the encoder halves it five "
+                f"times), got {self.image_size}")
+        require(self.epochs > 0, f"epochs must be positive, got {self.epochs}")
+        require(self.batch_size > 0, f"batch_size must be positive, got {self.batch_size}")
+        require(self.learning_rate > 0, f"learning_rate must be positive, got "
+                                        f"{self.learning_rate}")
+        require(0.0 <= self.min_pixel_accuracy <= 1.0,
+                f"min_pixel_accuracy must be in [0, 1], got {self.min_pixel_accuracy}")
+        require(0.0 <= self.max_pixel_accuracy_drop <= 1.0,
+                f"max_pixel_accuracy_drop must be in [0, 1], got {self.max_pixel_accuracy_drop}")
+        require(self.batchnorm_momentum is None or 0.0 <= self.batchnorm_momentum < 1.0,
+                f"batchnorm_momentum must be in [0, 1), got {self.batchnorm_momentum}")
+
+    @property
+    def model_dir(self) -> str:
+        return os.path.join(self.serving_dir, self.model_name)
+
+    def transform_config(self) -> dict:
+        """Transform's custom_config (read by trainer/preprocessing.py)."""
+        return {"image_size": self.image_size}
+
+    def trainer_config(self) -> dict:
+        """Trainer's custom_config (read by trainer/train.py TrainerSettings)."""
+        return {
+            "image_size": self.image_size, "epochs": self.epochs, "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate, "encoder_weights": self.encoder_weights,
+            "train_encoder": self.train_encoder, "batchnorm_momentum": self.batchnorm_momentum,
+            "seed": self.seed,
+        }

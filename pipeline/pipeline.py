@@ -1,0 +1,113 @@
+"""`create_pipeline(config)`: the one definition of the pipeline, for every runner.
+
+    OxfordPetExampleGen ─┬─ StatisticsGen ─ ExampleValidator ─ AnomaliesGate ─┐
+    ImportSchemaGen ─────┘                                                    │
+                         └─ Transform (trainer/preprocessing.py) ◄────────────┘
+                              └─ Trainer (trainer/train.py) ─ Evaluator ─ VersionedPusher
+                       latest blessed model (Resolver) ─────────┘
+
+Components are imported from their own modules (not `tfx.v1`), which keeps a local run from
+importing the Google Cloud clients.
+"""
+
+import os
+from typing import List
+
+import tensorflow_model_analysis as tfma
+from tfx.components.evaluator.component import Evaluator
+from tfx.components.example_validator.component import ExampleValidator
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.components.statistics_gen.component import StatisticsGen
+from tfx.components.trainer.component import Trainer
+from tfx.components.transform.component import Transform
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+    LatestBlessedModelStrategy)
+from tfx.orchestration import metadata
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import trainer_pb2
+from tfx.types import Channel
+from tfx.types.standard_artifacts import Model, ModelBlessing
+
+from components.anomalies_gate import AnomaliesGate
+from components.oxford_pet_example_gen import OxfordPetExampleGen
+from components.versioned_pusher import VersionedPusher
+from pipeline.config import SCHEMA_DIR, TRAINER_DIR, PipelineConfig
+from trainer import features, metrics
+
+PREPROCESSING_MODULE = os.path.join(TRAINER_DIR, "preprocessing.py")
+TRAINER_MODULE = os.path.join(TRAINER_DIR, "train.py")
+SCHEMA_FILE = os.path.join(SCHEMA_DIR, "schema.pbtxt")
+EVAL_SPLIT = "eval"
+
+
+def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+    """Pixel metrics, overall and by species, and the thresholds that bless a model."""
+    metric_configs: List[tfma.MetricConfig] = metrics.metric_configs()
+    for metric_config in metric_configs:
+        if metric_config.class_name == metrics.PixelAccuracy.__name__:
+            metric_config.threshold.CopyFrom(tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(
+                    lower_bound={"value": config.min_pixel_accuracy}),
+                change_threshold=tfma.GenericChangeThreshold(
+                    direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                    absolute={"value": -config.max_pixel_accuracy_drop - 1e-9})))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(
+            signature_name=features.EXAMPLES_SIGNATURE,
+            preprocessing_function_names=[features.TRANSFORM_SIGNATURE],
+            label_key=features.MASK_XF)],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.SPECIES_KEY])],
+        metrics_specs=[tfma.MetricsSpec(metrics=metric_configs)],
+        options=tfma.Options(include_default_metrics={"value": False}))
+
+
+def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
+    example_gen = OxfordPetExampleGen(data_dir=config.data_dir)
+    schema_gen = ImportSchemaGen(schema_file=SCHEMA_FILE)
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"],
+                                   schema=schema_gen.outputs["schema"])
+    example_validator = ExampleValidator(statistics=statistics_gen.outputs["statistics"],
+                                         schema=schema_gen.outputs["schema"])
+    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+
+    transform = Transform(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        module_file=PREPROCESSING_MODULE, custom_config=config.transform_config())
+    transform.add_upstream_node(anomalies_gate)  # no Transform on data with anomalies
+
+    trainer = Trainer(
+        module_file=TRAINER_MODULE,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=trainer_pb2.TrainArgs(splits=["train"]),
+        eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
+        custom_config=config.trainer_config())
+
+    model_resolver = Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=Model),
+        model_blessing=Channel(type=ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+
+    evaluator = Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        example_splits=[EVAL_SPLIT],
+        eval_config=eval_config(config))
+
+    pusher = VersionedPusher(model=trainer.outputs["model"],
+                             model_blessing=evaluator.outputs["blessing"],
+                             model_dir=config.model_dir)
+
+    return tfx_pipeline.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=[example_gen, schema_gen, statistics_gen, example_validator,
+                    anomalies_gate, transform, trainer, model_resolver, evaluator, pusher],
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(
+            config.metadata_path),
+        beam_pipeline_args=config.beam_args)

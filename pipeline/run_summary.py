@@ -1,0 +1,127 @@
+"""What a pipeline run did, read back from the ML Metadata store it recorded into.
+
+Used by local_runner.py to say what was pushed (or why not) and where the evaluation is, and by
+the tests to assert on what every component recorded (as TFX's own e2e tests do).
+"""
+
+import dataclasses
+from typing import Dict, List, Optional
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+PIPELINE_RUN_CONTEXT = "pipeline_run"
+NODE_CONTEXT = "node"
+_STATES = metadata_store_pb2.Execution.State
+
+
+@dataclasses.dataclass
+class ComponentRun:
+    node_id: str
+    state: str  # COMPLETE, CACHED, FAILED, RUNNING...
+    seconds: float
+    outputs: Dict[str, List[metadata_store_pb2.Artifact]]
+
+    def output(self, key: str) -> Optional[metadata_store_pb2.Artifact]:
+        artifacts = self.outputs.get(key) or []
+        return artifacts[-1] if artifacts else None
+
+
+@dataclasses.dataclass
+class RunSummary:
+    run_id: str
+    components: Dict[str, ComponentRun]
+
+    def component(self, node_id: str) -> Optional[ComponentRun]:
+        return self.components.get(node_id)
+
+    @property
+    def blessed(self) -> Optional[bool]:
+        evaluator = self.component("Evaluator")
+        blessing = evaluator.output("blessing") if evaluator else None
+        return None if blessing is None else bool(int_property(blessing, "blessed"))
+
+    @property
+    def pushed_version(self) -> Optional[str]:
+        pusher = self.component("VersionedPusher")
+        pushed = pusher.output("pushed_model") if pusher else None
+        if pushed is None or not int_property(pushed, "pushed"):
+            return None
+        return string_property(pushed, "pushed_version")
+
+    @property
+    def pushed_destination(self) -> Optional[str]:
+        pusher = self.component("VersionedPusher")
+        pushed = pusher.output("pushed_model") if pusher else None
+        return string_property(pushed, "pushed_destination") if pushed else None
+
+    @property
+    def evaluation_uri(self) -> Optional[str]:
+        evaluator = self.component("Evaluator")
+        evaluation = evaluator.output("evaluation") if evaluator else None
+        return evaluation.uri if evaluation else None
+
+
+def int_property(artifact: metadata_store_pb2.Artifact, name: str) -> int:
+    value = artifact.custom_properties.get(name)
+    return int(value.int_value) if value is not None else 0
+
+
+def string_property(artifact: metadata_store_pb2.Artifact, name: str) -> Optional[str]:
+    value = artifact.custom_properties.get(name)
+    return value.string_value if value is not None else None
+
+
+def open_store(metadata_path: str) -> metadata_store.MetadataStore:
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = metadata_path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return metadata_store.MetadataStore(config)
+
+
+def run_ids(store: metadata_store.MetadataStore, pipeline_name: str) -> List[str]:
+    """Run ids of the pipeline, oldest first."""
+    runs = [context for context in store.get_contexts_by_type(PIPELINE_RUN_CONTEXT)
+            if _belongs_to(store, context, pipeline_name)]
+    return [context.name for context in sorted(runs, key=lambda c: c.create_time_since_epoch)]
+
+
+def _belongs_to(store, run_context, pipeline_name: str) -> bool:
+    parents = store.get_parent_contexts_by_context(run_context.id)
+    return any(parent.name == pipeline_name for parent in parents) or not parents
+
+
+def summarize(metadata_path: str, pipeline_name: str,
+              run_id: Optional[str] = None) -> Optional[RunSummary]:
+    """The given run (default: the latest) of `pipeline_name`, or None if there is none."""
+    store = open_store(metadata_path)
+    ids = run_ids(store, pipeline_name)
+    if not ids:
+        return None
+    run_id = run_id or ids[-1]
+    run_context = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
+    components: Dict[str, ComponentRun] = {}
+    for execution in sorted(store.get_executions_by_context(run_context.id),
+                            key=lambda e: e.create_time_since_epoch):
+        node_id = _node_id(store, execution, pipeline_name)
+        outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+        events = [event for event in store.get_events_by_execution_ids([execution.id])
+                  if event.type in (metadata_store_pb2.Event.OUTPUT,
+                                    metadata_store_pb2.Event.DECLARED_OUTPUT)]
+        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+        for event in events:
+            key = event.path.steps[0].key if event.path.steps else ""
+            outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1e3
+        components[node_id] = ComponentRun(
+            node_id=node_id, state=_STATES.Name(execution.last_known_state),
+            seconds=seconds, outputs=outputs)
+    return RunSummary(run_id=run_id, components=components)
+
+
+def _node_id(store, execution, pipeline_name: str) -> str:
+    for context in store.get_contexts_by_execution(execution.id):
+        if context.type_id == store.get_context_type(NODE_CONTEXT).id:
+            return context.name[len(pipeline_name) + 1:] if context.name.startswith(
+                pipeline_name + ".") else context.name
+    return execution.name or str(execution.id)

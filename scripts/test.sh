@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: creates the environment once (scripts/ensure_env.sh), then runs pytest.
+# Extra arguments go to pytest, e.g. `scripts/test.sh -k metrics`.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+env_dir=$("$here/scripts/ensure_env.sh")
+cd "$here"
+export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+exec "$env_dir/bin/python" -m pytest "$@"

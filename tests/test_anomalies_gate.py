@@ -1,0 +1,57 @@
+"""schema/ and the AnomaliesGate: examples that break the schema stop the run, named."""
+
+import os
+
+import pytest
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+
+from components import anomalies_gate
+from pipeline.pipeline import SCHEMA_FILE
+from trainer import features
+
+
+def _example(label: int, species: int, with_mask: bool = True) -> tf.train.Example:
+    feature = {
+        features.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"jpg"])),
+        features.FILE_NAME_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"a.jpg"])),
+        features.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+        features.SPECIES_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[species])),
+    }
+    if with_mask:
+        feature[features.MASK_KEY] = tf.train.Feature(
+            bytes_list=tf.train.BytesList(value=[b"png"]))
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def _anomalies(examples, tmp_path, split="eval"):
+    """What ExampleValidator computes: statistics of the split checked against schema/."""
+    path = str(tmp_path / "examples.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        for example in examples:
+            writer.write(example.SerializeToString())
+    statistics = tfdv.generate_statistics_from_tfrecord(path)
+    anomalies = tfdv.validate_statistics(statistics, tfdv.load_schema_text(SCHEMA_FILE))
+    out = tmp_path / "anomalies" / f"Split-{split}"
+    out.mkdir(parents=True)
+    (out / anomalies_gate.ANOMALIES_FILE).write_bytes(anomalies.SerializeToString())
+    return str(tmp_path / "anomalies")
+
+
+def test_good_examples_pass(tmp_path):
+    uri = _anomalies([_example(0, 0), _example(36, 1)], tmp_path)
+    anomalies_gate.check_anomalies(uri, ["eval"])
+
+
+def test_a_wrong_breed_id_is_named(tmp_path):
+    uri = _anomalies([_example(0, 0), _example(40, 1)], tmp_path)
+    with pytest.raises(anomalies_gate.DataAnomaliesError, match="split 'eval', feature 'label'"):
+        anomalies_gate.check_anomalies(uri, ["eval"])
+
+
+def test_a_missing_feature_is_named(tmp_path):
+    uri = _anomalies([_example(0, 0), _example(1, 1, with_mask=False)], tmp_path)
+    with pytest.raises(anomalies_gate.DataAnomaliesError,
+                       match="feature 'segmentation_mask'"):
+        anomalies_gate.check_anomalies(uri, ["eval"])
+    assert os.path.exists(os.path.join(uri, "Split-eval", anomalies_gate.ANOMALIES_FILE))

@@ -1,0 +1,123 @@
+"""The whole pipeline with LocalDagRunner on a small generated dataset, run once and rerun.
+
+As TFX's penguin e2e tests do, the assertions read what the metadata store recorded. One run
+(and one cached rerun) is shared by every test here: a run costs minutes on 2 cores. The small
+sizes come from the pipeline config (image size, epochs, count), not from special code paths.
+"""
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.e2e
+
+IMAGE_SIZE = 64
+EXPECTED_COMPONENTS = {
+    "OxfordPetExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator",
+    "AnomaliesGate", "Transform", "Trainer", "Evaluator", "VersionedPusher",
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Runs the pipeline twice on 24 generated images; returns the config and both summaries."""
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    from oxford_pet import demo
+    from pipeline import run_summary
+    from pipeline.config import PipelineConfig
+    from pipeline.pipeline import create_pipeline
+
+    work = tmp_path_factory.mktemp("e2e")
+    data_dir = str(work / "data")
+    demo.make_demo_data(data_dir, count=24, seed=5, min_size=80, max_size=140)
+    config = PipelineConfig(
+        data_dir=data_dir, pipeline_root=str(work / "root"), serving_dir=str(work / "serving"),
+        image_size=IMAGE_SIZE, epochs=2, batch_size=4, encoder_weights="none",
+        min_pixel_accuracy=0.0,  # bless whatever two epochs learn; the gate is tested apart
+        beam_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])
+    summaries = []
+    for _ in range(2):
+        LocalDagRunner().run(create_pipeline(config))
+        summaries.append(run_summary.summarize(config.metadata_path, config.pipeline_name))
+    return config, summaries[0], summaries[1]
+
+
+def test_every_component_ran(runs):
+    _, first, _ = runs
+    assert EXPECTED_COMPONENTS <= set(first.components)
+    for node_id in EXPECTED_COMPONENTS:
+        assert first.component(node_id).state == "COMPLETE", node_id
+
+
+def test_examples_follow_the_official_splits(runs):
+    _, first, _ = runs
+    examples = first.component("OxfordPetExampleGen").output("examples")
+    splits = sorted(os.listdir(examples.uri))
+    assert splits == ["Split-eval", "Split-train"]
+
+
+def test_a_blessed_model_was_pushed_as_version_1(runs):
+    config, first, _ = runs
+    assert first.blessed is True
+    assert first.pushed_version == "1"
+    assert first.pushed_destination == os.path.join(config.model_dir, "1")
+    assert os.path.isfile(os.path.join(config.model_dir, "1", "saved_model.pb"))
+
+
+def test_pushed_model_turns_a_jpeg_into_a_mask(runs, small_dataset):
+    import tensorflow as tf
+
+    from oxford_pet import layout
+
+    config, _, _ = runs
+    model = tf.saved_model.load(os.path.join(config.model_dir, "1"))
+    serve = model.signatures["serving_default"]
+    entry = layout.read_list(os.path.join(small_dataset, layout.LIST_FILE))[0]
+    with open(layout.image_path(small_dataset, entry.name), "rb") as handle:
+        jpeg = handle.read()
+    png = io.BytesIO()
+    Image.open(io.BytesIO(jpeg)).save(png, "PNG")
+    outputs = serve(image_bytes=tf.constant([jpeg, png.getvalue()]))
+    class_ids = outputs["class_ids"].numpy()
+    probabilities = outputs["probabilities"].numpy()
+    assert class_ids.shape == (2, IMAGE_SIZE, IMAGE_SIZE)
+    assert set(np.unique(class_ids).tolist()) <= {0, 1, 2}
+    assert probabilities.shape == (2, IMAGE_SIZE, IMAGE_SIZE, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-4)
+
+
+def test_evaluation_holds_per_class_pixel_metrics_by_species(runs):
+    import tensorflow_model_analysis as tfma
+
+    _, first, _ = runs
+    result = tfma.load_eval_result(first.evaluation_uri)
+    slices = dict(result.slicing_metrics)
+    assert () in slices and (("species", 0),) in slices and (("species", 1),) in slices
+    overall = slices[()][""][""]
+    for name in ("pixel_accuracy", "mean_iou", "pet_pixel_accuracy", "background_pixel_accuracy",
+                 "border_pixel_accuracy", "pet_iou", "background_iou", "border_iou"):
+        value = overall[name]["doubleValue"]
+        assert 0.0 <= value <= 1.0, name
+    matrix = overall["pixel_confusion_matrix"]["arrayValue"]
+    counts = np.array(matrix.get("int64Values") or matrix.get("int32Values"), dtype=np.int64)
+    assert counts.size == 9
+    assert counts.sum() == 12 * IMAGE_SIZE * IMAGE_SIZE  # every eval pixel, counted once
+    accuracy = np.trace(counts.reshape(3, 3)) / counts.sum()
+    assert overall["pixel_accuracy"]["doubleValue"] == pytest.approx(accuracy)
+
+
+def test_rerun_hits_the_cache_and_pushes_no_duplicate(runs):
+    config, _, second = runs
+    for node_id in ("OxfordPetExampleGen", "StatisticsGen", "ExampleValidator", "Transform",
+                    "Trainer"):
+        assert second.component(node_id).state == "CACHED", node_id
+    # The latest blessed model is now the candidate itself, so Evaluator runs again; the
+    # Pusher recognises the model it already pushed.
+    assert second.pushed_version == "1"
+    from components.versioned_pusher import existing_versions
+
+    assert existing_versions(config.model_dir) == [1]

@@ -1,0 +1,71 @@
+"""tf.Transform preprocessing: the only place images and trimaps are decoded and resized.
+
+The same graph is saved by Transform and re-used by the exported model's signatures, so serving
+and training cannot skew.
+"""
+
+from typing import Any, Dict, Optional
+
+import tensorflow as tf
+
+try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
+    from trainer import features
+except ImportError:  # in TFX's user-module wheel the same files are top-level modules
+    import features
+
+DEFAULT_IMAGE_SIZE = 128
+
+
+def image_size_from(custom_config: Optional[Dict[str, Any]]) -> int:
+    """The square side the pipeline config asked for (Transform's custom_config)."""
+    return int((custom_config or {}).get("image_size", DEFAULT_IMAGE_SIZE))
+
+
+def _as_vector(strings: tf.Tensor) -> tf.Tensor:
+    """Raw bytes features arrive as [batch, 1] (or [batch]); decoding wants [batch]."""
+    return tf.reshape(strings, [-1])
+
+
+def decode_images(encoded: tf.Tensor, size: int) -> tf.Tensor:
+    """Encoded JPEG/PNG bytes [batch] -> float32 [batch, size, size, 3] in [0, 1].
+
+    Bilinear resize; grayscale inputs become 3 channels, an alpha channel is dropped.
+    """
+
+    def decode_one(data: tf.Tensor) -> tf.Tensor:
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        image = tf.image.resize(image, [size, size], method="bilinear")  # float32, 0..255
+        return tf.ensure_shape(image, [size, size, 3])
+
+    images = tf.map_fn(
+        decode_one, _as_vector(encoded),
+        fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+    return tf.clip_by_value(images / 255.0, 0.0, 1.0)
+
+
+def decode_masks(encoded: tf.Tensor, size: int) -> tf.Tensor:
+    """Encoded trimap PNG bytes [batch] -> int64 class ids [batch, size, size, 1].
+
+    Nearest-neighbour resize, so no pixel gets a class that is not in the trimap; trimap values
+    1/2/3 become classes 0/1/2 (pet, background, border).
+    """
+
+    def decode_one(data: tf.Tensor) -> tf.Tensor:
+        trimap = tf.io.decode_png(data, channels=1)
+        trimap = tf.image.resize(trimap, [size, size], method="nearest")
+        return tf.ensure_shape(tf.cast(trimap, tf.int64), [size, size, 1])
+
+    trimaps = tf.map_fn(
+        decode_one, _as_vector(encoded),
+        fn_output_signature=tf.TensorSpec([size, size, 1], tf.int64))
+    return trimaps - features.TRIMAP_VALUES[0]
+
+
+def preprocessing_fn(inputs: Dict[str, tf.Tensor],
+                     custom_config: Optional[Dict[str, Any]] = None) -> Dict[str, tf.Tensor]:
+    """tf.Transform entry point: raw tf.Example features -> model inputs and label."""
+    size = image_size_from(custom_config)
+    outputs = {features.IMAGE_XF: decode_images(inputs[features.IMAGE_KEY], size)}
+    if features.MASK_KEY in inputs:
+        outputs[features.MASK_XF] = decode_masks(inputs[features.MASK_KEY], size)
+    return outputs

@@ -1,0 +1,143 @@
+"""The TFX Trainer entry point (`run_fn`): input pipeline, training, export.
+
+Hyperparameters come from the pipeline config through the Trainer's `custom_config`
+(see `TrainerSettings`); nothing here reads flags or environment.
+"""
+
+import dataclasses
+import logging
+import os
+from typing import Any, Dict, List, Optional
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+
+try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
+    from trainer import export, features, model as unet
+except ImportError:  # in TFX's user-module wheel the same files are top-level modules
+    import export
+    import features
+    import model as unet
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerSettings:
+    """What the Trainer reads from custom_config; the pipeline config fills it in."""
+
+    image_size: int = 128
+    epochs: int = 10
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    encoder_weights: str = "imagenet"  # "imagenet", a weights file path, or "none"
+    train_encoder: Optional[bool] = None  # None: train it when no pretrained weights loaded
+    batchnorm_momentum: Optional[float] = 0.9  # None keeps Keras' defaults (0.999 encoder)
+    shuffle_buffer: int = 256
+    seed: int = 0
+
+    @classmethod
+    def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> "TrainerSettings":
+        known = {field.name for field in dataclasses.fields(cls)}
+        given = dict(custom_config or {})
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ValueError(f"unknown Trainer settings {unknown}; known: {sorted(known)}")
+        return cls(**{key: value for key, value in given.items() if key in known})
+
+
+def distribution_strategy() -> tf.distribute.Strategy:
+    """All visible GPUs (MirroredStrategy) when there are any, else the default CPU strategy."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        logging.info("Training on %d GPU(s): %s", len(gpus), [gpu.name for gpu in gpus])
+        return tf.distribute.MirroredStrategy()
+    logging.info("No GPU visible: training on the CPU")
+    return tf.distribute.get_strategy()
+
+
+def random_flip(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor):
+    """Flips image [H, W, 3] and mask [H, W, 1] left-right together, half of the time.
+
+    Stateless and seeded per element, so a rerun sees the same augmentation.
+    """
+    flip = tf.random.stateless_uniform([], seed=seed) < 0.5
+    image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
+    mask = tf.cond(flip, lambda: tf.image.flip_left_right(mask), lambda: mask)
+    return image, mask
+
+
+def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
+             batch_size: int, shuffle: bool = False, augment: bool = False,
+             seed: int = 0, shuffle_buffer: int = 256) -> tf.data.Dataset:
+    """Transformed examples (gzipped TFRecords) -> batches of (image [B,S,S,3], mask [B,S,S,1])."""
+    files = tf.io.gfile.glob(file_patterns) if isinstance(file_patterns, str) else [
+        name for pattern in file_patterns for name in tf.io.gfile.glob(pattern)]
+    if not files:
+        raise FileNotFoundError(f"no transformed examples match {file_patterns}")
+    spec = {key: value for key, value in tf_transform_output.transformed_feature_spec().items()
+            if key in (features.IMAGE_XF, features.MASK_XF)}
+    dataset = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP",
+                                      num_parallel_reads=tf.data.AUTOTUNE)
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    dataset = dataset.map(lambda records: tf.io.parse_example(records, spec),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.unbatch()
+    if augment:
+        dataset = dataset.enumerate().map(
+            lambda index, example: random_flip(
+                example[features.IMAGE_XF], example[features.MASK_XF],
+                tf.stack([tf.constant(seed, tf.int64), index])),
+            num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        dataset = dataset.map(lambda example: (example[features.IMAGE_XF],
+                                               example[features.MASK_XF]))
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """One readable progress line per epoch in the Trainer's log."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self._epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = ", ".join(f"{key} {value:.4f}" for key, value in sorted((logs or {}).items()))
+        logging.info("epoch %d/%d: %s", epoch + 1, self._epochs, shown)
+        print(f"[Trainer] epoch {epoch + 1}/{self._epochs}: {shown}", flush=True)
+
+
+def run_fn(fn_args) -> None:
+    """TFX Trainer entry point."""
+    settings = TrainerSettings.from_custom_config(fn_args.custom_config)
+    keras.utils.set_random_seed(settings.seed)
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    strategy = distribution_strategy()
+    batch_size = settings.batch_size * strategy.num_replicas_in_sync
+
+    train_data = input_fn(fn_args.train_files, tf_transform_output, batch_size, shuffle=True,
+                          augment=True, seed=settings.seed,
+                          shuffle_buffer=settings.shuffle_buffer)
+    eval_data = input_fn(fn_args.eval_files, tf_transform_output, batch_size)
+    with strategy.scope():
+        model = unet.build_unet(
+            image_size=settings.image_size, encoder_weights=settings.encoder_weights,
+            train_encoder=settings.train_encoder,
+            batchnorm_momentum=settings.batchnorm_momentum,
+            learning_rate=settings.learning_rate)
+    logging.info("U-Net: encoder pretrained=%s, %d trainable / %d parameters",
+                 model.encoder_pretrained, _count(model.trainable_weights),
+                 _count(model.weights))
+
+    model.fit(
+        train_data, validation_data=eval_data, epochs=settings.epochs, verbose=0,
+        callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
+                                               update_freq="epoch"),
+                   _EpochLog(settings.epochs)])
+    export.save_model(model, tf_transform_output, fn_args.serving_model_dir)
+
+
+def _count(weights) -> int:
+    return int(sum(tf.size(weight).numpy() for weight in weights))
