@@ -153,6 +153,18 @@ def configure_logging(verbose: bool) -> None:
             std_logging.getLogger(name).setLevel(std_logging.WARNING)
 
 
+def print_metrics(values) -> None:
+    from trainer import features
+
+    if "pixel_accuracy" not in values:
+        return
+    print(f"  pixel accuracy {values['pixel_accuracy']:.4f}, "
+          f"mean IoU {values.get('mean_iou', float('nan')):.4f} (eval split)")
+    for name in features.CLASS_NAMES:
+        print(f"  {name:<11} accuracy {values.get(name + '_pixel_accuracy', float('nan')):.4f}"
+              f"  IoU {values.get(name + '_iou', float('nan')):.4f}")
+
+
 def print_summary(config, seconds: float) -> int:
     from pipeline import run_summary
 
@@ -163,6 +175,7 @@ def print_summary(config, seconds: float) -> int:
         print(f"  {run.node_id:<32} {run.state:<9} {run.seconds:7.1f} s")
     if summary.evaluation_uri:
         print(f"Evaluation: {summary.evaluation_uri}")
+        print_metrics(run_summary.overall_metrics(summary.evaluation_uri))
     if summary.pushed_version:
         print(f"Pushed version {summary.pushed_version} to {summary.pushed_destination}")
     elif summary.blessed is False:

@@ -125,3 +125,21 @@ def _node_id(store, execution, pipeline_name: str) -> str:
             return context.name[len(pipeline_name) + 1:] if context.name.startswith(
                 pipeline_name + ".") else context.name
     return execution.name or str(execution.id)
+
+
+def overall_metrics(evaluation_uri: str, model_name: str = "") -> Dict[str, float]:
+    """Scalar metrics of the overall slice for the candidate model, from the Evaluator output."""
+    import tensorflow_model_analysis as tfma
+
+    result: Dict[str, float] = {}
+    for slice_metrics in tfma.load_metrics(evaluation_uri):
+        if slice_metrics.slice_key.single_slice_keys:
+            continue
+        for key_and_value in slice_metrics.metric_keys_and_values:
+            key = key_and_value.key
+            if key.model_name != model_name or key.is_diff:
+                continue
+            value = key_and_value.value
+            if value.HasField("double_value"):
+                result[key.name] = value.double_value.value
+    return result

