@@ -148,7 +148,8 @@ def configure_logging(verbose: bool) -> None:
 
     absl_logging.set_verbosity(absl_logging.INFO)
     if not verbose:
-        absl_logging.get_absl_handler().addFilter(_ProgressFilter())
+        # On the logger itself: TFX's records reach Python's root handler, not absl's.
+        std_logging.getLogger("absl").addFilter(_ProgressFilter())
         for name in ("apache_beam", "tensorflow"):
             std_logging.getLogger(name).setLevel(std_logging.WARNING)
 
