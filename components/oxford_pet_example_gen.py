@@ -1,83 +1,265 @@
-"""OxfordPetExampleGen: a TFX ExampleGen that reads the Oxford-IIIT Pet directory layout.
+"""ExampleGens for Oxford-IIIT Pet: from the dataset's directory layout, or from TFDS.
 
-Each output split comes from one official list file under the input base (a data directory as
-the archives unpack it): `train` from annotations/trainval.txt, `eval` from annotations/test.txt.
-Every listed image becomes exactly one tf.Example (see `oxford_pet.records`); a listed sample
-that cannot (missing or undecodable file, trimap of another size or with foreign values, a list
-line that contradicts the breed table) stops the run with a message naming the file.
+Both write the same raw tf.Examples (see `oxford_pet.records`) into the splits `train`
+(trainval.txt, or TFDS `train`) and `eval` (test.txt, or TFDS `test`), as a Beam job. Every
+listed sample is accounted for: it becomes an example (repaired if need be: re-encoded as RGB
+JPEG) or goes to the quarantine report with its reason. The ExampleGen's output holds
+`ingest/ingest_report.json` (per split: listed, ingested, repaired, quarantined) and
+`ingest/quarantine-<split>.jsonl` (name, split, reason); the counts also go into the artifact's
+custom properties. The component fails, after writing the report, when the quarantined share of
+a split passes `max_quarantined_fraction`.
 
 Built on FileBasedExampleGen, so splits, span/version patterns and its cache fingerprint (the
-list files' names, sizes and modification times) behave as in TFX's own ExampleGens.
+input files' names, sizes and modification times) behave as in TFX's own ExampleGens.
 """
 
-import collections
-import logging
+import glob
+import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import apache_beam as beam
 import tensorflow as tf
+from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
 
 from oxford_pet import layout, records
+from trainer import features
+
+REPORT_DIR = "ingest"
+REPORT_FILE = "ingest_report.json"
+DEFAULT_MAX_QUARANTINED_FRACTION = 0.05
+# TFDS oxford_iiit_pet file names: oxford_iiit_pet-<split>.tfrecord-00000-of-00004
+TFDS_SPLIT_PATTERNS = {"train": "*-train.tfrecord*", "eval": "*-test.tfrecord*"}
 
 
-def split_input_config() -> example_gen_pb2.Input:
-    """One input split per official list file, named as the pipeline names its splits."""
+class IngestError(RuntimeError):
+    """Too many samples quarantined, or samples unaccounted for."""
+
+
+def split_input_config(patterns: Optional[Dict[str, str]] = None) -> example_gen_pb2.Input:
+    """One input split per pattern (default: the official list files)."""
+    patterns = patterns or layout.SPLIT_LISTS
     return example_gen_pb2.Input(splits=[
-        example_gen_pb2.Input.Split(name=split, pattern=list_file)
-        for split, list_file in layout.SPLIT_LISTS.items()])
+        example_gen_pb2.Input.Split(name=split, pattern=pattern)
+        for split, pattern in patterns.items()])
 
 
-class _ToExample(beam.DoFn):
-    """List entry -> serialized tf.Example; counts what it wrote per split."""
+class _IngestListed(beam.DoFn):
+    """List entry -> tf.Example (main output) or a quarantine record; repairs noted aside."""
 
     def __init__(self, data_dir: str, split: str):
         self._data_dir = data_dir
-        self._written = beam.metrics.Metrics.counter("oxford_pet_example_gen", f"written_{split}")
+        self._split = split
 
-    def process(self, entry: layout.ListEntry):
+    def _sample(self, element) -> records.Sample:
+        return records.make_sample(self._data_dir, element)
+
+    def _name(self, element) -> str:
+        return element.name
+
+    def process(self, element):
         try:
-            example = records.make_example(self._data_dir, entry)
+            sample = self._sample(element)
         except records.BadSampleError as error:
-            raise records.BadSampleError(
-                f"{error}. Fix or remove this sample (and its list line), then rerun.") from None
-        self._written.inc()
-        yield example
+            yield beam.pvalue.TaggedOutput("quarantined", layout.Quarantined(
+                self._name(element), self._split, str(error)).to_json())
+            return
+        if sample.repair:
+            yield beam.pvalue.TaggedOutput("repaired", {
+                "name": self._name(element), "split": self._split, "repair": sample.repair})
+        yield sample.example
 
 
-@beam.ptransform_fn
-@beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(tf.train.Example)
-def _ListedImagesToExamples(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
-                            split_pattern: str) -> beam.pvalue.PCollection:
-    data_dir = exec_properties["input_base"]
-    list_file = os.path.join(data_dir, split_pattern)
-    entries = layout.read_list(list_file)
-    duplicates = sorted(name for name, count in
-                        collections.Counter(entry.name for entry in entries).items() if count > 1)
-    if duplicates:
-        raise ValueError(f"{list_file} lists {duplicates[:5]} more than once; "
-                         "remove the repeated lines")
-    split = next((name for name, pattern in layout.SPLIT_LISTS.items()
-                  if pattern == split_pattern), split_pattern)
-    logging.info("OxfordPetExampleGen: %d images listed in %s", len(entries), list_file)
-    print(f"[OxfordPetExampleGen] {split}: {len(entries)} images listed in {list_file}",
-          flush=True)
-    if not entries:
-        raise ValueError(f"{list_file} lists no images: nothing to train or evaluate on")
-    return (pipeline
-            | "ListEntries" >> beam.Create(entries)
-            | "Spread" >> beam.Reshuffle()  # decode/check files on all workers
-            | "ToExample" >> beam.ParDo(_ToExample(data_dir, split)))
+class _IngestTfds(_IngestListed):
+    """Serialized TFDS `oxford_iiit_pet` example -> our tf.Example, same checks and repairs."""
+
+    def _sample(self, element) -> records.Sample:
+        tfds_example = tf.train.Example.FromString(element)
+        feature = tfds_example.features.feature
+
+        def value(key):
+            found = feature.get(key)
+            if found is None or not (found.bytes_list.value or found.int64_list.value):
+                raise records.BadSampleError(f"TFDS record {self._name(element)} has no '{key}'")
+            return (found.bytes_list.value or found.int64_list.value)[0]
+
+        name = self._name(element)
+        label, species = int(value(features.LABEL_KEY)), int(value(features.SPECIES_KEY))
+        breed_id = 0  # not in TFDS records; check_entry does not use it
+        records.check_entry(layout.ListEntry(name, label + 1, species + 1, breed_id))
+        return records.build_sample(name, value(features.IMAGE_KEY), value(features.MASK_KEY),
+                                    label, species, f"TFDS {name} image", f"TFDS {name} mask")
+
+    def _name(self, element) -> str:
+        feature = tf.train.Example.FromString(element).features.feature
+        file_name = feature[features.FILE_NAME_KEY].bytes_list.value
+        return os.path.splitext(file_name[0].decode())[0] if file_name else "<unnamed record>"
+
+
+def _write_lines(pcoll, path: str, label: str):
+    return (pcoll
+            | f"ToJson[{label}]" >> beam.Map(json.dumps, sort_keys=True)
+            | f"Write[{label}]" >> beam.io.WriteToText(path, shard_name_template="",
+                                                      num_shards=1))
+
+
+def _write_count(pcoll, path: str, label: str):
+    return (pcoll
+            | f"Count[{label}]" >> beam.combiners.Count.Globally()
+            | f"Write[{label}]" >> beam.io.WriteToText(path, shard_name_template="",
+                                                      num_shards=1))
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+    """Reads a directory in the Oxford-IIIT Pet layout (input_base) split by list files."""
+
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-        return _ListedImagesToExamples
+        raise NotImplementedError("GenerateExamplesByBeam is overridden: it writes the "
+                                  "quarantine report beside the examples")
+
+    def _inputs(self, pipeline, input_base: str, split: str, pattern: str):
+        """(PCollection of elements to ingest, list of refused Quarantined, DoFn)."""
+        plan = layout.plan_split(input_base, split)
+        print(f"[OxfordPetExampleGen] {split}: {plan.listed} samples listed in "
+              f"{plan.list_file}", flush=True)
+        elements = (pipeline | f"Entries[{split}]" >> beam.Create(plan.entries)
+                    | f"Spread[{split}]" >> beam.Reshuffle())
+        return elements, plan.refused, _IngestListed(input_base, split)
+
+    def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
+                               exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                                  input_config)
+        report_dir = exec_properties["_report_dir"]
+        result = {}
+        for split in input_config.splits:
+            name = split.name
+            elements, refused, dofn = self._inputs(pipeline, exec_properties["input_base"],
+                                                   name, split.pattern)
+            outputs = elements | f"Ingest[{name}]" >> beam.ParDo(dofn).with_outputs(
+                "quarantined", "repaired", main="examples")
+            quarantined = ((outputs.quarantined,
+                            pipeline | f"Refused[{name}]" >> beam.Create(
+                                [q.to_json() for q in refused]))
+                           | f"AllQuarantined[{name}]" >> beam.Flatten())
+            _write_lines(quarantined, os.path.join(report_dir, f"quarantine-{name}.jsonl"),
+                         f"quarantine-{name}")
+            _write_lines(outputs.repaired, os.path.join(report_dir, f"repaired-{name}.jsonl"),
+                         f"repaired-{name}")
+            _write_count(outputs.examples, os.path.join(report_dir, f"ingested-{name}.txt"),
+                         f"ingested-{name}")
+            _write_count(elements, os.path.join(report_dir, f"read-{name}.txt"), f"read-{name}")
+            result[name] = outputs.examples
+        return result
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        examples = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.EXAMPLES_KEY])
+        report_dir = os.path.join(examples.uri, REPORT_DIR)
+        os.makedirs(report_dir, exist_ok=True)
+        exec_properties = dict(exec_properties, _report_dir=report_dir)
+        super().Do(input_dict, output_dict, exec_properties)
+        report = write_report(report_dir, read_custom_config(exec_properties).get(
+            "max_quarantined_fraction", DEFAULT_MAX_QUARANTINED_FRACTION))
+        for split, counts in report["splits"].items():
+            for key, value in counts.items():
+                examples.set_int_custom_property(f"{split}_{key}", value)
+
+
+def make_custom_config(values: Dict[str, Any]) -> example_gen_pb2.CustomConfig:
+    """ExampleGen's custom_config is a proto Any: carry a plain dict as a Struct."""
+    config = example_gen_pb2.CustomConfig()
+    config.custom_config.Pack(json_format.ParseDict(values, struct_pb2.Struct()))
+    return config
+
+
+def read_custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
+    text = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+    if not text:
+        return {}
+    config = example_gen_pb2.CustomConfig()
+    proto_utils.json_to_proto(text, config)
+    values = struct_pb2.Struct()
+    if not config.custom_config.Unpack(values):
+        return {}
+    return json_format.MessageToDict(values)
+
+
+def _count(path: str) -> int:
+    with open(path) as handle:
+        return int(handle.read().strip() or 0)
+
+
+def _lines(path: str) -> List[dict]:
+    with open(path) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def write_report(report_dir: str, max_quarantined_fraction: float) -> Dict[str, Any]:
+    """Sums the Beam job's per-split outputs into ingest_report.json, prints it, and checks
+    that every listed sample is accounted for and that quarantine stays under the limit."""
+    splits = {}
+    for path in sorted(glob.glob(os.path.join(report_dir, "quarantine-*.jsonl"))):
+        split = os.path.basename(path)[len("quarantine-"):-len(".jsonl")]
+        quarantined = _lines(path)
+        read = _count(os.path.join(report_dir, f"read-{split}.txt"))
+        refused = sum(1 for q in quarantined if _refused_before_reading(q))
+        splits[split] = {
+            "listed": read + refused,
+            "ingested": _count(os.path.join(report_dir, f"ingested-{split}.txt")),
+            "repaired": len(_lines(os.path.join(report_dir, f"repaired-{split}.jsonl"))),
+            "quarantined": len(quarantined),
+        }
+    report = {"splits": splits, "max_quarantined_fraction": max_quarantined_fraction}
+    with open(os.path.join(report_dir, REPORT_FILE), "w") as handle:
+        json.dump(report, handle, indent=2, sort_keys=True)
+    problems = []
+    for split, counts in splits.items():
+        print(f"[OxfordPetExampleGen] {split}: {counts['listed']} listed = "
+              f"{counts['ingested']} ingested ({counts['repaired']} repaired) + "
+              f"{counts['quarantined']} quarantined", flush=True)
+        if counts["listed"] != counts["ingested"] + counts["quarantined"]:
+            problems.append(f"{split}: {counts['listed']} listed but {counts['ingested']} "
+                            f"ingested and {counts['quarantined']} quarantined")
+        elif counts["listed"] and (counts["quarantined"] / counts["listed"]
+                                   > max_quarantined_fraction):
+            problems.append(f"{split}: {counts['quarantined']} of {counts['listed']} samples "
+                            f"quarantined, more than the limit of "
+                            f"{max_quarantined_fraction:.1%}")
+        if counts["ingested"] == 0:
+            problems.append(f"{split}: no examples left to {'train' if split == 'train' else 'evaluate'} on")
+    if problems:
+        raise IngestError("ingest stopped: " + "; ".join(problems) + f". The reasons are in "
+                          f"{report_dir}/quarantine-<split>.jsonl; fix or remove those samples, "
+                          "or raise --max-quarantined-fraction.")
+    return report
+
+
+def _refused_before_reading(record: dict) -> bool:
+    """Quarantine records made from the list file itself (never read by the Beam job)."""
+    reason = record.get("reason", "")
+    return reason.startswith(("malformed list line", "listed twice", "also listed for"))
+
+
+class TfdsExecutor(Executor):
+    """Reads a prepared TFDS `oxford_iiit_pet` version directory (input_base)."""
+
+    def _inputs(self, pipeline, input_base: str, split: str, pattern: str):
+        files = os.path.join(input_base, pattern)
+        if not glob.glob(files):
+            raise FileNotFoundError(f"no TFDS records match {files}: prepare the dataset with "
+                                    "`tfds build oxford_iiit_pet` or choose another source")
+        print(f"[OxfordPetExampleGen] {split}: reading TFDS records {files}", flush=True)
+        elements = pipeline | f"Read[{split}]" >> beam.io.ReadFromTFRecord(
+            files, coder=beam.coders.BytesCoder())
+        return elements, [], _IngestTfds(input_base, split)
 
 
 class OxfordPetExampleGen(FileBasedExampleGen):
@@ -85,6 +267,23 @@ class OxfordPetExampleGen(FileBasedExampleGen):
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
-    def __init__(self, data_dir: str, input_config: Optional[example_gen_pb2.Input] = None):
+    def __init__(self, data_dir: str,
+                 max_quarantined_fraction: float = DEFAULT_MAX_QUARANTINED_FRACTION,
+                 input_config: Optional[example_gen_pb2.Input] = None):
         super().__init__(input_base=data_dir,
-                         input_config=input_config or split_input_config())
+                         input_config=input_config or split_input_config(),
+                         custom_config=make_custom_config(
+                             {"max_quarantined_fraction": max_quarantined_fraction}))
+
+
+class TfdsOxfordPetExampleGen(FileBasedExampleGen):
+    """ExampleGen for a prepared TFDS `oxford_iiit_pet` (version 4) directory."""
+
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(TfdsExecutor)
+
+    def __init__(self, tfds_dir: str,
+                 max_quarantined_fraction: float = DEFAULT_MAX_QUARANTINED_FRACTION):
+        super().__init__(input_base=tfds_dir,
+                         input_config=split_input_config(TFDS_SPLIT_PATTERNS),
+                         custom_config=make_custom_config(
+                             {"max_quarantined_fraction": max_quarantined_fraction}))

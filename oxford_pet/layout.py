@@ -82,3 +82,75 @@ def write_list(path: str, entries: List[ListEntry], header: str = "") -> None:
         handle.write(header)
         for entry in entries:
             handle.write(entry.to_line() + "\n")
+
+
+class Quarantined(NamedTuple):
+    """A listed sample (or list line) that did not become an example, and why."""
+    name: str
+    split: str
+    reason: str
+
+    def to_json(self) -> dict:
+        return self._asdict()
+
+
+class SplitPlan(NamedTuple):
+    """What one split's list file asks for: samples to ingest, and lines refused up front."""
+    split: str
+    list_file: str
+    entries: List[ListEntry]
+    refused: List[Quarantined]  # malformed lines, names listed twice
+    blank_lines: int
+
+    @property
+    def listed(self) -> int:
+        return len(self.entries) + len(self.refused)
+
+
+def _names_in(path: str) -> set:
+    if not os.path.isfile(path):
+        return set()
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return {line.split()[0] for line in handle if line.strip() and not line.startswith("#")}
+
+
+def plan_split(data_dir: str, split: str) -> SplitPlan:
+    """Reads a split's list file leniently: every non-blank, non-comment line is accounted for.
+
+    Malformed lines, a name listed twice in the file, and (for `eval`) a name also listed for
+    `train` are refused with a reason; the rest are returned in file order.
+    """
+    list_file = os.path.join(data_dir, SPLIT_LISTS[split])
+    if not os.path.isfile(list_file):
+        raise FileNotFoundError(
+            f"list file {list_file} not found: the data directory must hold the dataset's "
+            f"'{ANNOTATIONS_DIR}/' folder (trainval.txt, test.txt) as the archives unpack it")
+    other_splits = [s for s in SPLIT_LISTS if s != split and list(SPLIT_LISTS).index(s) <
+                    list(SPLIT_LISTS).index(split)]
+    earlier_names = set().union(*(_names_in(os.path.join(data_dir, SPLIT_LISTS[s]))
+                                  for s in other_splits)) if other_splits else set()
+    entries, refused, first_line, blank = [], [], {}, 0
+    with open(list_file, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                blank += 1
+                continue
+            if line.startswith("#"):
+                continue
+            where = f"{SPLIT_LISTS[split]}:{number}"
+            try:
+                entry = parse_list_line(line, where)
+            except ValueError as error:
+                refused.append(Quarantined(f"line {number}", split, f"malformed list line: {error}"))
+                continue
+            if entry.name in first_line:
+                refused.append(Quarantined(entry.name, split, f"listed twice ({where}, first at "
+                                                              f"line {first_line[entry.name]})"))
+                continue
+            first_line[entry.name] = number
+            if entry.name in earlier_names:
+                refused.append(Quarantined(entry.name, split, f"also listed for "
+                                                              f"{', '.join(other_splits)}"))
+                continue
+            entries.append(entry)
+    return SplitPlan(split, list_file, entries, refused, blank)

@@ -30,7 +30,7 @@ from tfx.types import Channel
 from tfx.types.standard_artifacts import Model, ModelBlessing
 
 from components.anomalies_gate import AnomaliesGate
-from components.oxford_pet_example_gen import OxfordPetExampleGen
+from components.oxford_pet_example_gen import OxfordPetExampleGen, TfdsOxfordPetExampleGen
 from components.versioned_pusher import VersionedPusher
 from pipeline.config import SCHEMA_DIR, TRAINER_DIR, PipelineConfig
 from trainer import features, metrics
@@ -63,7 +63,13 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
 
 
 def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
-    example_gen = OxfordPetExampleGen(data_dir=config.data_dir)
+    if config.data_source == "tfds":
+        example_gen = TfdsOxfordPetExampleGen(
+            tfds_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction,
+        ).with_id("OxfordPetExampleGen")  # one node id whatever the source
+    else:
+        example_gen = OxfordPetExampleGen(
+            data_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction)
     schema_gen = ImportSchemaGen(schema_file=SCHEMA_FILE)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"],
                                    schema=schema_gen.outputs["schema"])
