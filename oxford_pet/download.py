@@ -129,6 +129,8 @@ def download(url: str, path: str, archive: Archive, progress: Optional[Progress]
                         done += len(block)
                         if progress:
                             progress(archive.name, done, archive.size)
+            if done < archive.size:  # the connection ended early without an error
+                raise http.client.IncompleteRead(b"", archive.size - done)
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             raise DownloadError(
                 f"downloading {url} failed after {done} bytes ({error}); the partial file "
