@@ -4,9 +4,10 @@ Both write the same raw tf.Examples (see `oxford_pet.records`) into the splits `
 (trainval.txt, or TFDS `train`) and `eval` (test.txt, or TFDS `test`), as a Beam job. Every
 listed sample is accounted for: it becomes an example (repaired if need be: re-encoded as RGB
 JPEG) or goes to the quarantine report with its reason. The ExampleGen's output holds
-`ingest/ingest_report.json` (per split: listed, ingested, repaired, quarantined) and
-`ingest/quarantine-<split>.jsonl` (name, split, reason); the counts also go into the artifact's
-custom properties. The component fails, after writing the report, when the quarantined share of
+`ingest/outcomes.jsonl` (one line per listed sample: ingested, repaired and how, or
+quarantined and why), `ingest/quarantine.jsonl` (name, split, reason) and
+`ingest/ingest_report.json` (per split: listed, ingested, repaired, quarantined); the counts
+also go into the artifact's custom properties. The component fails, after writing the report, when the quarantined share of
 a split passes `max_quarantined_fraction`.
 
 Built on FileBasedExampleGen, so splits, span/version patterns and its cache fingerprint (the
@@ -32,7 +33,9 @@ from oxford_pet import layout, records
 from trainer import features
 
 REPORT_DIR = "ingest"
-REPORT_FILE = "ingest_report.json"
+REPORT_FILE = "ingest_report.json"  # per split: listed, ingested, repaired, quarantined
+OUTCOMES_FILE = "outcomes.jsonl"  # one line per listed sample: name, split, outcome, detail
+QUARANTINE_FILE = "quarantine.jsonl"  # one line per quarantined sample: name, split, reason
 DEFAULT_MAX_QUARANTINED_FRACTION = 0.05
 # TFDS oxford_iiit_pet file names: oxford_iiit_pet-<split>.tfrecord-00000-of-00004
 TFDS_SPLIT_PATTERNS = {"train": "*-train.tfrecord*", "eval": "*-test.tfrecord*"}
@@ -51,7 +54,8 @@ def split_input_config(patterns: Optional[Dict[str, str]] = None) -> example_gen
 
 
 class _IngestListed(beam.DoFn):
-    """List entry -> tf.Example (main output) or a quarantine record; repairs noted aside."""
+    """List entry -> tf.Example (main output), and one outcome record per sample (tagged
+    "outcomes"): ingested, repaired (with what was done) or quarantined (with why)."""
 
     def __init__(self, data_dir: str, split: str):
         self._data_dir = data_dir
@@ -64,16 +68,23 @@ class _IngestListed(beam.DoFn):
         return element.name
 
     def process(self, element):
+        name = self._name(element)
         try:
             sample = self._sample(element)
         except records.BadSampleError as error:
-            yield beam.pvalue.TaggedOutput("quarantined", layout.Quarantined(
-                self._name(element), self._split, str(error)).to_json())
+            yield beam.pvalue.TaggedOutput("outcomes", quarantined_outcome(
+                layout.Quarantined(name, self._split, str(error))))
             return
+        outcome = {"name": name, "split": self._split, "outcome": "ingested"}
         if sample.repair:
-            yield beam.pvalue.TaggedOutput("repaired", {
-                "name": self._name(element), "split": self._split, "repair": sample.repair})
+            outcome.update(outcome="repaired", detail=sample.repair)
+        yield beam.pvalue.TaggedOutput("outcomes", outcome)
         yield sample.example
+
+
+def quarantined_outcome(record: layout.Quarantined) -> dict:
+    return {"name": record.name, "split": record.split, "outcome": "quarantined",
+            "detail": record.reason}
 
 
 class _IngestTfds(_IngestListed):
@@ -102,20 +113,6 @@ class _IngestTfds(_IngestListed):
         return os.path.splitext(file_name[0].decode())[0] if file_name else "<unnamed record>"
 
 
-def _write_lines(pcoll, path: str, label: str):
-    return (pcoll
-            | f"ToJson[{label}]" >> beam.Map(json.dumps, sort_keys=True)
-            | f"Write[{label}]" >> beam.io.WriteToText(path, shard_name_template="",
-                                                      num_shards=1))
-
-
-def _write_count(pcoll, path: str, label: str):
-    return (pcoll
-            | f"Count[{label}]" >> beam.combiners.Count.Globally()
-            | f"Write[{label}]" >> beam.io.WriteToText(path, shard_name_template="",
-                                                      num_shards=1))
-
-
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     """Reads a directory in the Oxford-IIIT Pet layout (input_base) split by list files."""
 
@@ -137,26 +134,24 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
                                   input_config)
-        report_dir = exec_properties["_report_dir"]
-        result = {}
+        result, outcomes = {}, []
         for split in input_config.splits:
             name = split.name
             elements, refused, dofn = self._inputs(pipeline, exec_properties["input_base"],
                                                    name, split.pattern)
             outputs = elements | f"Ingest[{name}]" >> beam.ParDo(dofn).with_outputs(
-                "quarantined", "repaired", main="examples")
-            quarantined = ((outputs.quarantined,
-                            pipeline | f"Refused[{name}]" >> beam.Create(
-                                [q.to_json() for q in refused]))
-                           | f"AllQuarantined[{name}]" >> beam.Flatten())
-            _write_lines(quarantined, os.path.join(report_dir, f"quarantine-{name}.jsonl"),
-                         f"quarantine-{name}")
-            _write_lines(outputs.repaired, os.path.join(report_dir, f"repaired-{name}.jsonl"),
-                         f"repaired-{name}")
-            _write_count(outputs.examples, os.path.join(report_dir, f"ingested-{name}.txt"),
-                         f"ingested-{name}")
-            _write_count(elements, os.path.join(report_dir, f"read-{name}.txt"), f"read-{name}")
+                "outcomes", main="examples")
+            outcomes.append(outputs.outcomes)
+            if refused:
+                outcomes.append(pipeline | f"Refused[{name}]" >> beam.Create(
+                    [quarantined_outcome(record) for record in refused]))
             result[name] = outputs.examples
+        # One small sink for every sample's outcome: each Beam stage costs ~0.1 s here.
+        (outcomes | "AllOutcomes" >> beam.Flatten()
+         | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
+         | "WriteOutcomes" >> beam.io.WriteToText(
+             os.path.join(exec_properties["_report_dir"], OUTCOMES_FILE),
+             shard_name_template="", num_shards=1))
         return result
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
@@ -192,60 +187,43 @@ def read_custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     return json_format.MessageToDict(values)
 
 
-def _count(path: str) -> int:
-    with open(path) as handle:
-        return int(handle.read().strip() or 0)
-
-
-def _lines(path: str) -> List[dict]:
-    with open(path) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
 def write_report(report_dir: str, max_quarantined_fraction: float) -> Dict[str, Any]:
-    """Sums the Beam job's per-split outputs into ingest_report.json, prints it, and checks
-    that every listed sample is accounted for and that quarantine stays under the limit."""
-    splits = {}
-    for path in sorted(glob.glob(os.path.join(report_dir, "quarantine-*.jsonl"))):
-        split = os.path.basename(path)[len("quarantine-"):-len(".jsonl")]
-        quarantined = _lines(path)
-        read = _count(os.path.join(report_dir, f"read-{split}.txt"))
-        refused = sum(1 for q in quarantined if _refused_before_reading(q))
-        splits[split] = {
-            "listed": read + refused,
-            "ingested": _count(os.path.join(report_dir, f"ingested-{split}.txt")),
-            "repaired": len(_lines(os.path.join(report_dir, f"repaired-{split}.jsonl"))),
-            "quarantined": len(quarantined),
-        }
+    """Sums the per-sample outcomes into ingest_report.json and quarantine.jsonl, prints the
+    counts, and stops when a split lost too much (or everything) to quarantine."""
+    with open(os.path.join(report_dir, OUTCOMES_FILE)) as handle:
+        outcomes = [json.loads(line) for line in handle if line.strip()]
+    splits: Dict[str, Dict[str, int]] = {}
+    for record in outcomes:
+        counts = splits.setdefault(record["split"], {"listed": 0, "ingested": 0, "repaired": 0,
+                                                     "quarantined": 0})
+        counts["listed"] += 1
+        counts["quarantined" if record["outcome"] == "quarantined" else "ingested"] += 1
+        counts["repaired"] += record["outcome"] == "repaired"
+    with open(os.path.join(report_dir, QUARANTINE_FILE), "w") as handle:
+        for record in outcomes:
+            if record["outcome"] == "quarantined":
+                handle.write(json.dumps({"name": record["name"], "split": record["split"],
+                                         "reason": record["detail"]}, sort_keys=True) + "\n")
     report = {"splits": splits, "max_quarantined_fraction": max_quarantined_fraction}
     with open(os.path.join(report_dir, REPORT_FILE), "w") as handle:
         json.dump(report, handle, indent=2, sort_keys=True)
     problems = []
-    for split, counts in splits.items():
+    for split, counts in sorted(splits.items(), reverse=True):
         print(f"[OxfordPetExampleGen] {split}: {counts['listed']} listed = "
               f"{counts['ingested']} ingested ({counts['repaired']} repaired) + "
               f"{counts['quarantined']} quarantined", flush=True)
-        if counts["listed"] != counts["ingested"] + counts["quarantined"]:
-            problems.append(f"{split}: {counts['listed']} listed but {counts['ingested']} "
-                            f"ingested and {counts['quarantined']} quarantined")
-        elif counts["listed"] and (counts["quarantined"] / counts["listed"]
-                                   > max_quarantined_fraction):
+        if counts["ingested"] == 0:
+            problems.append(f"{split}: no examples left to "
+                            f"{'train' if split == 'train' else 'evaluate'} on")
+        elif counts["quarantined"] / counts["listed"] > max_quarantined_fraction:
             problems.append(f"{split}: {counts['quarantined']} of {counts['listed']} samples "
                             f"quarantined, more than the limit of "
                             f"{max_quarantined_fraction:.1%}")
-        if counts["ingested"] == 0:
-            problems.append(f"{split}: no examples left to {'train' if split == 'train' else 'evaluate'} on")
     if problems:
         raise IngestError("ingest stopped: " + "; ".join(problems) + f". The reasons are in "
-                          f"{report_dir}/quarantine-<split>.jsonl; fix or remove those samples, "
-                          "or raise --max-quarantined-fraction.")
+                          f"{os.path.join(report_dir, QUARANTINE_FILE)}; fix or remove those "
+                          "samples, or raise --max-quarantined-fraction.")
     return report
-
-
-def _refused_before_reading(record: dict) -> bool:
-    """Quarantine records made from the list file itself (never read by the Beam job)."""
-    reason = record.get("reason", "")
-    return reason.startswith(("malformed list line", "listed twice", "also listed for"))
 
 
 class TfdsExecutor(Executor):

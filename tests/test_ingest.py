@@ -177,10 +177,20 @@ def test_listed_equals_ingested_plus_quarantined_per_split(damaged_run):
         assert damaged_run.get_int_custom_property(f"{split}_ingested") == counts["ingested"]
 
 
+def test_every_listed_sample_has_exactly_one_outcome(damaged, damaged_run):
+    data_dir, _, _ = damaged
+    outcomes = _jsonl(damaged_run.uri, example_gen.OUTCOMES_FILE)
+    for split in ("train", "eval"):
+        names = sorted(o["name"] for o in outcomes if o["split"] == split)
+        listed = [line.split()[0] if len(line.split()) == 4 else None
+                  for line in open(os.path.join(data_dir, layout.SPLIT_LISTS[split]))
+                  if line.strip()]
+        assert len(names) == len(listed)  # blank lines are not samples; every other line is
+
+
 def test_each_damage_is_quarantined_with_its_reason(damaged, damaged_run):
     _, _, expected = damaged
-    records_ = _jsonl(damaged_run.uri, "quarantine-train.jsonl") + _jsonl(
-        damaged_run.uri, "quarantine-eval.jsonl")
+    records_ = _jsonl(damaged_run.uri, example_gen.QUARANTINE_FILE)
     found = {}
     for record in records_:
         key = record["name"].split(" ")[0]
@@ -194,7 +204,8 @@ def test_each_damage_is_quarantined_with_its_reason(damaged, damaged_run):
 
 def test_repairable_images_are_re_encoded_as_rgb_jpeg(damaged, damaged_run):
     _, repaired, _ = damaged
-    notes = {r["name"]: r["repair"] for r in _jsonl(damaged_run.uri, "repaired-train.jsonl")}
+    notes = {r["name"]: r["detail"] for r in _jsonl(damaged_run.uri, example_gen.OUTCOMES_FILE)
+             if r["outcome"] == "repaired"}
     assert set(notes) == set(repaired)
     written = _examples_by_name(damaged_run.uri, "train")
     for name, what in repaired.items():
