@@ -79,7 +79,7 @@ class _IngestListed(beam.DoFn):
         if sample.repair:
             outcome.update(outcome="repaired", detail=sample.repair)
         yield beam.pvalue.TaggedOutput("outcomes", outcome)
-        yield sample.example
+        yield sample.example.SerializeToString()  # bytes travel cheaper than protos
 
 
 def quarantined_outcome(record: layout.Quarantined) -> dict:

@@ -70,6 +70,8 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
     else:
         example_gen = OxfordPetExampleGen(
             data_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction)
+    if config.ingest_beam_args:
+        example_gen.with_beam_pipeline_args(config.ingest_beam_args)  # after beam_args: wins
     schema_gen = ImportSchemaGen(schema_file=SCHEMA_FILE)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"],
                                    schema=schema_gen.outputs["schema"])

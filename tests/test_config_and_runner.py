@@ -56,3 +56,14 @@ def test_flags_flow_into_the_config(tmp_path):
     assert (config.epochs, config.image_size, config.train_encoder) == (3, 64, False)
     assert config.beam_args == ["--direct_num_workers=2"]
     assert config.pipeline_root == str(tmp_path / "w" / "pipeline_root")
+
+
+def test_tfds_source_without_a_prepared_dataset_says_what_to_do(tmp_path, capsys):
+    assert local_runner.main(["--tfds", "--tfds-data-dir", str(tmp_path)]) == 2
+    assert "tfds build oxford_iiit_pet" in capsys.readouterr().err
+
+
+def test_tfds_source_picks_the_newest_prepared_version(tmp_path):
+    for version in ("4.0.0", "4.10.0", "3.2.0"):
+        (tmp_path / "oxford_iiit_pet" / version).mkdir(parents=True)
+    assert local_runner.find_tfds_dataset(str(tmp_path)).endswith("4.10.0")
