@@ -1,7 +1,9 @@
 """Runs the pet segmentation pipeline on this machine (LocalDagRunner, Beam DirectRunner).
 
+    python local_runner.py                             # the official archives, downloaded
     python local_runner.py --demo                      # generated data in the real layout
     python local_runner.py --data-dir /data/oxford-iiit-pet
+    python local_runner.py --tfds                      # a prepared TFDS oxford_iiit_pet
 
 Metadata goes to SQLite under the pipeline root; a rerun reuses every component whose inputs
 did not change (TFX cache). At the end it prints what it pushed, or why not, and where the
@@ -9,11 +11,14 @@ evaluation is.
 """
 
 import argparse
+import glob
 import logging as std_logging
 import os
 import sys
 import time
 from typing import List, Optional
+
+from oxford_pet import download  # light: no TensorFlow, so --help stays fast
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_WORK_DIR = os.path.join(HERE, "workdir")
@@ -23,6 +28,7 @@ DEMO_COUNT = 400
 
 def build_parser() -> argparse.ArgumentParser:
     from pipeline.config import PipelineConfig
+    from trainer import features
 
     defaults = PipelineConfig.__dataclass_fields__
     parser = argparse.ArgumentParser(
@@ -30,15 +36,31 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, evaluate and push the pet segmentation U-Net with TFX on this "
                     "machine.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    data = parser.add_argument_group("data")
-    source = data.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data-dir", help="directory in the Oxford-IIIT Pet layout "
-                        "(images/, annotations/trimaps/, annotations/trainval.txt, test.txt)")
+    data = parser.add_argument_group(
+        "data (default: download the official Oxford-IIIT Pet archives, verify, extract)")
+    source = data.add_mutually_exclusive_group()
+    source.add_argument("--data-dir", help="the dataset as you have it: a directory as the "
+                        "archives unpack it (images/, annotations/trimaps/, "
+                        "annotations/trainval.txt, test.txt), or one holding images.tar.gz and "
+                        "annotations.tar.gz")
     source.add_argument("--demo", action="store_true",
                         help="use generated demo data in the real layout, written to "
-                             "<work-dir>/demo-data on first use")
+                             "<work-dir>/demo-data on first use (no network needed)")
+    source.add_argument("--tfds", action="store_true",
+                        help="read a prepared TFDS oxford_iiit_pet (version 4) from "
+                             "--tfds-data-dir")
     data.add_argument("--demo-count", type=int, default=DEMO_COUNT,
                       help="images in the generated demo dataset")
+    data.add_argument("--download-dir", help="where the official archives are downloaded and "
+                      "extracted (default: <work-dir>/downloads)")
+    data.add_argument("--base-url", default=download.DEFAULT_BASE_URL,
+                      help="where to download the archives from (a mirror works)")
+    data.add_argument("--tfds-data-dir", default=os.path.expanduser("~/tensorflow_datasets"),
+                      help="TFDS data directory holding oxford_iiit_pet/4.x.y/")
+    data.add_argument("--max-quarantined-fraction", type=float,
+                      default=defaults["max_quarantined_fraction"].default,
+                      help="stop ingest when more than this share of a split cannot be used "
+                           "(the reasons go to the quarantine report)")
     paths = parser.add_argument_group("where results go")
     paths.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
                        help="default parent of the pipeline root, serving dir and demo data")
@@ -49,6 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     paths.add_argument("--model-name", default=defaults["model_name"].default)
     paths.add_argument("--pipeline-name", default=defaults["pipeline_name"].default)
     model = parser.add_argument_group("training")
+    model.add_argument("--architecture", choices=features.ARCHITECTURES,
+                       default=defaults["architecture"].default,
+                       help=f"{features.MOBILENET_V2_UNET}: the TF tutorial's U-Net, a "
+                            f"MobileNetV2 encoder that wants ImageNet weights; "
+                            f"{features.XCEPTION_UNET}: the Keras example's U-Net, all "
+                            f"trained from scratch")
+    model.add_argument("--class-weights", default=defaults["class_weights"].default,
+                       metavar="auto|PET,BACKGROUND,BORDER",
+                       help="weigh each pixel's loss by its class: 'auto' (inverse pixel "
+                            "frequency of the training masks, computed by Transform) or one "
+                            "weight per class, e.g. 1,1,2; unset: unweighted")
     model.add_argument("--epochs", type=int, default=defaults["epochs"].default)
     model.add_argument("--batch-size", type=int, default=defaults["batch_size"].default)
     model.add_argument("--image-size", type=int, default=defaults["image_size"].default,
@@ -84,17 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace, data_dir: Optional[str] = None):
+    """The PipelineConfig for these flags; `data_dir` is where `prepare_data` put the data."""
     from pipeline.config import PipelineConfig
 
     work_dir = os.path.abspath(args.work_dir)
-    data_dir = os.path.join(work_dir, "demo-data") if args.demo else args.data_dir
     return PipelineConfig(
-        data_dir=os.path.abspath(data_dir),
+        data_dir=os.path.abspath(data_dir or args.data_dir or work_dir),
+        data_source="tfds" if args.tfds else "dir",
+        max_quarantined_fraction=args.max_quarantined_fraction,
         pipeline_root=os.path.abspath(args.pipeline_root or os.path.join(work_dir,
                                                                          "pipeline_root")),
         serving_dir=os.path.abspath(args.serving_dir or os.path.join(work_dir, "serving")),
         pipeline_name=args.pipeline_name, model_name=args.model_name,
+        architecture=args.architecture, class_weights=args.class_weights,
         image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, encoder_weights=args.encoder_weights,
         train_encoder=args.train_encoder, seed=args.seed,
@@ -117,6 +153,39 @@ def ensure_demo_data(data_dir: str, count: int) -> None:
                         print(f"  {done}/{total}", flush=True))
     with open(marker, "w") as handle:
         handle.write(str(count))
+
+
+def find_tfds_dataset(tfds_data_dir: str) -> str:
+    """The newest prepared oxford_iiit_pet 4.x.y directory under a TFDS data directory."""
+    versions = sorted(glob.glob(os.path.join(tfds_data_dir, "oxford_iiit_pet", "4.*")),
+                      key=lambda path: [int(p) for p in os.path.basename(path).split(".")
+                                        if p.isdigit()])
+    if not versions:
+        raise ValueError(f"no prepared TFDS oxford_iiit_pet 4.x under {tfds_data_dir}: run "
+                         "`tfds build oxford_iiit_pet` there first, or pass --tfds-data-dir")
+    return versions[-1]
+
+
+def prepare_data(args: argparse.Namespace) -> str:
+    """Makes the chosen data source available on disk; returns the data directory."""
+    work_dir = os.path.abspath(args.work_dir)
+    download_dir = os.path.abspath(args.download_dir or os.path.join(work_dir, "downloads"))
+    if args.demo:
+        data_dir = os.path.join(work_dir, "demo-data")
+        ensure_demo_data(data_dir, args.demo_count)
+        return data_dir
+    if args.tfds:
+        return find_tfds_dataset(args.tfds_data_dir)
+    if args.data_dir:
+        data_dir = os.path.abspath(args.data_dir)
+        if (os.path.isdir(data_dir) and download.has_archives(data_dir)
+                and not os.path.isdir(os.path.join(data_dir, "annotations"))):
+            return download.prepare_from_archives(
+                data_dir, os.path.join(download_dir, "oxford-iiit-pet"))
+        return data_dir
+    print(f"Data: the official Oxford-IIIT Pet archives from {args.base_url} "
+          f"(into {download_dir}; --demo runs offline)", flush=True)
+    return download.fetch_official(download_dir, args.base_url)
 
 
 def check_paths(config) -> None:
@@ -154,6 +223,16 @@ def configure_logging(verbose: bool) -> None:
             std_logging.getLogger(name).setLevel(std_logging.WARNING)
 
 
+def print_model(info) -> None:
+    """The Trainer's record of its model (trainer/models.py model_info), if there is one."""
+    if not info:
+        return
+    weights = info.get("class_weights")
+    shown = ", ".join(f"{w:.3g}" for w in weights) if weights else "none"
+    print(f"  model {info.get('architecture')}: {info.get('parameters', 0):,} parameters "
+          f"({info.get('trainable_parameters', 0):,} trainable), class weights {shown}")
+
+
 def print_metrics(values) -> None:
     from trainer import features
 
@@ -166,6 +245,21 @@ def print_metrics(values) -> None:
               f"  IoU {values.get(name + '_iou', float('nan')):.4f}")
 
 
+def print_ingest(summary) -> None:
+    """Per split: listed = ingested (repaired) + quarantined, as ExampleGen recorded it."""
+    from pipeline import run_summary
+
+    example_gen = summary.component("OxfordPetExampleGen")
+    examples = example_gen.output("examples") if example_gen else None
+    if examples is None:
+        return
+    for split in ("train", "eval"):
+        count = lambda key: run_summary.int_property(examples, f"{split}_{key}")  # noqa: E731
+        print(f"Data {split}: {count('listed')} listed = {count('ingested')} ingested "
+              f"({count('repaired')} repaired) + {count('quarantined')} quarantined")
+    print(f"  ingest report and quarantine list: {examples.uri}/ingest/")
+
+
 def print_summary(config, seconds: float) -> int:
     from pipeline import run_summary
 
@@ -174,8 +268,10 @@ def print_summary(config, seconds: float) -> int:
           f"(run {summary.run_id})")
     for run in summary.components.values():
         print(f"  {run.node_id:<32} {run.state:<9} {run.seconds:7.1f} s")
+    print_ingest(summary)
     if summary.evaluation_uri:
         print(f"Evaluation: {summary.evaluation_uri}")
+        print_model(summary.model_info)
         print_metrics(run_summary.overall_metrics(summary.evaluation_uri))
     if summary.pushed_version:
         print(f"Pushed version {summary.pushed_version} to {summary.pushed_destination}")
@@ -191,13 +287,15 @@ def print_summary(config, seconds: float) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = config_from_args(args)
-        if args.demo:
-            ensure_demo_data(config.data_dir, args.demo_count)
+        config_from_args(args)  # every value is checked before anything is downloaded
+        config = config_from_args(args, prepare_data(args))
         check_paths(config)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except download.DownloadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
     configure_logging(args.verbose)
     print("Loading TFX...", flush=True)

@@ -23,6 +23,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from trainer import features
+
 _VERSION = re.compile(r"^\d+$")
 TEMP_PREFIX = ".incoming-"
 MANIFEST_FILE = "push_manifest.json"  # beside saved_model.pb; TF Serving ignores it
@@ -36,12 +38,24 @@ def existing_versions(model_dir: str) -> List[int]:
                   if _VERSION.match(name) and os.path.isdir(os.path.join(model_dir, name)))
 
 
-def read_manifest(model_dir: str, version: int) -> Dict[str, Any]:
-    path = os.path.join(model_dir, str(version), MANIFEST_FILE)
+def _read_json(path: str) -> Dict[str, Any]:
+    """The JSON object in `path`, or {} when there is no such file."""
     if not os.path.isfile(path):
         return {}
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def read_manifest(model_dir: str, version: int) -> Dict[str, Any]:
+    return _read_json(os.path.join(model_dir, str(version), MANIFEST_FILE))
+
+
+def read_model_info(model_path: str) -> Dict[str, Any]:
+    """What the Trainer recorded beside the SavedModel (architecture, parameter counts...).
+
+    {} for a model directory without it.
+    """
+    return _read_json(os.path.join(model_path, features.MODEL_INFO_FILE))
 
 
 def version_of(model_dir: str, model_path: str) -> Optional[int]:
@@ -100,7 +114,7 @@ class Executor(pusher_executor.Executor):
         if version is not None:  # a rerun re-blessed a model pushed before: no duplicate
             print(f"[VersionedPusher] this model is already version {version}", flush=True)
         else:
-            version = push_new_version(model_path, model_dir)
+            version = push_new_version(model_path, model_dir, read_model_info(model_path))
         serving_path = os.path.join(model_dir, str(version))
         self._MarkPushed(model_push, pushed_destination=serving_path,
                          pushed_version=str(version))

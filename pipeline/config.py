@@ -9,22 +9,28 @@ import dataclasses
 import os
 from typing import List, Optional
 
+from trainer import features  # names only: no TensorFlow import here
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAINER_DIR = os.path.join(REPO_ROOT, "trainer")
 SCHEMA_DIR = os.path.join(REPO_ROOT, "schema")
+DATA_SOURCES = ("dir", "tfds")
 
 
 @dataclasses.dataclass
 class PipelineConfig:
     # Where things are.
-    data_dir: str  # a directory in the Oxford-IIIT Pet layout
+    data_dir: str  # the Oxford-IIIT Pet layout, or with data_source "tfds" a TFDS version dir
     pipeline_root: str  # artifacts and (locally) the metadata store
     serving_dir: str  # pushed models: <serving_dir>/<model_name>/<version>/
     pipeline_name: str = "pet-segmentation"
     model_name: str = "pet_unet"
     metadata_path: Optional[str] = None  # default: <pipeline_root>/metadata.sqlite
+    data_source: str = "dir"  # "dir": the dataset's directory layout; "tfds": TFDS records
+    max_quarantined_fraction: float = 0.05  # per split; more stops ingest
 
     # Preprocessing and training.
+    architecture: str = features.MOBILENET_V2_UNET  # one of features.ARCHITECTURES
     image_size: int = 128  # square side after Transform; a multiple of 32
     epochs: int = 10
     batch_size: int = 16
@@ -32,6 +38,9 @@ class PipelineConfig:
     encoder_weights: str = "imagenet"  # "imagenet", a weights file path, or "none"
     train_encoder: Optional[bool] = None  # None: trained when no pretrained weights loaded
     batchnorm_momentum: Optional[float] = 0.9  # None: Keras defaults (0.999 in MobileNetV2)
+    # Class-weighted loss: None (off), "auto" (inverse pixel frequency of the training masks,
+    # computed by a tf.Transform analyzer) or one weight per class, "pet,background,border".
+    class_weights: Optional[str] = None
     seed: int = 0
 
     # Evaluation gate.
@@ -40,6 +49,10 @@ class PipelineConfig:
 
     # Execution.
     beam_args: List[str] = dataclasses.field(default_factory=list)
+    # Added to beam_args for ingest only: decoding and checking images is parallel work
+    # (bench/INGEST.md: multi_threading beat in_memory and multi_processing on 2 cores).
+    ingest_beam_args: List[str] = dataclasses.field(default_factory=lambda: [
+        "--direct_running_mode=multi_threading", f"--direct_num_workers={os.cpu_count() or 1}"])
     enable_cache: bool = True
 
     def __post_init__(self):
@@ -64,22 +77,39 @@ class PipelineConfig:
                 f"min_pixel_accuracy must be in [0, 1], got {self.min_pixel_accuracy}")
         require(0.0 <= self.max_pixel_accuracy_drop <= 1.0,
                 f"max_pixel_accuracy_drop must be in [0, 1], got {self.max_pixel_accuracy_drop}")
+        require(self.data_source in DATA_SOURCES,
+                f"data_source must be one of {DATA_SOURCES}, got {self.data_source!r}")
+        require(0.0 <= self.max_quarantined_fraction <= 1.0,
+                f"max_quarantined_fraction must be in [0, 1], got "
+                f"{self.max_quarantined_fraction}")
         require(self.batchnorm_momentum is None or 0.0 <= self.batchnorm_momentum < 1.0,
                 f"batchnorm_momentum must be in [0, 1), got {self.batchnorm_momentum}")
+        require(self.architecture in features.ARCHITECTURES,
+                f"architecture must be one of {', '.join(features.ARCHITECTURES)}, got "
+                f"{self.architecture!r}")
+        features.parse_class_weights(self.class_weights)  # ValueError saying what is accepted
 
     @property
     def model_dir(self) -> str:
         return os.path.join(self.serving_dir, self.model_name)
 
     def transform_config(self) -> dict:
-        """Transform's custom_config (read by trainer/preprocessing.py)."""
-        return {"image_size": self.image_size}
+        """Transform's custom_config (read by trainer/preprocessing.py).
+
+        `class_weights` is there only when Transform computes them, so every other setting
+        leaves the Transform graph (and its cache) as it was.
+        """
+        config = {"image_size": self.image_size}
+        if features.parse_class_weights(self.class_weights) == features.AUTO_CLASS_WEIGHTS:
+            config["class_weights"] = features.AUTO_CLASS_WEIGHTS
+        return config
 
     def trainer_config(self) -> dict:
         """Trainer's custom_config (read by trainer/train.py TrainerSettings)."""
         return {
+            "architecture": self.architecture,
             "image_size": self.image_size, "epochs": self.epochs, "batch_size": self.batch_size,
             "learning_rate": self.learning_rate, "encoder_weights": self.encoder_weights,
             "train_encoder": self.train_encoder, "batchnorm_momentum": self.batchnorm_momentum,
-            "seed": self.seed,
+            "class_weights": self.class_weights, "seed": self.seed,
         }

@@ -5,7 +5,7 @@ the tests to assert on what every component recorded (as TFX's own e2e tests do)
 """
 
 import dataclasses
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -60,6 +60,18 @@ class RunSummary:
         evaluator = self.component("Evaluator")
         evaluation = evaluator.output("evaluation") if evaluator else None
         return evaluation.uri if evaluation else None
+
+    @property
+    def model_info(self) -> Dict[str, Any]:
+        """What the Trainer recorded about its model (architecture, parameter counts, class
+        weights; trainer/models.py), or {} when there is no model or no record."""
+        from tfx.utils import path_utils
+
+        from components.versioned_pusher import read_model_info
+
+        trainer = self.component("Trainer")
+        model = trainer.output("model") if trainer else None
+        return read_model_info(path_utils.serving_model_dir(model.uri)) if model else {}
 
 
 def int_property(artifact: metadata_store_pb2.Artifact, name: str) -> int:

@@ -6,12 +6,10 @@ sizes come from the pipeline config (image size, epochs, count), not from specia
 """
 
 import dataclasses
-import io
 import os
 
 import numpy as np
 import pytest
-from PIL import Image
 
 pytestmark = pytest.mark.e2e
 
@@ -60,9 +58,14 @@ def test_every_component_ran(runs):
 
 def test_examples_follow_the_official_splits(runs):
     _, first, _, _ = runs
+    from pipeline.run_summary import int_property
+
     examples = first.component("OxfordPetExampleGen").output("examples")
-    splits = sorted(os.listdir(examples.uri))
-    assert splits == ["Split-eval", "Split-train"]
+    assert {"Split-eval", "Split-train", "ingest"} <= set(os.listdir(examples.uri))
+    for split in ("train", "eval"):  # 24 images, half per split, all clean
+        assert int_property(examples, f"{split}_listed") == 12
+        assert int_property(examples, f"{split}_ingested") == 12
+        assert int_property(examples, f"{split}_quarantined") == 0
 
 
 def test_a_blessed_model_was_pushed_as_version_1(runs):
@@ -71,22 +74,18 @@ def test_a_blessed_model_was_pushed_as_version_1(runs):
     assert first.pushed_version == "1"
     assert first.pushed_destination == os.path.join(config.model_dir, "1")
     assert os.path.isfile(os.path.join(config.model_dir, "1", "saved_model.pb"))
+    from components.versioned_pusher import read_manifest
+
+    assert read_manifest(config.model_dir, 1)["architecture"] == "unet_mobilenet_v2"
 
 
-def test_pushed_model_turns_a_jpeg_into_a_mask(runs, small_dataset):
+def test_pushed_model_turns_a_jpeg_into_a_mask(runs, jpeg_and_png):
     import tensorflow as tf
-
-    from oxford_pet import layout
 
     config, _, _, _ = runs
     model = tf.saved_model.load(os.path.join(config.model_dir, "1"))
     serve = model.signatures["serving_default"]
-    entry = layout.read_list(os.path.join(small_dataset, layout.LIST_FILE))[0]
-    with open(layout.image_path(small_dataset, entry.name), "rb") as handle:
-        jpeg = handle.read()
-    png = io.BytesIO()
-    Image.open(io.BytesIO(jpeg)).save(png, "PNG")
-    outputs = serve(image_bytes=tf.constant([jpeg, png.getvalue()]))
+    outputs = serve(image_bytes=tf.constant(list(jpeg_and_png)))
     class_ids = outputs["class_ids"].numpy()
     probabilities = outputs["probabilities"].numpy()
     assert class_ids.shape == (2, IMAGE_SIZE, IMAGE_SIZE)

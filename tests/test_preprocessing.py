@@ -73,8 +73,8 @@ def test_mask_classes_follow_the_trimap_values():
     assert mask[-1, 0] == features.CLASS_NAMES.index("border")
 
 
-def test_preprocessing_fn_under_tf_transform(tmp_path):
-    """The real tf.Transform path: schema in, static-shaped transformed features out."""
+def _analyze_and_transform(raw, custom_config, temp_dir):
+    """Runs preprocessing_fn through tf.Transform on Beam: (transformed examples, their spec)."""
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
@@ -82,18 +82,59 @@ def test_preprocessing_fn_under_tf_transform(tmp_path):
         features.IMAGE_KEY: tf.io.FixedLenFeature([1], tf.string),
         features.MASK_KEY: tf.io.FixedLenFeature([1], tf.string),
     }
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(raw_spec))
+    with tft_beam.Context(temp_dir=str(temp_dir)):
+        (transformed, transformed_metadata), _ = (
+            (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
+                lambda inputs: preprocessing.preprocessing_fn(inputs, custom_config)))
+    return transformed, schema_utils.schema_as_feature_spec(
+        transformed_metadata.schema).feature_spec
+
+
+def test_preprocessing_fn_under_tf_transform(tmp_path):
+    """The real tf.Transform path: schema in, static-shaped transformed features out."""
     rng = np.random.default_rng(1)
     raw = [{features.IMAGE_KEY: [_jpeg(rng.integers(0, 256, (40 + i, 60, 3), np.uint8))],
             features.MASK_KEY: [_png(_trimap(40 + i, 60))]} for i in range(3)]
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(raw_spec))
-    with tft_beam.Context(temp_dir=str(tmp_path)):
-        (transformed, transformed_metadata), _ = (
-            (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
-                lambda inputs: preprocessing.preprocessing_fn(inputs, {"image_size": 32})))
+    transformed, feature_spec = _analyze_and_transform(raw, {"image_size": 32}, tmp_path)
     assert len(transformed) == 3
     for example in transformed:
         assert np.asarray(example[features.IMAGE_XF]).shape == (32, 32, 3)
         assert set(np.unique(example[features.MASK_XF]).tolist()) <= {0, 1, 2}
-    feature_spec = schema_utils.schema_as_feature_spec(transformed_metadata.schema).feature_spec
     assert feature_spec[features.IMAGE_XF].shape == [32, 32, 3]
     assert feature_spec[features.MASK_XF].shape == [32, 32, 1]
+    assert features.CLASS_WEIGHTS_XF not in feature_spec  # no analyzer unless asked for
+
+
+def test_auto_class_weights_come_from_the_masks_pixel_frequencies(tmp_path):
+    """A tf.Transform analyzer counts class pixels over all masks: weights 1/frequency, mean 1."""
+    pet, background, border = features.TRIMAP_VALUES
+    halves = np.full((32, 32), background, np.uint8)
+    halves[:, 16:] = border
+    trimaps = [np.full((32, 32), pet, np.uint8), halves, np.full((32, 32), background, np.uint8)]
+    raw = [{features.IMAGE_KEY: [_png(np.zeros((32, 32, 3), np.uint8))],
+            features.MASK_KEY: [_png(trimap)]} for trimap in trimaps]
+    transformed, feature_spec = _analyze_and_transform(
+        raw, {"image_size": 32, "class_weights": "auto"}, tmp_path)
+    # Pixels: pet 1024, background 512 + 1024, border 512 of 3072 -> frequencies 1/3, 1/2,
+    # 1/6 -> inverse 3, 2, 6 (mean 11/3) -> 9/11, 6/11, 18/11.
+    expected = np.array([9, 6, 18], np.float32) / 11
+    assert len(transformed) == 3
+    for example in transformed:  # every example carries the same, dataset-wide weights
+        np.testing.assert_allclose(example[features.CLASS_WEIGHTS_XF], expected, rtol=1e-6)
+    assert feature_spec[features.CLASS_WEIGHTS_XF].shape == [features.NUM_CLASSES]
+    assert feature_spec[features.MASK_XF].shape == [32, 32, 1]
+
+
+def test_inverse_frequency_weights_have_mean_one_over_present_classes():
+    weights = preprocessing.inverse_frequency_weights(tf.constant([300, 0, 100], tf.int64))
+    np.testing.assert_allclose(weights.numpy(), [0.5, 0.0, 1.5], rtol=1e-6)
+    uniform = preprocessing.inverse_frequency_weights(tf.constant([7, 7, 7], tf.int64))
+    np.testing.assert_allclose(uniform.numpy(), [1.0, 1.0, 1.0], rtol=1e-6)
+    np.testing.assert_array_equal(
+        preprocessing.inverse_frequency_weights(tf.zeros([3], tf.int64)).numpy(), [0, 0, 0])
+
+
+def test_class_pixel_counts_per_example():
+    masks = tf.constant([[[0], [0]], [[2], [1]]], tf.int64)[tf.newaxis]  # [1, 2, 2, 1]
+    np.testing.assert_array_equal(preprocessing.class_pixel_counts(masks).numpy(), [[2, 1, 1]])

@@ -38,3 +38,38 @@ SERVING_INPUT_KEY = "image_bytes"
 LOGITS_KEY = "logits"
 CLASS_IDS_KEY = "class_ids"
 PROBABILITIES_KEY = "probabilities"
+
+# Model architectures (trainer/models.py builds them), named as the Keras models are.
+MOBILENET_V2_UNET = "unet_mobilenet_v2"  # the TF tutorial's U-Net, MobileNetV2 encoder
+XCEPTION_UNET = "unet_xception"  # the Keras example's U-Net "Xception-style", from scratch
+ARCHITECTURES = (MOBILENET_V2_UNET, XCEPTION_UNET)
+
+# Class-weighted loss: per-pixel sample weights looked up from one weight per class.
+AUTO_CLASS_WEIGHTS = "auto"  # inverse pixel frequency of the training masks (tf.Transform)
+CLASS_WEIGHTS_XF = "class_weights_xf"  # float32 [NUM_CLASSES] in every example, with "auto"
+
+# Written by the Trainer beside saved_model.pb: architecture, parameter counts, class weights.
+MODEL_INFO_FILE = "model_info.json"
+
+
+def parse_class_weights(spec):
+    """None, "auto", or "w_pet,w_background,w_border" -> None, "auto" or a tuple of floats.
+
+    Raises ValueError saying what is accepted.
+    """
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "none")):
+        return None
+    if isinstance(spec, str) and spec.strip().lower() == AUTO_CLASS_WEIGHTS:
+        return AUTO_CLASS_WEIGHTS
+    expected = (f"class_weights must be '{AUTO_CLASS_WEIGHTS}' or {NUM_CLASSES} non-negative "
+                f"numbers, one per class ({','.join(CLASS_NAMES)}), not all zero, e.g. "
+                f"'1,1,2'; got {spec!r}")
+    try:
+        parts = spec.split(",") if isinstance(spec, str) else list(spec)
+        weights = tuple(float(part) for part in parts)
+    except (TypeError, ValueError):
+        raise ValueError(expected) from None
+    if (len(weights) != NUM_CLASSES or any(not w >= 0 or w == float("inf") for w in weights)
+            or not any(weights)):
+        raise ValueError(expected)
+    return weights

@@ -113,10 +113,19 @@ def build_unet(image_size: int = 128,
         features.NUM_CLASSES, 3, strides=2, padding="same", name="logits")(x)  # [B, S, S, 3]
 
     model = without_autograph(keras.Model(inputs=inputs, outputs=logits,
-                                          name="unet_mobilenet_v2"))
+                                          name=features.MOBILENET_V2_UNET))
     model.encoder_pretrained = pretrained
     if batchnorm_momentum is not None:
         set_batchnorm_momentum(model, batchnorm_momentum)
+    return compile_for_segmentation(model, learning_rate)
+
+
+def compile_for_segmentation(model: keras.Model, learning_rate: float) -> keras.Model:
+    """Adam and per-pixel sparse cross-entropy on logits, for every architecture.
+
+    `accuracy` is a plain (unweighted) metric: with class-weighted training it still reports
+    pixel accuracy, while the loss takes the per-pixel sample weights.
+    """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

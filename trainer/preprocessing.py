@@ -7,6 +7,7 @@ and training cannot skew.
 from typing import Any, Dict, Optional
 
 import tensorflow as tf
+import tensorflow_transform as tft
 
 try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
     from trainer import features
@@ -61,11 +62,51 @@ def decode_masks(encoded: tf.Tensor, size: int) -> tf.Tensor:
     return trimaps - features.TRIMAP_VALUES[0]
 
 
+def class_pixel_counts(masks: tf.Tensor) -> tf.Tensor:
+    """Class ids [batch, H, W, 1] -> int64 pixel counts per class [batch, NUM_CLASSES]."""
+    one_hot = tf.one_hot(masks[..., 0], features.NUM_CLASSES, dtype=tf.int64)
+    return tf.reduce_sum(one_hot, axis=[1, 2])
+
+
+def inverse_frequency_weights(counts: tf.Tensor) -> tf.Tensor:
+    """Pixel counts per class [C] -> float32 weights [C]: inverse frequency, mean 1.
+
+    A class with no pixels gets weight 0 and the mean is taken over the classes present.
+    """
+    counts = tf.cast(counts, tf.float64)
+    present = counts > 0
+    inverse = tf.where(present, tf.math.divide_no_nan(tf.reduce_sum(counts), counts),
+                       tf.zeros_like(counts))
+    scale = tf.math.divide_no_nan(tf.reduce_sum(tf.cast(present, tf.float64)),
+                                  tf.reduce_sum(inverse))
+    return tf.cast(inverse * scale, tf.float32)
+
+
+def class_weights_from_analyzer(masks: tf.Tensor) -> tf.Tensor:
+    """Inverse-frequency class weights over the analyzed (training) split's masks.
+
+    A tf.Transform analyzer (`tft.sum` of per-example class pixel counts) finds the counts;
+    every example then carries the same weights, float32 [batch, NUM_CLASSES] (12 bytes an
+    example; the Trainer turns them into per-pixel sample weights).
+    """
+    counts = class_pixel_counts(masks)
+    weights = inverse_frequency_weights(tft.sum(counts, reduce_instance_dims=False))
+    return tf.zeros_like(counts, dtype=tf.float32) + weights  # [batch, C], static C
+
+
 def preprocessing_fn(inputs: Dict[str, tf.Tensor],
                      custom_config: Optional[Dict[str, Any]] = None) -> Dict[str, tf.Tensor]:
-    """tf.Transform entry point: raw tf.Example features -> model inputs and label."""
+    """tf.Transform entry point: raw tf.Example features -> model inputs and label.
+
+    With `custom_config["class_weights"] == "auto"` the examples also carry the training
+    masks' inverse-frequency class weights (`features.CLASS_WEIGHTS_XF`); without it the graph
+    has no analyzer and is what it always was.
+    """
     size = image_size_from(custom_config)
     outputs = {features.IMAGE_XF: decode_images(inputs[features.IMAGE_KEY], size)}
     if features.MASK_KEY in inputs:
         outputs[features.MASK_XF] = decode_masks(inputs[features.MASK_KEY], size)
+        if (custom_config or {}).get("class_weights") == features.AUTO_CLASS_WEIGHTS:
+            outputs[features.CLASS_WEIGHTS_XF] = class_weights_from_analyzer(
+                outputs[features.MASK_XF])
     return outputs

@@ -7,24 +7,25 @@ Hyperparameters come from the pipeline config through the Trainer's `custom_conf
 import dataclasses
 import logging
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
 try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import export, features, model as unet
+    from trainer import export, features, models
 except ImportError:  # in TFX's user-module wheel the same files are top-level modules
     import export
     import features
-    import model as unet
+    import models
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainerSettings:
     """What the Trainer reads from custom_config; the pipeline config fills it in."""
 
+    architecture: str = features.MOBILENET_V2_UNET  # one of features.ARCHITECTURES
     image_size: int = 128
     epochs: int = 10
     batch_size: int = 16
@@ -32,8 +33,15 @@ class TrainerSettings:
     encoder_weights: str = "imagenet"  # "imagenet", a weights file path, or "none"
     train_encoder: Optional[bool] = None  # None: train it when no pretrained weights loaded
     batchnorm_momentum: Optional[float] = 0.9  # None keeps Keras' defaults (0.999 encoder)
+    class_weights: Optional[str] = None  # None, "auto" (from Transform), or "w_pet,w_bg,w_border"
     shuffle_buffer: int = 256
     seed: int = 0
+
+    def __post_init__(self):
+        if self.architecture not in features.ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {', '.join(features.ARCHITECTURES)}; "
+                             f"got {self.architecture!r}")
+        features.parse_class_weights(self.class_weights)  # raises on a bad value
 
     @classmethod
     def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> "TrainerSettings":
@@ -66,18 +74,64 @@ def random_flip(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor):
     return image, mask
 
 
-def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
-             batch_size: int, shuffle: bool = False, augment: bool = False,
-             seed: int = 0, shuffle_buffer: int = 256) -> tf.data.Dataset:
-    """Transformed examples (gzipped TFRecords) -> batches of (image [B,S,S,3], mask [B,S,S,1])."""
+def add_sample_weights(image: tf.Tensor, mask: tf.Tensor, class_weights: tf.Tensor):
+    """(image, mask) -> (image, mask, per-pixel weights shaped as the mask), as in the TF
+    segmentation tutorial: each pixel weighs what its true class weighs."""
+    return image, mask, tf.gather(class_weights, mask)
+
+
+def _records(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
+             keys: Sequence[str]) -> Tuple[tf.data.Dataset, Dict[str, Any]]:
+    """Transformed examples (gzipped TFRecords, in file name order) and the spec of `keys`."""
     files = tf.io.gfile.glob(file_patterns) if isinstance(file_patterns, str) else [
         name for pattern in file_patterns for name in tf.io.gfile.glob(pattern)]
     if not files:
         raise FileNotFoundError(f"no transformed examples match {file_patterns}")
     spec = {key: value for key, value in tf_transform_output.transformed_feature_spec().items()
-            if key in (features.IMAGE_XF, features.MASK_XF)}
+            if key in keys}
     dataset = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP",
                                       num_parallel_reads=tf.data.AUTOTUNE)
+    return dataset, spec
+
+
+def analyzed_class_weights(file_patterns: List[str],
+                           tf_transform_output: tft.TFTransformOutput) -> Tuple[float, ...]:
+    """The class weights Transform's analyzer computed (`class_weights: auto`).
+
+    Every transformed example carries the same vector; this reads the first one.
+    """
+    dataset, spec = _records(file_patterns, tf_transform_output, [features.CLASS_WEIGHTS_XF])
+    if features.CLASS_WEIGHTS_XF not in spec:
+        raise ValueError(f"class_weights is '{features.AUTO_CLASS_WEIGHTS}' but the transformed "
+                         f"examples have no {features.CLASS_WEIGHTS_XF!r}: Transform must run "
+                         f"with the same class_weights setting (custom_config)")
+    for record in dataset.take(1):
+        weights = tf.io.parse_single_example(record, spec)[features.CLASS_WEIGHTS_XF]
+        return tuple(float(weight) for weight in weights.numpy())
+    raise ValueError(f"no transformed examples in {file_patterns} to read class weights from")
+
+
+def resolve_class_weights(spec: Optional[str], train_files: List[str],
+                          tf_transform_output: tft.TFTransformOutput
+                          ) -> Optional[Tuple[float, ...]]:
+    """None, the given weights, or (for "auto") the analyzer's weights, one per class."""
+    parsed = features.parse_class_weights(spec)
+    if parsed == features.AUTO_CLASS_WEIGHTS:
+        return analyzed_class_weights(train_files, tf_transform_output)
+    return parsed
+
+
+def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
+             batch_size: int, shuffle: bool = False, augment: bool = False,
+             seed: int = 0, shuffle_buffer: int = 256,
+             class_weights: Optional[Sequence[float]] = None) -> tf.data.Dataset:
+    """Transformed examples (gzipped TFRecords) -> batches of (image [B,S,S,3], mask [B,S,S,1]).
+
+    With `class_weights` (one per class) the batches are (image, mask, weights [B,S,S,1]):
+    Keras weighs each pixel's loss by its true class's weight.
+    """
+    dataset, spec = _records(file_patterns, tf_transform_output,
+                             [features.IMAGE_XF, features.MASK_XF])
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
@@ -93,6 +147,10 @@ def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
     else:
         dataset = dataset.map(lambda example: (example[features.IMAGE_XF],
                                                example[features.MASK_XF]))
+    if class_weights is not None:
+        weights = tf.constant(class_weights, tf.float32)
+        dataset = dataset.map(lambda image, mask: add_sample_weights(image, mask, weights),
+                              num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -117,19 +175,24 @@ def run_fn(fn_args) -> None:
     strategy = distribution_strategy()
     batch_size = settings.batch_size * strategy.num_replicas_in_sync
 
+    # Class weights weigh the training loss only; validation loss stays plain cross-entropy.
+    class_weights = resolve_class_weights(settings.class_weights, fn_args.train_files,
+                                          tf_transform_output)
     train_data = input_fn(fn_args.train_files, tf_transform_output, batch_size, shuffle=True,
                           augment=True, seed=settings.seed,
-                          shuffle_buffer=settings.shuffle_buffer)
+                          shuffle_buffer=settings.shuffle_buffer, class_weights=class_weights)
     eval_data = input_fn(fn_args.eval_files, tf_transform_output, batch_size)
     with strategy.scope():
-        model = unet.build_unet(
-            image_size=settings.image_size, encoder_weights=settings.encoder_weights,
-            train_encoder=settings.train_encoder,
+        model = models.build_model(
+            settings.architecture, image_size=settings.image_size,
+            encoder_weights=settings.encoder_weights, train_encoder=settings.train_encoder,
             batchnorm_momentum=settings.batchnorm_momentum,
             learning_rate=settings.learning_rate)
-    logging.info("U-Net: encoder pretrained=%s, %d trainable / %d parameters",
-                 model.encoder_pretrained, _count(model.trainable_weights),
-                 _count(model.weights))
+    info = models.model_info(model, settings.image_size, class_weights)
+    logging.info("Model: %s", info)
+    print(f"[Trainer] {info['architecture']}: {info['parameters']:,} parameters "
+          f"({info['trainable_parameters']:,} trainable), encoder pretrained "
+          f"{info['encoder_pretrained']}, class weights {info['class_weights']}", flush=True)
 
     model.fit(
         train_data, validation_data=eval_data, epochs=settings.epochs, verbose=0,
@@ -137,7 +200,4 @@ def run_fn(fn_args) -> None:
                                                update_freq="epoch"),
                    _EpochLog(settings.epochs)])
     export.save_model(model, tf_transform_output, fn_args.serving_model_dir)
-
-
-def _count(weights) -> int:
-    return int(sum(tf.size(weight).numpy() for weight in weights))
+    models.write_model_info(info, fn_args.serving_model_dir)  # read by the pusher and reports

@@ -1,0 +1,68 @@
+"""Which model the Trainer builds (`build_model`), and what it records about it (`model_info`).
+
+Every architecture takes float32 images [B, S, S, 3] in [0, 1] and returns logits
+[B, S, S, NUM_CLASSES], compiled the same way, so Transform, the input pipeline, the export
+signatures, the TFMA metrics and the push are shared.
+"""
+
+import json
+import os
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
+    from trainer import features, model as unet, model_xception
+except ImportError:  # in TFX's user-module wheel the same files are top-level modules
+    import features
+    import model as unet
+    import model_xception
+
+
+def build_model(architecture: str = features.MOBILENET_V2_UNET, image_size: int = 128,
+                encoder_weights: str = "imagenet", train_encoder: Optional[bool] = None,
+                batchnorm_momentum: Optional[float] = 0.9,
+                learning_rate: float = 1e-3) -> keras.Model:
+    """The compiled model of `architecture` (one of `features.ARCHITECTURES`).
+
+    `encoder_weights` and `train_encoder` concern the MobileNetV2 encoder only; the
+    Xception-style U-Net has no pretrained part.
+    """
+    if architecture == features.MOBILENET_V2_UNET:
+        return unet.build_unet(image_size=image_size, encoder_weights=encoder_weights,
+                               train_encoder=train_encoder,
+                               batchnorm_momentum=batchnorm_momentum,
+                               learning_rate=learning_rate)
+    if architecture == features.XCEPTION_UNET:
+        return model_xception.build_xception_unet(image_size=image_size,
+                                                  batchnorm_momentum=batchnorm_momentum,
+                                                  learning_rate=learning_rate)
+    raise ValueError(f"unknown architecture {architecture!r}; known: "
+                     f"{', '.join(features.ARCHITECTURES)}")
+
+
+def count_parameters(weights) -> int:
+    return int(sum(int(np.prod(weight.shape)) for weight in weights))
+
+
+def model_info(model: keras.Model, image_size: int,
+               class_weights: Optional[Sequence[float]] = None) -> Dict[str, Any]:
+    """What the push manifest and the run report say about a trained model."""
+    return {
+        "architecture": model.name,
+        "parameters": count_parameters(model.weights),
+        "trainable_parameters": count_parameters(model.trainable_weights),
+        "encoder_pretrained": bool(getattr(model, "encoder_pretrained", False)),
+        "image_size": int(image_size),
+        "class_weights": None if class_weights is None else [float(w) for w in class_weights],
+    }
+
+
+def write_model_info(info: Dict[str, Any], directory: str) -> str:
+    """Writes `info` as features.MODEL_INFO_FILE into `directory` (any tf.io.gfile path)."""
+    path = os.path.join(directory, features.MODEL_INFO_FILE)
+    with tf.io.gfile.GFile(path, "w") as handle:
+        handle.write(json.dumps(info, indent=2, sort_keys=True))
+    return path
