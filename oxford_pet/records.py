@@ -130,7 +130,3 @@ def make_sample(data_dir: str, entry: layout.ListEntry) -> Sample:
     trimap_file = layout.trimap_path(data_dir, entry.name)
     return build_sample(entry.name, _read(image_file, "image"), _read(trimap_file, "trimap"),
                         entry.class_id - 1, entry.species - 1, image_file, trimap_file)
-
-
-def make_example(data_dir: str, entry: layout.ListEntry) -> tf.train.Example:
-    return make_sample(data_dir, entry).example
