@@ -61,16 +61,17 @@ class _IngestListed(beam.DoFn):
         self._data_dir = data_dir
         self._split = split
 
-    def _sample(self, element) -> records.Sample:
-        return records.make_sample(self._data_dir, element)
+    def _read(self, element):
+        """(sample name, what `_sample` needs): here the list entry itself."""
+        return element.name, element
 
-    def _name(self, element) -> str:
-        return element.name
+    def _sample(self, name: str, entry) -> records.Sample:
+        return records.make_sample(self._data_dir, entry)
 
     def process(self, element):
-        name = self._name(element)
+        name, payload = self._read(element)
         try:
-            sample = self._sample(element)
+            sample = self._sample(name, payload)
         except records.BadSampleError as error:
             yield beam.pvalue.TaggedOutput("outcomes", quarantined_outcome(
                 layout.Quarantined(name, self._split, str(error))))
@@ -90,27 +91,25 @@ def quarantined_outcome(record: layout.Quarantined) -> dict:
 class _IngestTfds(_IngestListed):
     """Serialized TFDS `oxford_iiit_pet` example -> our tf.Example, same checks and repairs."""
 
-    def _sample(self, element) -> records.Sample:
-        tfds_example = tf.train.Example.FromString(element)
-        feature = tfds_example.features.feature
+    def _read(self, element):
+        """Parses the record once: (name from file_name, its feature map)."""
+        feature = tf.train.Example.FromString(element).features.feature
+        file_name = feature[features.FILE_NAME_KEY].bytes_list.value
+        name = os.path.splitext(file_name[0].decode())[0] if file_name else "<unnamed record>"
+        return name, feature
 
+    def _sample(self, name: str, feature) -> records.Sample:
         def value(key):
             found = feature.get(key)
             if found is None or not (found.bytes_list.value or found.int64_list.value):
-                raise records.BadSampleError(f"TFDS record {self._name(element)} has no '{key}'")
+                raise records.BadSampleError(f"TFDS record {name} has no '{key}'")
             return (found.bytes_list.value or found.int64_list.value)[0]
 
-        name = self._name(element)
         label, species = int(value(features.LABEL_KEY)), int(value(features.SPECIES_KEY))
         breed_id = 0  # not in TFDS records; check_entry does not use it
         records.check_entry(layout.ListEntry(name, label + 1, species + 1, breed_id))
         return records.build_sample(name, value(features.IMAGE_KEY), value(features.MASK_KEY),
                                     label, species, f"TFDS {name} image", f"TFDS {name} mask")
-
-    def _name(self, element) -> str:
-        feature = tf.train.Example.FromString(element).features.feature
-        file_name = feature[features.FILE_NAME_KEY].bytes_list.value
-        return os.path.splitext(file_name[0].decode())[0] if file_name else "<unnamed record>"
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):

@@ -125,10 +125,9 @@ def plan_split(data_dir: str, split: str) -> SplitPlan:
         raise FileNotFoundError(
             f"list file {list_file} not found: the data directory must hold the dataset's "
             f"'{ANNOTATIONS_DIR}/' folder (trainval.txt, test.txt) as the archives unpack it")
-    other_splits = [s for s in SPLIT_LISTS if s != split and list(SPLIT_LISTS).index(s) <
-                    list(SPLIT_LISTS).index(split)]
+    other_splits = list(SPLIT_LISTS)[:list(SPLIT_LISTS).index(split)]  # the splits before it
     earlier_names = set().union(*(_names_in(os.path.join(data_dir, SPLIT_LISTS[s]))
-                                  for s in other_splits)) if other_splits else set()
+                                  for s in other_splits))
     entries, refused, first_line, blank = [], [], {}, 0
     with open(list_file, encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
