@@ -18,12 +18,16 @@ import sys
 import time
 from typing import List, Optional
 
-from oxford_pet import download  # light: no TensorFlow, so --help stays fast
+from oxford_pet import download, layout  # light: no TensorFlow, so --help stays fast
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_WORK_DIR = os.path.join(HERE, "workdir")
 DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 DEMO_COUNT = 400
+# Exit codes (also in --help): a scheduler can tell "fix the config" from "try again later".
+EXIT_FAILED = 1  # a component or the download failed
+EXIT_BAD_CONFIG = 2  # a flag, a path or the dataset is wrong: nothing ran
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the pipeline root
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python local_runner.py",
         description="Train, evaluate and push the pet segmentation U-Net with TFX on this "
                     "machine.",
+        epilog=f"Exit codes: 0 done (pushed or not), {EXIT_FAILED} a component or the "
+               f"download failed, {EXIT_BAD_CONFIG} bad flags, paths or dataset (nothing ran), "
+               f"{EXIT_LOCKED} another run holds the pipeline root (try again later).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     data = parser.add_argument_group(
         "data (default: download the official Oxford-IIIT Pet archives, verify, extract)")
@@ -68,8 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: <work-dir>/pipeline_root)")
     paths.add_argument("--serving-dir", help="pushed models go to "
                        "<serving-dir>/<model-name>/<version>/ (default: <work-dir>/serving)")
-    paths.add_argument("--model-name", default=defaults["model_name"].default)
-    paths.add_argument("--pipeline-name", default=defaults["pipeline_name"].default)
+    paths.add_argument("--model-name", default=defaults["model_name"].default,
+                       help="the model's directory under the serving dir")
+    paths.add_argument("--pipeline-name", default=defaults["pipeline_name"].default,
+                       help="the pipeline's name in the metadata store (runs and cache)")
     model = parser.add_argument_group("training")
     model.add_argument("--architecture", choices=features.ARCHITECTURES,
                        default=defaults["architecture"].default,
@@ -82,12 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="weigh each pixel's loss by its class: 'auto' (inverse pixel "
                             "frequency of the training masks, computed by Transform) or one "
                             "weight per class, e.g. 1,1,2; unset: unweighted")
-    model.add_argument("--epochs", type=int, default=defaults["epochs"].default)
-    model.add_argument("--batch-size", type=int, default=defaults["batch_size"].default)
+    model.add_argument("--epochs", type=int, default=defaults["epochs"].default,
+                       help="training epochs, positive")
+    model.add_argument("--batch-size", type=int, default=defaults["batch_size"].default,
+                       help="training batch size, positive")
     model.add_argument("--image-size", type=int, default=defaults["image_size"].default,
                        help="square side after Transform, a multiple of 32")
     model.add_argument("--learning-rate", type=float,
-                       default=defaults["learning_rate"].default)
+                       default=defaults["learning_rate"].default, help="Adam's, positive")
     model.add_argument("--encoder-weights", default=defaults["encoder_weights"].default,
                        help="'imagenet' (Keras download or ~/.keras/models cache), a weights "
                             "file path, or 'none'; a failed load is reported and the encoder "
@@ -98,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                                            "pretrained weights loaded)")
     frozen.add_argument("--freeze-encoder", dest="train_encoder", action="store_false",
                         help="keep the encoder frozen")
-    model.add_argument("--seed", type=int, default=defaults["seed"].default)
+    model.add_argument("--seed", type=int, default=defaults["seed"].default,
+                       help="random seed for initialization and shuffling")
     gate = parser.add_argument_group("evaluation gate")
     gate.add_argument("--min-pixel-accuracy", type=float,
                       default=defaults["min_pixel_accuracy"].default,
@@ -114,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true",
                      help="rerun every component even if its inputs did not change")
     run.add_argument("--verbose", action="store_true", help="show all TFX and Beam logs")
+    run.add_argument("--wait-for-lock", type=float, default=0, metavar="SECONDS",
+                     help="when another run holds the pipeline root, wait up to this long for "
+                          "it to end; 0: stop at once with exit code 75")
     return parser
 
 
@@ -166,6 +181,15 @@ def find_tfds_dataset(tfds_data_dir: str) -> str:
     return versions[-1]
 
 
+def check_source(args: argparse.Namespace) -> None:
+    """ValueError for a data source that is missing or empty, where that shows without
+    downloading or writing anything."""
+    if args.tfds:
+        find_tfds_dataset(args.tfds_data_dir)
+    elif args.data_dir and not download.has_archives(args.data_dir):
+        layout.check_dataset(os.path.abspath(args.data_dir))
+
+
 def prepare_data(args: argparse.Namespace) -> str:
     """Makes the chosen data source available on disk; returns the data directory."""
     work_dir = os.path.abspath(args.work_dir)
@@ -186,22 +210,6 @@ def prepare_data(args: argparse.Namespace) -> str:
     print(f"Data: the official Oxford-IIIT Pet archives from {args.base_url} "
           f"(into {download_dir}; --demo runs offline)", flush=True)
     return download.fetch_official(download_dir, args.base_url)
-
-
-def check_paths(config) -> None:
-    """Readable errors for paths before any component runs."""
-    if not os.path.isdir(config.data_dir):
-        raise ValueError(f"data directory {config.data_dir} does not exist: pass --data-dir "
-                         "with a directory in the Oxford-IIIT Pet layout, or --demo")
-    for path, flag in ((config.pipeline_root, "--pipeline-root"),
-                       (config.serving_dir, "--serving-dir")):
-        try:
-            os.makedirs(path, exist_ok=True)
-        except OSError as error:
-            raise ValueError(f"cannot create {path} ({error.strerror}): choose another "
-                             f"{flag}") from None
-        if not os.access(path, os.W_OK):
-            raise ValueError(f"{path} is not writable: choose another {flag}")
 
 
 class _ProgressFilter(std_logging.Filter):
@@ -272,7 +280,7 @@ def print_summary(config, seconds: float) -> int:
     if summary.evaluation_uri:
         print(f"Evaluation: {summary.evaluation_uri}")
         print_model(summary.model_info)
-        print_metrics(run_summary.overall_metrics(summary.evaluation_uri))
+        print_metrics(run_summary.candidate_metrics(summary.evaluation_uri))
     if summary.pushed_version:
         print(f"Pushed version {summary.pushed_version} to {summary.pushed_destination}")
     elif summary.blessed is False:
@@ -285,17 +293,46 @@ def print_summary(config, seconds: float) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from pipeline import config as pipeline_config
+    from pipeline import run_lock
+
     args = build_parser().parse_args(argv)
     try:
-        config_from_args(args)  # every value is checked before anything is downloaded
-        config = config_from_args(args, prepare_data(args))
-        check_paths(config)
+        config = config_from_args(args)  # every value is checked before anything is downloaded
+        pipeline_config.check_output_dirs(config)
+        if args.wait_for_lock < 0:
+            raise ValueError(f"--wait-for-lock must be 0 or more seconds, got "
+                             f"{args.wait_for_lock:g}")
+        check_source(args)  # before creating anything
+        os.makedirs(config.pipeline_root, exist_ok=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_CONFIG
+    try:
+        with run_lock.hold(run_lock.run_lock_path(config.pipeline_root), args.wait_for_lock,
+                           what=f"pipeline root {config.pipeline_root}",
+                           on_wait=lambda holder: print(
+                               f"Waiting up to {args.wait_for_lock:.0f} s for the run of pid "
+                               f"{holder.get('pid', '?')} (since {holder.get('started', '?')}) "
+                               f"on this pipeline root to end", flush=True)):
+            return run(args)
+    except run_lock.LockBusy as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_LOCKED
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prepares the data and runs the pipeline; the caller holds the pipeline root's lock."""
+    try:
+        config = config_from_args(args, prepare_data(args))
+        if config.data_source == "dir":
+            layout.check_dataset(config.data_dir)  # the source as prepared
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     except download.DownloadError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
     configure_logging(args.verbose)
     print("Loading TFX...", flush=True)
@@ -315,7 +352,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         print("(rerun with --verbose for the full log; finished components are cached)",
               file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     return print_summary(config, time.time() - start)
 
 

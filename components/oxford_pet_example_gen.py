@@ -17,7 +17,7 @@ input files' names, sizes and modification times) behave as in TFX's own Example
 import glob
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import apache_beam as beam
 import tensorflow as tf
@@ -112,6 +112,13 @@ class _IngestTfds(_IngestListed):
                                     label, species, f"TFDS {name} image", f"TFDS {name} mask")
 
 
+def _input_config(exec_properties: Dict[str, Any]) -> example_gen_pb2.Input:
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                              input_config)
+    return input_config
+
+
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     """Reads a directory in the Oxford-IIIT Pet layout (input_base) split by list files."""
 
@@ -130,9 +137,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
     def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
                                exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
-        input_config = example_gen_pb2.Input()
-        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-                                  input_config)
+        input_config = _input_config(exec_properties)
         result, outcomes = {}, []
         for split in input_config.splits:
             name = split.name
@@ -160,8 +165,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         os.makedirs(report_dir, exist_ok=True)
         exec_properties = dict(exec_properties, _report_dir=report_dir)
         super().Do(input_dict, output_dict, exec_properties)
+        input_config = _input_config(exec_properties)
         report = write_report(report_dir, read_custom_config(exec_properties).get(
-            "max_quarantined_fraction", DEFAULT_MAX_QUARANTINED_FRACTION))
+            "max_quarantined_fraction", DEFAULT_MAX_QUARANTINED_FRACTION),
+            [split.name for split in input_config.splits])
         for split, counts in report["splits"].items():
             for key, value in counts.items():
                 examples.set_int_custom_property(f"{split}_{key}", value)
@@ -186,15 +193,17 @@ def read_custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     return json_format.MessageToDict(values)
 
 
-def write_report(report_dir: str, max_quarantined_fraction: float) -> Dict[str, Any]:
+def write_report(report_dir: str, max_quarantined_fraction: float,
+                 expected_splits: Sequence[str] = ()) -> Dict[str, Any]:
     """Sums the per-sample outcomes into ingest_report.json and quarantine.jsonl, prints the
-    counts, and stops when a split lost too much (or everything) to quarantine."""
+    counts, and stops when a split lost too much (or everything) to quarantine, or, being
+    expected, listed nothing at all."""
     with open(os.path.join(report_dir, OUTCOMES_FILE)) as handle:
         outcomes = [json.loads(line) for line in handle if line.strip()]
-    splits: Dict[str, Dict[str, int]] = {}
+    zero = {"listed": 0, "ingested": 0, "repaired": 0, "quarantined": 0}
+    splits: Dict[str, Dict[str, int]] = {split: dict(zero) for split in expected_splits}
     for record in outcomes:
-        counts = splits.setdefault(record["split"], {"listed": 0, "ingested": 0, "repaired": 0,
-                                                     "quarantined": 0})
+        counts = splits.setdefault(record["split"], dict(zero))
         counts["listed"] += 1
         counts["quarantined" if record["outcome"] == "quarantined" else "ingested"] += 1
         counts["repaired"] += record["outcome"] == "repaired"

@@ -1,98 +1,112 @@
 """VersionedPusher: TFX's Pusher, writing `<serving_dir>/<model_name>/<N>/` with N = 1, 2, 3...
 
 TF Serving loads the highest integer version in a model directory. TFX's own filesystem
-Pusher names versions by Unix time; this one numbers them, and never overwrites: the model is
-copied into a hidden temporary directory beside the versions and renamed into place, so a
-version directory is complete or absent, and two pushes cannot take the same number.
+Pusher names versions by Unix time; this one numbers them and never overwrites or deletes one
+(components/model_versions.py: one push at a time per model directory, a version is complete
+or absent, leftovers of a killed push are cleaned by the next). Each version carries
+`push_manifest.json`: the version, the metrics that blessed it, the baseline it beat, the data it
+was trained on (span, input fingerprint, counts), the pipeline config and the package versions,
+so an operator can tell what a version is without the metadata store.
 """
 
-import datetime
-import json
+import importlib.metadata
 import os
-import re
-import shutil
-import uuid
+import platform
 from typing import Any, Dict, List, Optional
 
 from absl import logging
 from tfx import types
 from tfx.components.pusher import component as pusher_component
 from tfx.components.pusher import executor as pusher_executor
-from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base import base_component, executor_spec
 from tfx.proto import pusher_pb2
-from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import proto_utils
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ChannelParameter
+from tfx.utils import json_utils, path_utils, proto_utils
 
-from trainer import features
+from components.model_versions import (  # noqa: F401  (re-exported: readers import them here)
+    MANIFEST_FILE, TEMP_PREFIX, existing_versions, push_model, push_new_version, read_manifest,
+    read_model_info, version_of)
 
-_VERSION = re.compile(r"^\d+$")
-TEMP_PREFIX = ".incoming-"
-MANIFEST_FILE = "push_manifest.json"  # beside saved_model.pb; TF Serving ignores it
-
-
-def existing_versions(model_dir: str) -> List[int]:
-    """Integer version directories in a model directory, ascending."""
-    if not os.path.isdir(model_dir):
-        return []
-    return sorted(int(name) for name in os.listdir(model_dir)
-                  if _VERSION.match(name) and os.path.isdir(os.path.join(model_dir, name)))
-
-
-def _read_json(path: str) -> Dict[str, Any]:
-    """The JSON object in `path`, or {} when there is no such file."""
-    if not os.path.isfile(path):
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+EVALUATION_KEY = "evaluation"
+EXAMPLES_KEY = "examples"
+PIPELINE_CONFIG_KEY = "pipeline_config"  # in the Pusher's custom_config
+INGEST_COUNTS = ("_listed", "_ingested", "_repaired", "_quarantined")
+# The packages that decide what a SavedModel is and how it was made.
+PACKAGES = ("tfx", "tensorflow", "tf-keras", "tensorflow-transform",
+            "tensorflow-model-analysis", "apache-beam", "ml-metadata")
 
 
-def read_manifest(model_dir: str, version: int) -> Dict[str, Any]:
-    return _read_json(os.path.join(model_dir, str(version), MANIFEST_FILE))
+def package_versions() -> Dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
 
 
-def read_model_info(model_path: str) -> Dict[str, Any]:
-    """What the Trainer recorded beside the SavedModel (architecture, parameter counts...).
+def evaluation_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
+    """Overall-slice metrics per model: {"candidate": {...}, "baseline": {...} if any}."""
+    from pipeline.run_summary import candidate_metrics, overall_metrics
 
-    {} for a model directory without it.
-    """
-    return _read_json(os.path.join(model_path, features.MODEL_INFO_FILE))
-
-
-def version_of(model_dir: str, model_path: str) -> Optional[int]:
-    """The version that already holds this model (pushed from the same path), if any."""
-    for version in existing_versions(model_dir):
-        if read_manifest(model_dir, version).get("model_path") == model_path:
-            return version
-    return None
+    candidate = candidate_metrics(evaluation_uri)
+    baseline = overall_metrics(evaluation_uri, "baseline")
+    return {"candidate": candidate, **({"baseline": baseline} if baseline else {})}
 
 
-def push_new_version(model_path: str, model_dir: str,
-                     manifest: Optional[Dict[str, Any]] = None) -> int:
-    """Copies a SavedModel directory to the next free version of `model_dir`; returns it.
+def _optional_single(input_dict, key: str) -> Optional[types.Artifact]:
+    artifacts = input_dict.get(key) or []
+    return artifacts[0] if artifacts else None
 
-    A `push_manifest.json` (the source path, the time, and `manifest`) goes in with the model.
-    """
-    os.makedirs(model_dir, exist_ok=True)
-    staging = os.path.join(model_dir, f"{TEMP_PREFIX}{uuid.uuid4().hex}")
-    shutil.copytree(model_path, staging)
-    record = {"model_path": model_path,
-              "pushed_at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
-    record.update(manifest or {})
-    with open(os.path.join(staging, MANIFEST_FILE), "w", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=2, sort_keys=True)
-    try:
-        while True:
-            version = (existing_versions(model_dir) or [0])[-1] + 1
-            target = os.path.join(model_dir, str(version))
-            try:
-                os.rename(staging, target)  # atomic; fails if the version appeared meanwhile
-                return version
-            except OSError:
-                if not os.path.exists(target):
-                    raise
-    finally:
-        if os.path.exists(staging):
-            shutil.rmtree(staging, ignore_errors=True)
+
+def describe_data(examples: Optional[types.Artifact]) -> Optional[Dict[str, Any]]:
+    """Span, version, input fingerprint and per-split counts of the ExampleGen output."""
+    if examples is None:
+        return None
+    data: Dict[str, Any] = {"uri": examples.uri}
+    for name in ("span", "version"):
+        if examples.has_property(name):
+            data[name] = getattr(examples, name)
+    counts = {}
+    for key, value in examples.mlmd_artifact.custom_properties.items():
+        if key == "input_fingerprint":
+            data[key] = value.string_value
+        elif value.HasField("int_value") and key.endswith(INGEST_COUNTS):
+            split, count = key.rsplit("_", 1)  # OxfordPetExampleGen's "<split>_<count>"
+            counts.setdefault(split, {})[count] = value.int_value
+    if counts:
+        data["splits"] = counts
+    return data
+
+
+def build_manifest(input_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any],
+                   model_path: str, model_dir: str) -> Dict[str, Any]:
+    """What an operator needs to know about a version (see the module docstring)."""
+    manifest = dict(read_model_info(model_path))  # top-level keys, as readers expect
+    blessing = _optional_single(input_dict, standard_component_specs.MODEL_BLESSING_KEY)
+    evaluation = _optional_single(input_dict, EVALUATION_KEY)
+    metrics = evaluation_metrics(evaluation.uri) if evaluation else {}
+    baseline = None
+    if blessing is not None and blessing.has_custom_property("baseline_model"):
+        baseline_path = path_utils.serving_model_dir(
+            blessing.get_string_custom_property("baseline_model"))
+        baseline = {"model_path": baseline_path,
+                    "version": version_of(model_dir, baseline_path),
+                    "metrics": metrics.get("baseline", {})}
+    manifest["blessing"] = {
+        "blessed": bool(blessing.get_int_custom_property("blessed")) if blessing else None,
+        "evaluation_uri": evaluation.uri if evaluation else None,
+        "metrics": metrics.get("candidate", {}),
+        "baseline": baseline,
+    }
+    manifest["data"] = describe_data(_optional_single(input_dict, EXAMPLES_KEY))
+    custom = json_utils.loads(
+        exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {}
+    manifest["config"] = custom.get(PIPELINE_CONFIG_KEY)
+    manifest["packages"] = package_versions()
+    return manifest
 
 
 class Executor(pusher_executor.Executor):
@@ -110,11 +124,11 @@ class Executor(pusher_executor.Executor):
             exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
         model_dir = destination.filesystem.base_directory
         model_path = self.GetModelPath(input_dict)
-        version = version_of(model_dir, model_path)
-        if version is not None:  # a rerun re-blessed a model pushed before: no duplicate
+        version, pushed_now = push_model(
+            model_path, model_dir, build_manifest(input_dict, exec_properties, model_path,
+                                                  model_dir))
+        if not pushed_now:  # a rerun re-blessed a model pushed before: no duplicate
             print(f"[VersionedPusher] this model is already version {version}", flush=True)
-        else:
-            version = push_new_version(model_path, model_dir, read_model_info(model_path))
         serving_path = os.path.join(model_dir, str(version))
         self._MarkPushed(model_push, pushed_destination=serving_path,
                          pushed_version=str(version))
@@ -122,15 +136,37 @@ class Executor(pusher_executor.Executor):
         print(f"[VersionedPusher] pushed version {version} to {serving_path}", flush=True)
 
 
-class VersionedPusher(pusher_component.Pusher):
-    """Pusher with integer versions under `<serving_dir>/<model_name>/`."""
+class VersionedPusherSpec(standard_component_specs.PusherSpec):
+    """PusherSpec plus what the manifest describes: the evaluation and the examples."""
 
+    INPUTS = {
+        **standard_component_specs.PusherSpec.INPUTS,
+        EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation,
+                                         optional=True),
+        EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples, optional=True),
+    }
+
+
+class VersionedPusher(pusher_component.Pusher):
+    """Pusher with integer versions under `<serving_dir>/<model_name>/`.
+
+    `evaluation` (the Evaluator's), `examples` (ExampleGen's) and `pipeline_config` (a JSON-able
+    dict) only feed each version's manifest.
+    """
+
+    SPEC_CLASS = VersionedPusherSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
     def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel,
-                 model_dir: str, **kwargs: Optional[Any]):
-        super().__init__(
-            model=model, model_blessing=model_blessing,
+                 model_dir: str, evaluation: Optional[types.BaseChannel] = None,
+                 examples: Optional[types.BaseChannel] = None,
+                 pipeline_config: Optional[Dict[str, Any]] = None):
+        spec = VersionedPusherSpec(
+            model=model, model_blessing=model_blessing, infra_blessing=None,
+            evaluation=evaluation, examples=examples,
             push_destination=pusher_pb2.PushDestination(
                 filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=model_dir)),
-            **kwargs)
+            custom_config=json_utils.dumps(
+                {PIPELINE_CONFIG_KEY: pipeline_config} if pipeline_config else None),
+            pushed_model=types.Channel(type=standard_artifacts.PushedModel))
+        base_component.BaseComponent.__init__(self, spec=spec)  # Pusher's would rebuild it

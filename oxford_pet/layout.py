@@ -153,3 +153,24 @@ def plan_split(data_dir: str, split: str) -> SplitPlan:
                 continue
             entries.append(entry)
     return SplitPlan(split, list_file, entries, refused, blank)
+
+
+def check_dataset(data_dir: str) -> None:
+    """ValueError, naming what is missing and what to do, unless `data_dir` holds the layout
+    with at least one sample listed per split. Cheap (reads the list files only): runs before
+    any component, so an empty or wrong directory fails in a second, not after TFX starts."""
+    if not os.path.isdir(data_dir):
+        raise ValueError(f"data directory {data_dir} does not exist: pass --data-dir with a "
+                         "directory in the Oxford-IIIT Pet layout, or --demo")
+    if not os.path.isdir(os.path.join(data_dir, IMAGES_DIR)):
+        raise ValueError(f"data directory {data_dir} has no '{IMAGES_DIR}/' folder: it is not "
+                         "the Oxford-IIIT Pet layout (images/, annotations/trimaps/, "
+                         "annotations/trainval.txt, test.txt)")
+    for split in SPLIT_LISTS:
+        try:
+            plan = plan_split(data_dir, split)
+        except FileNotFoundError as error:
+            raise ValueError(str(error)) from None
+        if plan.listed == 0:
+            raise ValueError(f"{plan.list_file} lists no samples: the {split} split would be "
+                             "empty; add samples to it or choose another --data-dir")

@@ -7,6 +7,7 @@ flags and hand it to `create_pipeline()`; components get their part through thei
 
 import dataclasses
 import os
+import tempfile
 from typing import List, Optional
 
 from trainer import features  # names only: no TensorFlow import here
@@ -113,3 +114,35 @@ class PipelineConfig:
             "train_encoder": self.train_encoder, "batchnorm_momentum": self.batchnorm_momentum,
             "class_weights": self.class_weights, "seed": self.seed,
         }
+
+
+def unwritable_reason(path: str) -> Optional[str]:
+    """Why a directory cannot be created or written at `path`, or None if it can.
+
+    Creates nothing: tries a temporary file in the nearest existing parent (the permission
+    bits alone do not tell, e.g. for root on a read-only filesystem). URIs (gs://...) are left
+    to their runner.
+    """
+    if "://" in path:
+        return None
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"{existing} is a file, not a directory"
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        return f"cannot create files in {existing} ({error.strerror})"
+    return None
+
+
+def check_output_dirs(config: PipelineConfig) -> None:
+    """ValueError naming the first output directory that cannot be written, and the fix."""
+    for name in ("pipeline_root", "serving_dir"):
+        path = getattr(config, name)
+        reason = unwritable_reason(path)
+        if reason:
+            raise ValueError(f"{name} {path} cannot be written: {reason}; choose a writable "
+                             f"directory (--{name.replace('_', '-')})")

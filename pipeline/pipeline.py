@@ -10,6 +10,7 @@ Components are imported from their own modules (not `tfx.v1`), which keeps a loc
 importing the Google Cloud clients.
 """
 
+import dataclasses
 import os
 from typing import List
 
@@ -108,7 +109,11 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
 
     pusher = VersionedPusher(model=trainer.outputs["model"],
                              model_blessing=evaluator.outputs["blessing"],
-                             model_dir=config.model_dir)
+                             model_dir=config.model_dir,
+                             # for each version's manifest only
+                             evaluation=evaluator.outputs["evaluation"],
+                             examples=example_gen.outputs["examples"],
+                             pipeline_config=dataclasses.asdict(config))
 
     return tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,

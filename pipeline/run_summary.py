@@ -155,3 +155,9 @@ def overall_metrics(evaluation_uri: str, model_name: str = "") -> Dict[str, floa
             if value.HasField("double_value"):
                 result[key.name] = value.double_value.value
     return result
+
+
+def candidate_metrics(evaluation_uri: str) -> Dict[str, float]:
+    """overall_metrics of the evaluated model: TFMA names it "" when there was no baseline and
+    "candidate" when there was one."""
+    return overall_metrics(evaluation_uri) or overall_metrics(evaluation_uri, "candidate")

@@ -1,5 +1,7 @@
 """pipeline/config.py validation and local_runner.py's command line (no pipeline run)."""
 
+import os
+
 import pytest
 
 import local_runner
@@ -59,11 +61,88 @@ def test_flags_flow_into_the_config(tmp_path):
 
 
 def test_tfds_source_without_a_prepared_dataset_says_what_to_do(tmp_path, capsys):
-    assert local_runner.main(["--tfds", "--tfds-data-dir", str(tmp_path)]) == 2
+    assert local_runner.main(["--tfds", "--tfds-data-dir", str(tmp_path),
+                              "--work-dir", str(tmp_path / "w")]) == 2
     assert "tfds build oxford_iiit_pet" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
 
 
 def test_tfds_source_picks_the_newest_prepared_version(tmp_path):
     for version in ("4.0.0", "4.10.0", "3.2.0"):
         (tmp_path / "oxford_iiit_pet" / version).mkdir(parents=True)
     assert local_runner.find_tfds_dataset(str(tmp_path)).endswith("4.10.0")
+
+
+# Bad configuration: one line naming the value and the fix, exit code 2, nothing created.
+@pytest.mark.parametrize("flags, message", [
+    (["--image-size", "100"], "image_size must be a positive multiple of 32"),
+    (["--epochs", "0"], "epochs must be positive, got 0"),
+    (["--batch-size", "-4"], "batch_size must be positive, got -4"),
+    (["--min-pixel-accuracy", "1.2"], r"min_pixel_accuracy must be in [0, 1], got 1.2"),
+    (["--max-pixel-accuracy-drop", "-0.5"], "max_pixel_accuracy_drop must be in [0, 1]"),
+    (["--max-quarantined-fraction", "2"], "max_quarantined_fraction must be in [0, 1]"),
+    (["--wait-for-lock", "-1"], "--wait-for-lock must be 0 or more seconds, got -1"),
+    (["--pipeline-root", "/sys/petseg/root"], "pipeline_root /sys/petseg/root cannot be "
+                                              "written: cannot create files in /sys"),
+    (["--serving-dir", "/sys/petseg/serving"], "choose a writable directory (--serving-dir)"),
+])
+def test_bad_configuration_exits_2_naming_the_value(tmp_path, small_dataset, capsys, flags,
+                                                     message):
+    work = tmp_path / "work"
+    assert local_runner.main(["--data-dir", small_dataset, "--work-dir", str(work)]
+                             + flags) == local_runner.EXIT_BAD_CONFIG == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and message in error
+    assert len(error.splitlines()) == 1
+    assert not work.exists()  # checked before anything was created
+
+
+def test_an_output_dir_under_a_file_is_refused(tmp_path, small_dataset, capsys):
+    (tmp_path / "a_file").write_text("")
+    assert local_runner.main(["--data-dir", small_dataset,
+                              "--pipeline-root", str(tmp_path / "a_file" / "root")]) == 2
+    assert f"{tmp_path / 'a_file'} is a file, not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_a_read_only_parent_is_refused(tmp_path, small_dataset, capsys):
+    parent = tmp_path / "read_only"
+    parent.mkdir(mode=0o555)
+    assert local_runner.main(["--data-dir", small_dataset,
+                              "--serving-dir", str(parent / "serving")]) == 2
+    assert "serving_dir" in capsys.readouterr().err
+
+
+def test_writable_paths_pass_and_uris_are_left_to_their_runner(tmp_path):
+    from pipeline.config import unwritable_reason
+
+    assert unwritable_reason(str(tmp_path / "not" / "yet" / "there")) is None
+    assert not (tmp_path / "not").exists()  # checking created nothing
+    assert unwritable_reason("gs://bucket/root") is None
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("no_images", "has no 'images/' folder"),
+    ("no_lists", "annotations/trainval.txt not found"),
+    ("empty_eval", "test.txt lists no samples: the eval split would be empty"),
+    ("empty_both", "trainval.txt lists no samples: the train split would be empty"),
+])
+def test_a_wrong_or_empty_dataset_stops_before_any_component(tmp_path, small_dataset, capsys,
+                                                               damage, message):
+    import shutil
+
+    from oxford_pet import layout
+
+    data = tmp_path / "data"
+    shutil.copytree(small_dataset, data)
+    if damage == "no_images":
+        shutil.rmtree(data / "images")
+    elif damage == "no_lists":
+        (data / "annotations" / "trainval.txt").unlink()
+    else:
+        for split in (["eval"] if damage == "empty_eval" else ["train", "eval"]):
+            layout.write_list(str(data / layout.SPLIT_LISTS[split]), [], "#header only\n")
+    assert local_runner.main(["--data-dir", str(data), "--work-dir", str(tmp_path / "w")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1
+    assert not (tmp_path / "w").exists()
