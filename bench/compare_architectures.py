@@ -151,10 +151,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--root", default="/tmp/petseg-architectures",
                         help="one work directory per combination goes here")
     parser.add_argument("--count", type=int, default=400, help="demo images")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--image-size", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs per run")
+    parser.add_argument("--image-size", type=int, default=128, help="square side, px")
+    parser.add_argument("--batch-size", type=int, default=16, help="training batch size")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data and training")
     parser.add_argument("--passes", type=int, default=1,
                         help="run every combination this many times (pass-1, pass-2...)")
     parser.add_argument("--only", action="append", metavar="NAME",
@@ -166,7 +166,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                    "that other work shared the CPU")
     parser.add_argument("--reading", metavar="FILE",
                         help="markdown to add under '## Reading' (what the numbers say)")
-    parser.add_argument("--output", default=os.path.join(REPO, "bench", "ARCHITECTURES.md"))
+    parser.add_argument("--output", default=os.path.join(REPO, "bench", "ARCHITECTURES.md"),
+                        help="the markdown table to write")
     args = parser.parse_args(argv)
 
     import local_runner

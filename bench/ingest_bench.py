@@ -103,10 +103,12 @@ def machine() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--count", type=int, default=2000, help="generated images to ingest")
     parser.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(),
-                                                           "petseg-bench-data"))
-    parser.add_argument("--out", default=os.path.join(HERE, "INGEST.md"))
+                                                           "petseg-bench-data"),
+                        help="where the generated dataset is written (reused when complete)")
+    parser.add_argument("--out", default=os.path.join(HERE, "INGEST.md"),
+                        help="the markdown table to write")
     parser.add_argument("--note", default="", help="a line added under the table")
     args = parser.parse_args()
 
