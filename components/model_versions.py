@@ -147,3 +147,82 @@ def push_new_version(model_path: str, model_dir: str,
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def describe(model_dir: str, version: int) -> str:
+    """One line about a version, from its manifest: when, how good, on what, beating what."""
+    manifest = read_manifest(model_dir, version)
+    blessing = manifest.get("blessing") or {}
+    metrics = blessing.get("metrics") or {}
+    baseline = blessing.get("baseline") or {}
+    data = manifest.get("data") or {}
+    parts = [f"{version:>4}", manifest.get("pushed_at", "?")]
+    if "pixel_accuracy" in metrics:
+        parts.append(f"pixel accuracy {metrics['pixel_accuracy']:.4f}")
+    if "mean_iou" in metrics:
+        parts.append(f"mean IoU {metrics['mean_iou']:.4f}")
+    if manifest.get("rolled_back_from"):
+        parts.append(f"copy of version {manifest['rolled_back_from']}")
+    elif baseline:
+        parts.append(f"beat version {baseline.get('version') or baseline.get('model_path')}")
+    if "span" in data:
+        parts.append(f"data span {data['span']}")
+    if manifest.get("architecture"):
+        parts.append(manifest["architecture"])
+    return "  ".join(str(part) for part in parts)
+
+
+def roll_back(model_dir: str, version: int) -> int:
+    """Serves an earlier version again by pushing a copy of it as the newest version.
+
+    Nothing is deleted or changed: TF Serving moves to the highest number, which now holds
+    the earlier model; its manifest is the earlier one plus `rolled_back_from`.
+    """
+    if version not in existing_versions(model_dir):
+        raise ValueError(f"{model_dir} has no version {version}; it has "
+                         f"{existing_versions(model_dir) or 'none'}")
+    manifest = {key: value for key, value in read_manifest(model_dir, version).items()
+                if key not in ("version", "model_path", "pushed_at")}
+    manifest["rolled_back_from"] = version
+    return push_model(os.path.join(model_dir, str(version)), model_dir, manifest,
+                      reuse_existing=False)[0]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m components.model_versions",
+        description="The pushed versions of a model: list them, or serve an earlier one again.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="one line per version, from its manifest",
+                                  description="One line per version: when it was pushed, its "
+                                              "metrics, what it beat, its data span.")
+    listing.add_argument("model_dir", help="<serving-dir>/<model-name>, e.g. "
+                                           "workdir/serving/pet_unet")
+    back = commands.add_parser("rollback", help="push a copy of an earlier version as the "
+                                                "newest one (deletes nothing)",
+                               description="Copies version N to a new highest version, which "
+                                           "TF Serving then serves; every version stays.")
+    back.add_argument("model_dir", help="<serving-dir>/<model-name>")
+    back.add_argument("version", type=int, help="the version to serve again")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            versions = existing_versions(args.model_dir)
+            if not versions:
+                print(f"no versions in {args.model_dir}")
+            for version in versions:
+                print(describe(args.model_dir, version))
+        else:
+            new = roll_back(args.model_dir, args.version)
+            print(f"version {args.version} is now also version {new}, the one served")
+    except (ValueError, OSError, run_lock.LockBusy) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

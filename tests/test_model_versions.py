@@ -195,3 +195,32 @@ def test_two_pushers_at_once_neither_duplicate_nor_skip_a_version(saved_model, t
             pusher.pid}
     assert_every_version_complete(model_dir, saved_model)
     assert not [n for n in os.listdir(model_dir) if n.startswith(model_versions.TEMP_PREFIX)]
+
+
+def test_roll_back_serves_an_earlier_version_again_and_keeps_every_version(saved_model,
+                                                                          tmp_path, capsys):
+    model_dir = str(tmp_path / "pet_unet")
+    model_versions.push_new_version(saved_model, model_dir, {
+        "blessing": {"metrics": {"pixel_accuracy": 0.91}, "baseline": None},
+        "data": {"span": 0}, "architecture": "unet_mobilenet_v2"})
+    model_versions.push_new_version(saved_model, model_dir, {
+        "blessing": {"metrics": {"pixel_accuracy": 0.93}, "baseline": {"version": 1}}})
+    before = {v: tree_digest(os.path.join(model_dir, str(v))) for v in (1, 2)}
+
+    assert model_versions.main(["rollback", model_dir, "1"]) == 0
+    assert "version 1 is now also version 3" in capsys.readouterr().out
+    assert model_versions.existing_versions(model_dir) == [1, 2, 3]
+    assert {v: tree_digest(os.path.join(model_dir, str(v))) for v in (1, 2)} == before
+    manifest = model_versions.read_manifest(model_dir, 3)
+    assert manifest["rolled_back_from"] == 1 and manifest["version"] == 3
+    assert manifest["blessing"]["metrics"] == {"pixel_accuracy": 0.91}
+    assert_every_version_complete(model_dir, saved_model)
+
+    assert model_versions.main(["list", model_dir]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert "pixel accuracy 0.9100" in lines[0] and "data span 0" in lines[0]
+    assert "beat version 1" in lines[1]
+    assert "copy of version 1" in lines[2]
+    assert model_versions.main(["rollback", model_dir, "9"]) == 2
+    assert "has no version 9" in capsys.readouterr().err
