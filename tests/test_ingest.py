@@ -285,3 +285,14 @@ def test_tfds_records_give_the_same_examples_as_the_directory(small_dataset, tmp
         for name, example in dir_examples.items():
             assert tfds_examples[name] == example  # same features, same bytes
     assert _report(from_tfds.uri) == _report(from_dir.uri)
+
+
+def test_a_split_that_lists_nothing_stops_ingest(tmp_path):
+    """An empty list file yields no outcome records at all; the split is still expected."""
+    (tmp_path / example_gen.OUTCOMES_FILE).write_text(json.dumps(
+        {"name": "Abyssinian_1", "split": "train", "outcome": "ingested"}) + "\n")
+    with pytest.raises(example_gen.IngestError, match="eval: no examples left to evaluate on"):
+        example_gen.write_report(str(tmp_path), 0.05, ["train", "eval"])
+    report = json.loads((tmp_path / example_gen.REPORT_FILE).read_text())
+    assert report["splits"]["eval"] == {"listed": 0, "ingested": 0, "repaired": 0,
+                                        "quarantined": 0}
