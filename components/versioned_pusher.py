@@ -66,9 +66,11 @@ def describe_data(examples: Optional[types.Artifact]) -> Optional[Dict[str, Any]
     if examples is None:
         return None
     data: Dict[str, Any] = {"uri": examples.uri}
-    for name in ("span", "version"):
+    for name in ("span", "version"):  # a property, or (FileBasedExampleGen's) custom property
         if examples.has_property(name):
             data[name] = getattr(examples, name)
+        elif examples.has_custom_property(name):
+            data[name] = examples.get_int_custom_property(name)
     counts = {}
     for key, value in examples.mlmd_artifact.custom_properties.items():
         if key == "input_fingerprint":

@@ -89,7 +89,7 @@ def test_blessed_models_are_pushed_once_each_with_a_manifest(tmp_path):
     second = _model(tmp_path, "second")
     second.id = 2
     examples = _artifact(standard_artifacts.Examples, tmp_path / "examples")
-    examples.span = 3
+    examples.set_int_custom_property("span", 3)  # where FileBasedExampleGen's driver puts it
     examples.set_string_custom_property("input_fingerprint", "split:train,num_files:1,...")
     examples.set_int_custom_property("train_listed", 12)
     examples.set_int_custom_property("eval_quarantined", 1)
