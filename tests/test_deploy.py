@@ -182,17 +182,18 @@ def test_help_of_both_commands():
         assert exit_info.value.code == 0
 
 
-def test_the_fakes_match_the_real_client_signatures(template, fake_aiplatform):
+def test_the_fakes_match_the_real_client_signatures(template, fake_aiplatform, monkeypatch):
     """Every keyword the commands pass exists on the real aiplatform / kfp methods."""
     import inspect
 
     import kfp
-    from google.cloud.aiplatform import pipeline_jobs  # the real module, not the fake
 
     from deploy import vertex
 
     vertex.main(["schedule", "--template", template, *VERTEX, "--cron", "0 3 * * 1"])
     [job] = fake_aiplatform.created
+    monkeypatch.undo()  # the real aiplatform from here on
+    from google.cloud.aiplatform import pipeline_jobs
     real = pipeline_jobs.PipelineJob
     assert set(job.kwargs) <= set(inspect.signature(real.__init__).parameters)
     [(_, schedule_kwargs)] = job.calls
