@@ -11,10 +11,15 @@ token or key: component parameters end up in the compiled pipeline JSON and in M
 """
 
 import dataclasses
+import os
+import posixpath
 import re
 from typing import Any, Dict, List, Optional
 
 GCS_PREFIX = "gs://"
+# Where the Dockerfile puts the project in the pipeline image: files the compiled pipeline names
+# by path (the schema) must be given as they are there, not on the compiling machine.
+IMAGE_PROJECT_DIR = "/pipeline"
 # <registry host>/<path>[:tag | @sha256:digest], e.g. us-docker.pkg.dev/p/repo/petseg:1
 _IMAGE = re.compile(r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[\w.-]+|@sha256:[0-9a-f]{64})?$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")  # us-central1, europe-west4
@@ -115,6 +120,10 @@ class CloudConfig:
             for name in ("data_dir", "pipeline_root", "serving_dir"):
                 _gcs(getattr(pipeline_config, name), name)
             check_no_secrets(pipeline_config.beam_args, "beam_args")
+
+    def image_path(self, repo_path: str, repo_root: str) -> str:
+        """`repo_path` (a file of this repository) as the pipeline image holds it."""
+        return posixpath.join(IMAGE_PROJECT_DIR, os.path.relpath(repo_path, repo_root))
 
     def dataflow_beam_args(self) -> List[str]:
         """Beam arguments that send every Beam component to Dataflow ([] without dataflow)."""

@@ -35,7 +35,7 @@ from components.anomalies_gate import AnomaliesGate
 from components.oxford_pet_example_gen import (OxfordPetExampleGen, TfdsOxfordPetExampleGen,
                                                TFDS_SPLIT_PATTERNS, split_input_config)
 from components.versioned_pusher import VersionedPusher
-from pipeline.config import SCHEMA_DIR, TRAINER_DIR, PipelineConfig
+from pipeline.config import REPO_ROOT, SCHEMA_DIR, TRAINER_DIR, PipelineConfig
 from trainer import features, metrics
 
 PREPROCESSING_MODULE = os.path.join(TRAINER_DIR, "preprocessing.py")
@@ -89,7 +89,9 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
             input_config=split_input_config(span_pattern=config.span_pattern))
     if config.ingest_beam_args:
         example_gen.with_beam_pipeline_args(config.ingest_beam_args)  # after beam_args: wins
-    schema_gen = ImportSchemaGen(schema_file=SCHEMA_FILE)
+    # In the cloud the step reads the schema from the pipeline image (Dockerfile), not from here.
+    schema_gen = ImportSchemaGen(schema_file=config.cloud.image_path(SCHEMA_FILE, REPO_ROOT)
+                                 if config.cloud else SCHEMA_FILE)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"],
                                    schema=schema_gen.outputs["schema"])
     example_validator = ExampleValidator(statistics=statistics_gen.outputs["statistics"],

@@ -121,6 +121,8 @@ def test_warm_start_and_spans_are_wired(compiled):
     input_config = json.loads(_parameter(tasks["OxfordPetExampleGen"], "input_config"))
     assert {split["pattern"] for split in input_config["splits"]} == {
         "span-{SPAN}/annotations/trainval.txt", "span-{SPAN}/annotations/test.txt"}
+    # Files named by path are read inside the pipeline image (Dockerfile WORKDIR).
+    assert _parameter(tasks["ImportSchemaGen"], "schema_file") == "/pipeline/schema/schema.pbtxt"
     module_path = _parameter(tasks["Trainer"], "module_path")
     assert module_path.startswith(f"train@{ROOT}/_wheels/")
     assert len(uploads) == 2  # Transform's and Trainer's user module
