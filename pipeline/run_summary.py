@@ -72,7 +72,9 @@ class RunSummary:
         """The span ExampleGen read (TFX records it on the examples artifact)."""
         example_gen = self.component("OxfordPetExampleGen")
         examples = example_gen.output("examples") if example_gen else None
-        value = examples.properties.get("span") if examples else None
+        if examples is None:
+            return None
+        value = examples.properties.get("span") or examples.custom_properties.get("span")
         return int(value.int_value) if value is not None else None
 
     @property
@@ -193,8 +195,23 @@ def validation_failures(evaluation_uri: str) -> List[str]:
         return []
     lines = []
     for per_slice in result.metric_validations_per_slice:
+        keys = per_slice.slice_key.single_slice_keys
+        where = ", ".join(f"{k.column}={_slice_value(k)}" for k in keys) or "overall"
         for failure in per_slice.failures:
-            key = failure.metric_key
-            what = key.name + (" (change against the baseline)" if key.is_diff else "")
-            lines.append(f"{what}: {failure.message.strip()}")
+            key, threshold = failure.metric_key, failure.metric_threshold
+            value = failure.metric_value.double_value.value
+            if key.is_diff:
+                bound = threshold.change_threshold.absolute.value
+                lines.append(f"{key.name} ({where}): {value:+.4f} against the baseline, "
+                             f"allowed {bound:+.4f} or better")
+            else:
+                bound = threshold.value_threshold.lower_bound.value
+                lines.append(f"{key.name} ({where}): {value:.4f}, below the minimum {bound:.4f}"
+                             + (f" ({failure.message.strip()})" if failure.message else ""))
     return lines
+
+
+def _slice_value(key) -> str:
+    kind = key.WhichOneof("kind")
+    value = getattr(key, kind) if kind else ""
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -87,7 +87,6 @@ def test_each_run_reads_the_latest_span(retraining):
     assert [summary.span for summary, _, _ in runs] == [1, 2, 3]
     for span, (summary, printed, _) in enumerate(runs, start=1):
         examples = summary.component("OxfordPetExampleGen").output("examples")
-        assert examples.properties["span"].int_value == span
         from pipeline.run_summary import int_property
         assert int_property(examples, "train_ingested") == 12  # this span's images only
         assert f"Span: {span}" in printed
@@ -132,4 +131,5 @@ def test_a_worse_candidate_is_not_pushed_and_the_run_says_why(retraining):
     assert summary.pushed_version is None
     assert versions == versions_before  # nothing new in the serving directory
     assert "Not pushed" in printed
-    assert "failed: pixel_accuracy (change against the baseline)" in printed
+    assert "failed: pixel_accuracy (overall): -" in printed  # a drop against the baseline
+    assert "against the baseline, allowed -0.0000 or better" in printed
