@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
                       default=defaults["max_quarantined_fraction"].default,
                       help="stop ingest when more than this share of a split cannot be used "
                            "(the reasons go to the quarantine report)")
+    data.add_argument("--span-pattern", default=None, metavar="PATTERN",
+                      help="the data directory holds numbered spans, each in the dataset's "
+                           "layout, e.g. 'span-{SPAN}' for DIR/span-1/, DIR/span-2/: train on "
+                           "the latest span")
     paths = parser.add_argument_group("where results go")
     paths.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
                        help="default parent of the pipeline root, serving dir and demo data")
@@ -111,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep the encoder frozen")
     model.add_argument("--seed", type=int, default=defaults["seed"].default,
                        help="random seed for initialization and shuffling")
+    model.add_argument("--warm-start", action="store_true",
+                       help="start from the latest blessed model's weights (when there is one) "
+                            "and train --warm-start-epochs")
+    model.add_argument("--warm-start-epochs", type=int,
+                       default=defaults["warm_start_epochs"].default,
+                       help="epochs when warm-starting (--warm-start), positive")
     gate = parser.add_argument_group("evaluation gate")
     gate.add_argument("--min-pixel-accuracy", type=float,
                       default=defaults["min_pixel_accuracy"].default,
@@ -148,7 +158,8 @@ def config_from_args(args: argparse.Namespace, data_dir: Optional[str] = None):
         architecture=args.architecture, class_weights=args.class_weights,
         image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, encoder_weights=args.encoder_weights,
-        train_encoder=args.train_encoder, seed=args.seed,
+        train_encoder=args.train_encoder, seed=args.seed, span_pattern=args.span_pattern,
+        warm_start=args.warm_start, warm_start_epochs=args.warm_start_epochs,
         min_pixel_accuracy=args.min_pixel_accuracy,
         max_pixel_accuracy_drop=args.max_pixel_accuracy_drop,
         beam_args=args.beam_args or list(DEFAULT_BEAM_ARGS),
@@ -268,6 +279,18 @@ def print_ingest(summary) -> None:
     print(f"  ingest report and quarantine list: {examples.uri}/ingest/")
 
 
+def print_retraining(summary) -> None:
+    """Which span was read, what the Trainer started from, what the Evaluator compared with."""
+    if summary.span is not None:
+        print(f"Span: {summary.span}")
+    started = summary.model_info.get("warm_start")
+    if started:
+        print(f"Warm start from {started['base_model']}: "
+              f"{'loaded' if started['loaded'] else started.get('reason')}, "
+              f"{summary.model_info.get('epochs')} epochs")
+    print(f"Baseline: {summary.baseline_model_uri or 'none (no blessed model yet)'}")
+
+
 def print_summary(config, seconds: float) -> int:
     from pipeline import run_summary
 
@@ -277,6 +300,7 @@ def print_summary(config, seconds: float) -> int:
     for run in summary.components.values():
         print(f"  {run.node_id:<32} {run.state:<9} {run.seconds:7.1f} s")
     print_ingest(summary)
+    print_retraining(summary)
     if summary.evaluation_uri:
         print(f"Evaluation: {summary.evaluation_uri}")
         print_model(summary.model_info)
@@ -287,6 +311,8 @@ def print_summary(config, seconds: float) -> int:
         print("Not pushed: the evaluation did not bless the model (pixel accuracy below "
               f"{config.min_pixel_accuracy} or worse than the latest blessed model); see the "
               "validation result in the evaluation directory.")
+        for line in run_summary.validation_failures(summary.evaluation_uri):
+            print(f"  failed: {line}")
     else:
         print("Not pushed.")
     return 0

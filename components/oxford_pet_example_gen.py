@@ -45,12 +45,33 @@ class IngestError(RuntimeError):
     """Too many samples quarantined, or samples unaccounted for."""
 
 
-def split_input_config(patterns: Optional[Dict[str, str]] = None) -> example_gen_pb2.Input:
-    """One input split per pattern (default: the official list files)."""
+def split_input_config(patterns: Optional[Dict[str, str]] = None,
+                       span_pattern: Optional[str] = None) -> example_gen_pb2.Input:
+    """One input split per pattern (default: the official list files), relative to input_base.
+
+    With `span_pattern` (e.g. "span-{SPAN}") every pattern sits under it: `span-{SPAN}/
+    annotations/trainval.txt`. TFX's ExampleGen driver then picks the highest span present
+    for which every split matches, substitutes it into the patterns, fingerprints those files
+    and records the span on the examples artifact (property `span`).
+    """
     patterns = patterns or layout.SPLIT_LISTS
     return example_gen_pb2.Input(splits=[
-        example_gen_pb2.Input.Split(name=split, pattern=pattern)
+        example_gen_pb2.Input.Split(
+            name=split, pattern=os.path.join(span_pattern, pattern) if span_pattern else pattern)
         for split, pattern in patterns.items()])
+
+
+def dataset_dir(input_base: str, split: str, pattern: str) -> str:
+    """The directory in the dataset's layout that a split's (resolved) list-file pattern is in.
+
+    `annotations/trainval.txt` -> input_base; `span-2/annotations/trainval.txt` ->
+    input_base/span-2.
+    """
+    list_file = layout.SPLIT_LISTS[split]
+    if os.path.normpath(pattern) != list_file and not pattern.endswith(os.sep + list_file):
+        raise ValueError(f"input pattern {pattern!r} for split {split!r} must end with "
+                         f"{list_file!r}: each span holds the dataset's layout")
+    return os.path.normpath(os.path.join(input_base, pattern[:-len(list_file)] or "."))
 
 
 class _IngestListed(beam.DoFn):
@@ -128,12 +149,13 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
     def _inputs(self, pipeline, input_base: str, split: str, pattern: str):
         """(PCollection of elements to ingest, list of refused Quarantined, DoFn)."""
-        plan = layout.plan_split(input_base, split)
+        data_dir = dataset_dir(input_base, split, pattern)
+        plan = layout.plan_split(data_dir, split)
         print(f"[OxfordPetExampleGen] {split}: {plan.listed} samples listed in "
               f"{plan.list_file}", flush=True)
         elements = (pipeline | f"Entries[{split}]" >> beam.Create(plan.entries)
                     | f"Spread[{split}]" >> beam.Reshuffle())
-        return elements, plan.refused, _IngestListed(input_base, split)
+        return elements, plan.refused, _IngestListed(data_dir, split)
 
     def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
                                exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
@@ -268,8 +290,9 @@ class TfdsOxfordPetExampleGen(FileBasedExampleGen):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(TfdsExecutor)
 
     def __init__(self, tfds_dir: str,
-                 max_quarantined_fraction: float = DEFAULT_MAX_QUARANTINED_FRACTION):
+                 max_quarantined_fraction: float = DEFAULT_MAX_QUARANTINED_FRACTION,
+                 input_config: Optional[example_gen_pb2.Input] = None):
         super().__init__(input_base=tfds_dir,
-                         input_config=split_input_config(TFDS_SPLIT_PATTERNS),
+                         input_config=input_config or split_input_config(TFDS_SPLIT_PATTERNS),
                          custom_config=make_custom_config(
                              {"max_quarantined_fraction": max_quarantined_fraction}))

@@ -4,7 +4,7 @@ import argparse
 import sys
 import time
 
-from oxford_pet import demo
+from oxford_pet import demo, layout
 
 
 def _progress(done: int, total: int) -> None:
@@ -24,15 +24,27 @@ def main(argv=None) -> int:
                     "Deterministic for a seed.")
     make.add_argument("data_dir", metavar="DIR", help="directory to write (created if missing)")
     make.add_argument("--count", type=int, default=400, help="number of images (default 400)")
-    make.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    make.add_argument("--seed", type=int, default=None,
+                      help="random seed (default: the span number with --span, else 0)")
+    make.add_argument("--span", type=int, default=None,
+                      help=f"write span N into DIR/{layout.SPAN_PATTERN.replace('{SPAN}', 'N')}"
+                           f" (the layout the pipeline's --span-pattern "
+                           f"{layout.SPAN_PATTERN} reads: it trains on the latest span)")
     make.add_argument("--min-size", type=int, default=160, help="smallest image side, px")
     make.add_argument("--max-size", type=int, default=320, help="largest image side, px")
     args = parser.parse_args(argv)
 
     start = time.time()
-    print(f"Writing {args.count} demo images to {args.data_dir}", flush=True)
+    seed = args.seed if args.seed is not None else (args.span or 0)
     try:
-        entries = demo.make_demo_data(args.data_dir, args.count, args.seed, args.min_size,
+        data_dir = args.data_dir if args.span is None else layout.span_dir(args.data_dir,
+                                                                           args.span)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"Writing {args.count} demo images to {data_dir}", flush=True)
+    try:
+        entries = demo.make_demo_data(data_dir, args.count, seed, args.min_size,
                                       args.max_size, progress=_progress)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

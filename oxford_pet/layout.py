@@ -6,6 +6,13 @@
     DIR/annotations/trainval.txt, test.txt      (the official split)
 
 A list line is `<Name>_<n> <class 1..37> <species 1 cat, 2 dog> <breed id>`.
+
+New data arrives as numbered spans, each one the same layout in its own directory:
+
+    ROOT/span-1/images/..., ROOT/span-1/annotations/...
+    ROOT/span-2/images/..., ROOT/span-2/annotations/...
+
+and ExampleGen reads the latest (PipelineConfig.span_pattern = SPAN_PATTERN, data_dir = ROOT).
 """
 
 import os
@@ -28,6 +35,14 @@ LIST_HEADER = (
     "#All images with 1st letter as captial are cat images\n"
     "#images with small first letter are dog images\n"
 )
+SPAN_PATTERN = "span-{SPAN}"  # TFX's span placeholder; a span directory is ROOT/span-<n>
+
+
+def span_dir(root: str, span: int, pattern: str = SPAN_PATTERN) -> str:
+    """The directory of span `span` under `root` (ROOT/span-<n> by default)."""
+    if span < 0:
+        raise ValueError(f"span must be a non-negative integer, got {span}")
+    return os.path.join(root, pattern.replace("{SPAN}", str(span)))
 
 
 class ListEntry(NamedTuple):

@@ -10,6 +10,7 @@ import os
 import tempfile
 from typing import List, Optional
 
+from pipeline.cloud import CloudConfig  # plain dataclasses: no cloud client import
 from trainer import features  # names only: no TensorFlow import here
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +30,10 @@ class PipelineConfig:
     metadata_path: Optional[str] = None  # default: <pipeline_root>/metadata.sqlite
     data_source: str = "dir"  # "dir": the dataset's directory layout; "tfds": TFDS records
     max_quarantined_fraction: float = 0.05  # per split; more stops ingest
+    # Numbered spans: data_dir holds one dataset layout per span, e.g. "span-{SPAN}" for
+    # <data_dir>/span-1/images, .../annotations; ExampleGen reads the latest span. None: data_dir
+    # itself is the dataset. (components/oxford_pet_example_gen.py split_input_config)
+    span_pattern: Optional[str] = None
 
     # Preprocessing and training.
     architecture: str = features.MOBILENET_V2_UNET  # one of features.ARCHITECTURES
@@ -43,6 +48,10 @@ class PipelineConfig:
     # computed by a tf.Transform analyzer) or one weight per class, "pet,background,border".
     class_weights: Optional[str] = None
     seed: int = 0
+    # Warm start: the Trainer starts from the latest blessed model's weights, when there is
+    # one, and trains warm_start_epochs instead of epochs.
+    warm_start: bool = False
+    warm_start_epochs: int = 2
 
     # Evaluation gate.
     min_pixel_accuracy: float = 0.8  # value threshold, every run (all-background scores ~0.6)
@@ -55,6 +64,8 @@ class PipelineConfig:
     ingest_beam_args: List[str] = dataclasses.field(default_factory=lambda: [
         "--direct_running_mode=multi_threading", f"--direct_num_workers={os.cpu_count() or 1}"])
     enable_cache: bool = True
+    # Kubeflow V2 / Vertex AI settings (pipeline/cloud.py); None runs everything locally.
+    cloud: Optional["CloudConfig"] = None
 
     def __post_init__(self):
         if self.metadata_path is None:
@@ -89,6 +100,14 @@ class PipelineConfig:
                 f"architecture must be one of {', '.join(features.ARCHITECTURES)}, got "
                 f"{self.architecture!r}")
         features.parse_class_weights(self.class_weights)  # ValueError saying what is accepted
+        require(self.warm_start_epochs > 0,
+                f"warm_start_epochs must be positive, got {self.warm_start_epochs}")
+        require(self.span_pattern is None or (
+            "{SPAN" in self.span_pattern and not os.path.isabs(self.span_pattern)),
+                f"span_pattern must be a path relative to data_dir holding {{SPAN}}, e.g. "
+                f"'span-{{SPAN}}', got {self.span_pattern!r}")
+        if self.cloud is not None:
+            self.cloud.validate(self)
 
     @property
     def model_dir(self) -> str:
@@ -113,6 +132,8 @@ class PipelineConfig:
             "learning_rate": self.learning_rate, "encoder_weights": self.encoder_weights,
             "train_encoder": self.train_encoder, "batchnorm_momentum": self.batchnorm_momentum,
             "class_weights": self.class_weights, "seed": self.seed,
+            # Only when on, so the Trainer's cache key stays as it was without warm start.
+            **({"warm_start_epochs": self.warm_start_epochs} if self.warm_start else {}),
         }
 
 

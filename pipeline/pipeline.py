@@ -7,7 +7,9 @@
                        latest blessed model (Resolver) ─────────┘
 
 Components are imported from their own modules (not `tfx.v1`), which keeps a local run from
-importing the Google Cloud clients.
+importing the Google Cloud clients; with `config.cloud.vertex_training` the Trainer is TFX's
+Google Cloud extension Trainer (Vertex AI Training), imported only then. With `config.warm_start`
+the latest blessed model also feeds the Trainer's `base_model`.
 """
 
 import dataclasses
@@ -31,9 +33,10 @@ from tfx.types import Channel
 from tfx.types.standard_artifacts import Model, ModelBlessing
 
 from components.anomalies_gate import AnomaliesGate
-from components.oxford_pet_example_gen import OxfordPetExampleGen, TfdsOxfordPetExampleGen
+from components.oxford_pet_example_gen import (OxfordPetExampleGen, TfdsOxfordPetExampleGen,
+                                               TFDS_SPLIT_PATTERNS, split_input_config)
 from components.versioned_pusher import VersionedPusher
-from pipeline.config import SCHEMA_DIR, TRAINER_DIR, PipelineConfig
+from pipeline.config import REPO_ROOT, SCHEMA_DIR, TRAINER_DIR, PipelineConfig
 from trainer import features, metrics
 
 PREPROCESSING_MODULE = os.path.join(TRAINER_DIR, "preprocessing.py")
@@ -63,17 +66,33 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         options=tfma.Options(include_default_metrics={"value": False}))
 
 
+def trainer_component(config: PipelineConfig, **kwargs):
+    """The local Trainer, or TFX's Vertex AI Training Trainer when the config asks for it."""
+    cloud = config.cloud
+    if cloud is not None and cloud.vertex_training is not None:
+        from tfx.extensions.google_cloud_ai_platform.trainer.component import (
+            Trainer as VertexTrainer)
+
+        return VertexTrainer(custom_config={**config.trainer_config(),
+                                            **cloud.trainer_custom_config()}, **kwargs)
+    return Trainer(custom_config=config.trainer_config(), **kwargs)
+
+
 def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
     if config.data_source == "tfds":
         example_gen = TfdsOxfordPetExampleGen(
             tfds_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction,
+            input_config=split_input_config(TFDS_SPLIT_PATTERNS, config.span_pattern),
         ).with_id("OxfordPetExampleGen")  # one node id whatever the source
     else:
         example_gen = OxfordPetExampleGen(
-            data_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction)
+            data_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction,
+            input_config=split_input_config(span_pattern=config.span_pattern))
     if config.ingest_beam_args:
         example_gen.with_beam_pipeline_args(config.ingest_beam_args)  # after beam_args: wins
-    schema_gen = ImportSchemaGen(schema_file=SCHEMA_FILE)
+    # In the cloud the step reads the schema from the pipeline image (Dockerfile), not from here.
+    schema_gen = ImportSchemaGen(schema_file=config.cloud.image_path(SCHEMA_FILE, REPO_ROOT)
+                                 if config.cloud else SCHEMA_FILE)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"],
                                    schema=schema_gen.outputs["schema"])
     example_validator = ExampleValidator(statistics=statistics_gen.outputs["statistics"],
@@ -85,20 +104,22 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
         module_file=PREPROCESSING_MODULE, custom_config=config.transform_config())
     transform.add_upstream_node(anomalies_gate)  # no Transform on data with anomalies
 
-    trainer = Trainer(
+    model_resolver = Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=Model),
+        model_blessing=Channel(type=ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+
+    trainer = trainer_component(
+        config,
         module_file=TRAINER_MODULE,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
         eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
-        custom_config=config.trainer_config())
-
-    model_resolver = Resolver(
-        strategy_class=LatestBlessedModelStrategy,
-        model=Channel(type=Model),
-        model_blessing=Channel(type=ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+        # Warm start: the latest blessed model (none on a first run: training from scratch).
+        base_model=model_resolver.outputs["model"] if config.warm_start else None)
 
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
@@ -121,6 +142,7 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
         components=[example_gen, schema_gen, statistics_gen, example_validator,
                     anomalies_gate, transform, trainer, model_resolver, evaluator, pusher],
         enable_cache=config.enable_cache,
-        metadata_connection_config=metadata.sqlite_metadata_connection_config(
-            config.metadata_path),
+        # On Vertex AI / Kubeflow the orchestrator brings its own metadata store.
+        metadata_connection_config=None if config.cloud else
+        metadata.sqlite_metadata_connection_config(config.metadata_path),
         beam_pipeline_args=config.beam_args)

@@ -21,6 +21,12 @@ class ComponentRun:
     state: str  # COMPLETE, CACHED, FAILED, RUNNING...
     seconds: float
     outputs: Dict[str, List[metadata_store_pb2.Artifact]]
+    inputs: Dict[str, List[metadata_store_pb2.Artifact]] = dataclasses.field(
+        default_factory=dict)
+
+    def input(self, key: str) -> Optional[metadata_store_pb2.Artifact]:
+        artifacts = self.inputs.get(key) or []
+        return artifacts[-1] if artifacts else None
 
     def output(self, key: str) -> Optional[metadata_store_pb2.Artifact]:
         artifacts = self.outputs.get(key) or []
@@ -60,6 +66,23 @@ class RunSummary:
         evaluator = self.component("Evaluator")
         evaluation = evaluator.output("evaluation") if evaluator else None
         return evaluation.uri if evaluation else None
+
+    @property
+    def span(self) -> Optional[int]:
+        """The span ExampleGen read (TFX records it on the examples artifact)."""
+        example_gen = self.component("OxfordPetExampleGen")
+        examples = example_gen.output("examples") if example_gen else None
+        if examples is None:
+            return None
+        value = examples.properties.get("span") or examples.custom_properties.get("span")
+        return int(value.int_value) if value is not None else None
+
+    @property
+    def baseline_model_uri(self) -> Optional[str]:
+        """The latest blessed model the Evaluator compared against, if there was one."""
+        evaluator = self.component("Evaluator")
+        baseline = evaluator.input("baseline_model") if evaluator else None
+        return baseline.uri if baseline else None
 
     @property
     def model_info(self) -> Dict[str, Any]:
@@ -117,17 +140,21 @@ def summarize(metadata_path: str, pipeline_name: str,
                             key=lambda e: e.create_time_since_epoch):
         node_id = _node_id(store, execution, pipeline_name)
         outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
-        events = [event for event in store.get_events_by_execution_ids([execution.id])
-                  if event.type in (metadata_store_pb2.Event.OUTPUT,
-                                    metadata_store_pb2.Event.DECLARED_OUTPUT)]
+        inputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+        events = store.get_events_by_execution_ids([execution.id])
         artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
         for event in events:
             key = event.path.steps[0].key if event.path.steps else ""
-            outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+            if event.type in (metadata_store_pb2.Event.OUTPUT,
+                              metadata_store_pb2.Event.DECLARED_OUTPUT):
+                outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+            elif event.type in (metadata_store_pb2.Event.INPUT,
+                                metadata_store_pb2.Event.DECLARED_INPUT):
+                inputs.setdefault(key, []).append(artifacts[event.artifact_id])
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1e3
         components[node_id] = ComponentRun(
             node_id=node_id, state=_STATES.Name(execution.last_known_state),
-            seconds=seconds, outputs=outputs)
+            seconds=seconds, outputs=outputs, inputs=inputs)
     return RunSummary(run_id=run_id, components=components)
 
 
@@ -161,3 +188,36 @@ def candidate_metrics(evaluation_uri: str) -> Dict[str, float]:
     """overall_metrics of the evaluated model: TFMA names it "" when there was no baseline and
     "candidate" when there was one."""
     return overall_metrics(evaluation_uri) or overall_metrics(evaluation_uri, "candidate")
+
+
+def validation_failures(evaluation_uri: str) -> List[str]:
+    """Why the Evaluator did not bless the model: one line per failed threshold (empty when it
+    passed, or when there is no validation result)."""
+    import tensorflow_model_analysis as tfma
+
+    try:
+        result = tfma.load_validation_result(evaluation_uri)
+    except (FileNotFoundError, IOError):
+        return []
+    lines = []
+    for per_slice in result.metric_validations_per_slice:
+        keys = per_slice.slice_key.single_slice_keys
+        where = ", ".join(f"{k.column}={_slice_value(k)}" for k in keys) or "overall"
+        for failure in per_slice.failures:
+            key, threshold = failure.metric_key, failure.metric_threshold
+            value = failure.metric_value.double_value.value
+            if key.is_diff:
+                bound = threshold.change_threshold.absolute.value
+                lines.append(f"{key.name} ({where}): {value:+.4f} against the baseline, "
+                             f"allowed {bound:+.4f} or better")
+            else:
+                bound = threshold.value_threshold.lower_bound.value
+                lines.append(f"{key.name} ({where}): {value:.4f}, below the minimum {bound:.4f}"
+                             + (f" ({failure.message.strip()})" if failure.message else ""))
+    return lines
+
+
+def _slice_value(key) -> str:
+    kind = key.WhichOneof("kind")
+    value = getattr(key, kind) if kind else ""
+    return value.decode() if isinstance(value, bytes) else str(value)

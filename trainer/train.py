@@ -21,6 +21,9 @@ except ImportError:  # in TFX's user-module wheel the same files are top-level m
     import models
 
 
+VERTEX_KEY_PREFIX = "ai_platform_"
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainerSettings:
     """What the Trainer reads from custom_config; the pipeline config fills it in."""
@@ -36,6 +39,10 @@ class TrainerSettings:
     class_weights: Optional[str] = None  # None, "auto" (from Transform), or "w_pet,w_bg,w_border"
     shuffle_buffer: int = 256
     seed: int = 0
+    # Set when the pipeline warm-starts: epochs to train from the latest blessed model's weights
+    # (fn_args.base_model). Without a base model (a first run) training starts from scratch
+    # with `epochs`.
+    warm_start_epochs: Optional[int] = None
 
     def __post_init__(self):
         if self.architecture not in features.ARCHITECTURES:
@@ -46,7 +53,9 @@ class TrainerSettings:
     @classmethod
     def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> "TrainerSettings":
         known = {field.name for field in dataclasses.fields(cls)}
-        given = dict(custom_config or {})
+        # TFX's Vertex AI Trainer passes its own keys (ai_platform_*) through to run_fn.
+        given = {key: value for key, value in dict(custom_config or {}).items()
+                 if not key.startswith(VERTEX_KEY_PREFIX)}
         unknown = sorted(set(given) - known)
         if unknown:
             raise ValueError(f"unknown Trainer settings {unknown}; known: {sorted(known)}")
@@ -167,6 +176,28 @@ class _EpochLog(keras.callbacks.Callback):
         print(f"[Trainer] epoch {epoch + 1}/{self._epochs}: {shown}", flush=True)
 
 
+def warm_start(model: keras.Model, base_model_dir: str) -> Dict[str, Any]:
+    """Loads the weights of the SavedModel in `base_model_dir` (trainer/export.py keeps them in
+    `model_variables`, in `model.variables` order) into `model`.
+
+    Returns what happened, for model_info.json: loaded, or not and why (another architecture or
+    shape: the model then trains from scratch). The optimizer starts afresh.
+    """
+    record: Dict[str, Any] = {"base_model": base_model_dir, "loaded": False}
+    source = list(tf.saved_model.load(base_model_dir).model_variables)
+    target = list(model.variables)
+    shapes = [(tuple(s.shape), tuple(t.shape)) for s, t in zip(source, target)]
+    if len(source) != len(target) or any(a != b for a, b in shapes):
+        record["reason"] = (f"the base model's weights do not fit this model ({len(source)} "
+                            f"variables against {len(target)}, or other shapes): another "
+                            f"architecture or setting; training from scratch")
+        return record
+    for variable, value in zip(target, source):
+        variable.assign(value)
+    record["loaded"] = True
+    return record
+
+
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
     settings = TrainerSettings.from_custom_config(fn_args.custom_config)
@@ -188,16 +219,29 @@ def run_fn(fn_args) -> None:
             encoder_weights=settings.encoder_weights, train_encoder=settings.train_encoder,
             batchnorm_momentum=settings.batchnorm_momentum,
             learning_rate=settings.learning_rate)
+    epochs = settings.epochs
+    if settings.warm_start_epochs and fn_args.base_model:
+        started = warm_start(model, fn_args.base_model)
+        epochs = settings.warm_start_epochs if started["loaded"] else settings.epochs
+        print(f"[Trainer] warm start from {started['base_model']}: "
+              f"{'loaded' if started['loaded'] else started['reason']}; {epochs} epochs",
+              flush=True)
+    else:
+        started = None
+        if settings.warm_start_epochs:
+            print("[Trainer] warm start on, but no blessed model yet: training from scratch",
+                  flush=True)
     info = models.model_info(model, settings.image_size, class_weights)
+    info.update(warm_start=started, epochs=epochs)
     logging.info("Model: %s", info)
     print(f"[Trainer] {info['architecture']}: {info['parameters']:,} parameters "
           f"({info['trainable_parameters']:,} trainable), encoder pretrained "
           f"{info['encoder_pretrained']}, class weights {info['class_weights']}", flush=True)
 
     model.fit(
-        train_data, validation_data=eval_data, epochs=settings.epochs, verbose=0,
+        train_data, validation_data=eval_data, epochs=epochs, verbose=0,
         callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
                                                update_freq="epoch"),
-                   _EpochLog(settings.epochs)])
+                   _EpochLog(epochs)])
     export.save_model(model, tf_transform_output, fn_args.serving_model_dir)
     models.write_model_info(info, fn_args.serving_model_dir)  # read by the pusher and reports

@@ -1,0 +1,1 @@
+"""Submitting and scheduling the compiled pipeline (kubeflow_v2_runner.py output)."""

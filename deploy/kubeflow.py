@@ -1,0 +1,83 @@
+"""Runs the compiled pipeline on a Kubeflow Pipelines (v2) cluster, once or as a recurring run.
+
+    python kubeflow_v2_runner.py ... --output build/pipeline.yaml   # KFP takes the YAML spec
+    python -m deploy.kubeflow submit   --host https://HOST/pipeline --package build/pipeline.yaml \\
+        --experiment pet-segmentation --pipeline-root gs://bucket/petseg/root
+    python -m deploy.kubeflow schedule --host https://HOST/pipeline --package build/pipeline.yaml \\
+        --experiment pet-segmentation --pipeline-root gs://bucket/petseg/root \\
+        --cron '0 0 3 * * 1'
+
+KFP cron expressions have six fields, seconds first. Authentication is the cluster's (in-cluster
+service account, or kfp.Client's own discovery of credentials): no token is a flag here.
+"""
+
+import argparse
+import sys
+from typing import List, Optional
+
+from deploy import common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.kubeflow",
+        description="Submit the compiled pipeline to Kubeflow Pipelines, or create a recurring "
+                    "run.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("submit", "start one run now"),
+                       ("schedule", "create a recurring run from a cron expression")):
+        command = commands.add_parser(name, help=text, description=text,
+                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        command.add_argument("--host", required=True, help="the KFP API endpoint")
+        command.add_argument("--package", required=True,
+                             help="the pipeline YAML written by kubeflow_v2_runner.py "
+                                  "--output x.yaml")
+        command.add_argument("--experiment", default="pet-segmentation",
+                             help="KFP experiment (created when missing)")
+        command.add_argument("--namespace", default="kubeflow")
+        command.add_argument("--pipeline-root", required=True,
+                             help="where runs write artifacts (gs://, s3://, minio://)")
+        command.add_argument("--run-name", default="pet-segmentation")
+        command.add_argument("--service-account", help="Kubernetes service account of the runs")
+        command.add_argument("--parameter", action="append", metavar="NAME=VALUE",
+                             help="a pipeline runtime parameter, repeatable")
+        if name == "schedule":
+            command.add_argument("--cron", required=True,
+                                 help="6-field cron, seconds first: '0 0 3 * * 1'")
+            command.add_argument("--max-concurrency", type=int, default=1)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        package = common.check_template(args.package)
+        params = common.parse_parameters(args.parameter)
+        if args.command == "schedule":
+            common.check_cron(args.cron, fields=6)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    import kfp
+
+    client = kfp.Client(host=args.host, namespace=args.namespace)
+    if args.command == "submit":
+        result = client.create_run_from_pipeline_package(
+            package, arguments=params, run_name=args.run_name,
+            experiment_name=args.experiment, namespace=args.namespace,
+            pipeline_root=args.pipeline_root, service_account=args.service_account)
+        print(f"Submitted run {getattr(result, 'run_id', '')}")
+        return 0
+    experiment = client.create_experiment(args.experiment, namespace=args.namespace)
+    recurring = client.create_recurring_run(
+        experiment_id=experiment.experiment_id, job_name=f"{args.run_name}-schedule",
+        cron_expression=args.cron, max_concurrency=args.max_concurrency, no_catchup=True,
+        params=params, pipeline_package_path=package, pipeline_root=args.pipeline_root,
+        service_account=args.service_account)
+    print(f"Recurring run {getattr(recurring, 'recurring_run_id', '')}: {args.cron}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

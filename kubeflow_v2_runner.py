@@ -1,0 +1,162 @@
+"""Compiles the pipeline for Kubeflow Pipelines V2 / Vertex AI Pipelines (KubeflowV2DagRunner).
+
+    python kubeflow_v2_runner.py --project my-project --region us-central1 \\
+        --image us-docker.pkg.dev/my-project/petseg/pipeline:1 \\
+        --pipeline-root gs://my-bucket/petseg/root --data-dir gs://my-bucket/petseg/data \\
+        --serving-dir gs://my-bucket/petseg/serving --span-pattern 'span-{SPAN}' --warm-start \\
+        --dataflow-temp-location gs://my-bucket/petseg/tmp \\
+        --vertex-training --accelerator-type NVIDIA_TESLA_T4 --accelerator-count 1
+
+writes `pipeline.json` (a KFP v2 PipelineJob), which `deploy/vertex.py submit|schedule` or
+`deploy/kfp.py schedule` then sends. The pipeline is the same `create_pipeline(config)` the local
+runner runs; only the configuration differs (gs:// paths, `PipelineConfig.cloud`).
+
+Compiling needs no cloud access except one step: TFX packages the user module directory
+(trainer/) as a wheel and copies it to `<pipeline-root>/_wheels/`, where the Transform and
+Trainer steps pip-install it. Writing to a gs:// root uses Application Default Credentials.
+"""
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_OUTPUT = os.path.join(HERE, "build", "pipeline.json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pipeline.cloud import DataflowConfig, VertexTrainingConfig
+    from pipeline.config import PipelineConfig
+    from trainer import features
+
+    defaults = PipelineConfig.__dataclass_fields__
+    flow = DataflowConfig.__dataclass_fields__
+    training = VertexTrainingConfig.__dataclass_fields__
+    parser = argparse.ArgumentParser(
+        prog="python kubeflow_v2_runner.py",
+        description="Compile the pet segmentation pipeline to a Kubeflow V2 / Vertex AI "
+                    "pipeline JSON (no run is started; see deploy/vertex.py).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    where = parser.add_argument_group("Google Cloud")
+    where.add_argument("--project", required=True, help="Google Cloud project id")
+    where.add_argument("--region", required=True, help="e.g. us-central1")
+    where.add_argument("--image", required=True,
+                       help="the pipeline image built from Dockerfile, e.g. "
+                            "us-docker.pkg.dev/PROJECT/REPO/petseg:TAG")
+    paths = parser.add_argument_group("paths (gs://)")
+    paths.add_argument("--pipeline-root", required=True, help="artifacts of every run")
+    paths.add_argument("--data-dir", required=True,
+                       help="the dataset's layout, or with --span-pattern the root of the spans")
+    paths.add_argument("--serving-dir", required=True,
+                       help="pushed models: <serving-dir>/<model-name>/<version>/")
+    paths.add_argument("--span-pattern", default=None, metavar="PATTERN",
+                       help="e.g. 'span-{SPAN}': every run trains on the latest span")
+    paths.add_argument("--pipeline-name", default=defaults["pipeline_name"].default)
+    paths.add_argument("--model-name", default=defaults["model_name"].default)
+    dataflow = parser.add_argument_group("Dataflow (Beam components); off unless "
+                                         "--dataflow-temp-location is given")
+    dataflow.add_argument("--dataflow-temp-location", help="gs:// staging and temp files")
+    dataflow.add_argument("--dataflow-machine-type", default=flow["machine_type"].default)
+    dataflow.add_argument("--dataflow-max-workers", type=int,
+                          default=flow["max_num_workers"].default)
+    dataflow.add_argument("--dataflow-disk-size-gb", type=int,
+                          default=flow["disk_size_gb"].default)
+    vertex = parser.add_argument_group("Vertex AI Training (the Trainer); off unless "
+                                       "--vertex-training")
+    vertex.add_argument("--vertex-training", action="store_true",
+                        help="run the Trainer as a Vertex AI custom job")
+    vertex.add_argument("--training-machine-type", default=training["machine_type"].default)
+    vertex.add_argument("--accelerator-type", default=training["accelerator_type"].default,
+                        help="a Vertex AcceleratorType, e.g. NVIDIA_TESLA_T4, NVIDIA_L4; "
+                             "'none' for CPU only")
+    vertex.add_argument("--accelerator-count", type=int,
+                        default=training["accelerator_count"].default)
+    model = parser.add_argument_group("training")
+    model.add_argument("--architecture", choices=features.ARCHITECTURES,
+                       default=defaults["architecture"].default)
+    model.add_argument("--epochs", type=int, default=defaults["epochs"].default)
+    model.add_argument("--batch-size", type=int, default=defaults["batch_size"].default)
+    model.add_argument("--image-size", type=int, default=defaults["image_size"].default)
+    model.add_argument("--encoder-weights", default=defaults["encoder_weights"].default)
+    model.add_argument("--warm-start", action="store_true",
+                       help="start from the latest blessed model and train "
+                            "--warm-start-epochs")
+    model.add_argument("--warm-start-epochs", type=int,
+                       default=defaults["warm_start_epochs"].default)
+    model.add_argument("--min-pixel-accuracy", type=float,
+                       default=defaults["min_pixel_accuracy"].default)
+    model.add_argument("--max-pixel-accuracy-drop", type=float,
+                       default=defaults["max_pixel_accuracy_drop"].default)
+    out = parser.add_argument_group("output")
+    out.add_argument("--output", default=DEFAULT_OUTPUT, help="the pipeline JSON to write")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace):
+    """The PipelineConfig (with its cloud part) for these flags; validated."""
+    from pipeline.cloud import CloudConfig, DataflowConfig, VertexTrainingConfig
+    from pipeline.config import PipelineConfig
+
+    dataflow = None
+    if args.dataflow_temp_location:
+        dataflow = DataflowConfig(temp_location=args.dataflow_temp_location,
+                                  machine_type=args.dataflow_machine_type,
+                                  max_num_workers=args.dataflow_max_workers,
+                                  disk_size_gb=args.dataflow_disk_size_gb)
+    training = None
+    if args.vertex_training:
+        accelerator = None if str(args.accelerator_type).lower() == "none" else \
+            args.accelerator_type
+        training = VertexTrainingConfig(machine_type=args.training_machine_type,
+                                        accelerator_type=accelerator,
+                                        accelerator_count=args.accelerator_count)
+    cloud = CloudConfig(project=args.project, region=args.region, image=args.image,
+                        dataflow=dataflow, vertex_training=training)
+    return PipelineConfig(
+        data_dir=args.data_dir, pipeline_root=args.pipeline_root,
+        serving_dir=args.serving_dir, pipeline_name=args.pipeline_name,
+        model_name=args.model_name, span_pattern=args.span_pattern,
+        architecture=args.architecture, epochs=args.epochs, batch_size=args.batch_size,
+        image_size=args.image_size, encoder_weights=args.encoder_weights,
+        warm_start=args.warm_start, warm_start_epochs=args.warm_start_epochs,
+        min_pixel_accuracy=args.min_pixel_accuracy,
+        max_pixel_accuracy_drop=args.max_pixel_accuracy_drop,
+        # Beam goes to Dataflow when configured; else the DirectRunner inside each step.
+        beam_args=cloud.dataflow_beam_args() or ["--direct_running_mode=multi_processing",
+                                                 "--direct_num_workers=0"],
+        ingest_beam_args=[],
+        cloud=cloud)
+
+
+def compile_pipeline(config, output: str) -> str:
+    """Writes the KFP v2 pipeline JSON of `create_pipeline(config)` to `output`."""
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as runner
+
+    from pipeline.pipeline import create_pipeline
+
+    dag_runner = runner.KubeflowV2DagRunner(
+        config=runner.KubeflowV2DagRunnerConfig(default_image=config.cloud.image),
+        output_dir=os.path.dirname(os.path.abspath(output)),
+        output_filename=os.path.basename(output))
+    dag_runner.run(create_pipeline(config))
+    return output
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("Loading TFX...", flush=True)
+    path = compile_pipeline(config, args.output)
+    print(f"Wrote {path}\nSubmit it: python deploy/vertex.py submit --template {path} "
+          f"--project {args.project} --region {args.region} "
+          f"--pipeline-root {args.pipeline_root}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""The same pipeline compiled for Kubeflow V2 / Vertex AI, offline.
+
+One compile (KubeflowV2DagRunner, through kubeflow_v2_runner.main) is shared by the tests that
+read the JSON. Only TFX's user-module packaging step is faked: it builds the trainer/ wheel and
+copies it to <pipeline-root>/_wheels/ on GCS, which needs the network and credentials; the fake
+records the same module_path a real upload would (module@<wheel>).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+PROJECT, REGION = "my-project", "us-central1"
+IMAGE = "us-docker.pkg.dev/my-project/petseg/pipeline:1"
+ROOT = "gs://my-bucket/petseg/root"
+COMPONENTS = {"OxfordPetExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator",
+              "AnomaliesGate", "Transform", "Trainer", "Evaluator", "VersionedPusher"}
+ARGS = ["--project", PROJECT, "--region", REGION, "--image", IMAGE, "--pipeline-root", ROOT,
+        "--data-dir", "gs://my-bucket/petseg/data", "--serving-dir", "gs://my-bucket/serving",
+        "--span-pattern", "span-{SPAN}", "--warm-start",
+        "--dataflow-temp-location", "gs://my-bucket/tmp", "--dataflow-machine-type",
+        "n1-highmem-4", "--dataflow-max-workers", "8",
+        "--vertex-training", "--training-machine-type", "n1-standard-8",
+        "--accelerator-type", "NVIDIA_L4", "--accelerator-count", "2"]
+
+
+def fake_wheel_upload(monkeypatch):
+    """Replaces TFX's user-module wheel build + GCS copy with its recorded outcome."""
+    from tfx.components.util import udf_utils
+
+    uploads = []
+
+    def resolve(self, pipeline_root):
+        properties = self.component.spec.exec_properties
+        module_file = properties.get(self.module_file_key)
+        if not module_file:
+            return None
+        assert os.path.isfile(module_file), module_file  # the real step needs it too
+        wheel = f"{pipeline_root}/_wheels/tfx_user_code_{self.component.id}-0.0+fake-py3-none-any.whl"
+        module = os.path.splitext(os.path.basename(module_file))[0]
+        properties[self.module_path_key] = f"{module}@{wheel}"
+        properties[self.module_file_key] = None
+        uploads.append(wheel)
+        return wheel
+
+    monkeypatch.setattr(udf_utils.UserModuleFilePipDependency, "resolve", resolve)
+    return uploads
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    import kubeflow_v2_runner
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        uploads = fake_wheel_upload(monkeypatch)
+        output = str(tmp_path_factory.mktemp("kfp") / "pipeline.json")
+        assert kubeflow_v2_runner.main(ARGS + ["--output", output]) == 0
+    with open(output) as handle:
+        return json.load(handle), uploads
+
+
+def _parameter(task, name):
+    value = task["inputs"]["parameters"][name]["runtimeValue"]["constantValue"]
+    return value.get("stringValue", value)
+
+
+def test_every_component_is_a_task(compiled):
+    job, _ = compiled
+    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert COMPONENTS <= set(tasks)
+    assert any(name.startswith("latest_blessed_model_resolver") for name in tasks)
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == ROOT
+    assert job["pipelineSpec"]["pipelineInfo"]["name"] == "pet-segmentation"
+
+
+def test_every_step_runs_in_the_pipeline_image_with_dataflow_args(compiled):
+    job, _ = compiled
+    executors = job["pipelineSpec"]["deploymentSpec"]["executors"]
+    for name in COMPONENTS:
+        container = executors[f"{name}_executor"]["container"]
+        assert container["image"] == IMAGE, name
+        args = container["args"]
+        for expected in ("--runner=DataflowRunner", f"--project={PROJECT}",
+                         f"--region={REGION}", "--temp_location=gs://my-bucket/tmp",
+                         "--machine_type=n1-highmem-4", "--max_num_workers=8",
+                         f"--sdk_container_image={IMAGE}"):
+            assert expected in args, (name, expected)
+        assert not any(arg.startswith("--direct_") for arg in args), name
+
+
+def test_trainer_runs_on_vertex_with_the_gpu_machine_spec(compiled):
+    job, _ = compiled
+    spec = job["pipelineSpec"]
+    executor = spec["deploymentSpec"]["executors"]["Trainer_executor"]["container"]
+    assert ("tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor"
+            in executor["args"])
+    custom = json.loads(_parameter(spec["root"]["dag"]["tasks"]["Trainer"], "custom_config"))
+    assert custom["ai_platform_enable_vertex"] is True
+    assert custom["ai_platform_vertex_region"] == REGION
+    training = custom["ai_platform_training_args"]
+    assert training["project"] == PROJECT
+    [pool] = training["worker_pool_specs"]
+    assert pool["machine_spec"] == {"machine_type": "n1-standard-8",
+                                    "accelerator_type": "NVIDIA_L4", "accelerator_count": 2}
+    assert pool["container_spec"] == {"image_uri": IMAGE}
+    # The pipeline's own Trainer settings travel beside the Vertex keys, run_fn ignores those.
+    assert custom["warm_start_epochs"] == 2 and custom["image_size"] == 128
+    from trainer.train import TrainerSettings
+
+    assert TrainerSettings.from_custom_config(custom).warm_start_epochs == 2
+
+
+def test_warm_start_and_spans_are_wired(compiled):
+    job, uploads = compiled
+    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    base_model = tasks["Trainer"]["inputs"]["artifacts"]["base_model"]["taskOutputArtifact"]
+    assert base_model["producerTask"].startswith("latest_blessed_model_resolver")
+    input_config = json.loads(_parameter(tasks["OxfordPetExampleGen"], "input_config"))
+    assert {split["pattern"] for split in input_config["splits"]} == {
+        "span-{SPAN}/annotations/trainval.txt", "span-{SPAN}/annotations/test.txt"}
+    # Files named by path are read inside the pipeline image (Dockerfile WORKDIR).
+    assert _parameter(tasks["ImportSchemaGen"], "schema_file") == "/pipeline/schema/schema.pbtxt"
+    module_path = _parameter(tasks["Trainer"], "module_path")
+    assert module_path.startswith(f"train@{ROOT}/_wheels/")
+    assert len(uploads) == 2  # Transform's and Trainer's user module
+
+
+def test_no_credentials_in_the_compiled_pipeline(compiled):
+    job, _ = compiled
+    text = json.dumps(job).lower()
+    for word in ("token", "password", "private_key", "secret"):
+        assert word not in text
+
+
+def test_cloud_settings_are_validated():
+    from pipeline.cloud import CloudConfig, DataflowConfig, VertexTrainingConfig
+    from pipeline.config import PipelineConfig
+
+    def config(**cloud):
+        values = dict(project=PROJECT, region=REGION, image=IMAGE)
+        values.update(cloud)
+        return PipelineConfig(data_dir="gs://b/data", pipeline_root="gs://b/root",
+                              serving_dir="gs://b/serving", cloud=CloudConfig(**values))
+
+    config()  # valid
+    with pytest.raises(ValueError, match="cloud.region"):
+        config(region="central")
+    with pytest.raises(ValueError, match="cloud.image"):
+        config(image="not an image")
+    with pytest.raises(ValueError, match="dataflow.temp_location must be a gs://"):
+        config(dataflow=DataflowConfig(temp_location="/tmp"))
+    with pytest.raises(ValueError, match="accelerator_count"):
+        config(vertex_training=VertexTrainingConfig(accelerator_count=3))
+    with pytest.raises(ValueError, match="pipeline_root must be a gs://"):
+        PipelineConfig(data_dir="gs://b/data", pipeline_root="/local/root",
+                       serving_dir="gs://b/serving",
+                       cloud=CloudConfig(project=PROJECT, region=REGION, image=IMAGE))
+    with pytest.raises(ValueError, match="credentials"):
+        PipelineConfig(data_dir="gs://b/data", pipeline_root="gs://b/root",
+                       serving_dir="gs://b/serving", beam_args=["--access_token=abc"],
+                       cloud=CloudConfig(project=PROJECT, region=REGION, image=IMAGE))
+
+
+def test_runner_help_and_bad_flags():
+    import kubeflow_v2_runner
+
+    help_text = kubeflow_v2_runner.build_parser().format_help()
+    for flag in ("--image", "--pipeline-root", "--dataflow-temp-location", "--accelerator-type",
+                 "--warm-start-epochs", "--span-pattern"):
+        assert flag in help_text
+    bad = list(ARGS)
+    bad[bad.index("--pipeline-root") + 1] = "/local/root"
+    assert kubeflow_v2_runner.main(bad + ["--output", "/nonexistent/x.json"]) == 2
+
+
+def test_a_local_pipeline_does_not_import_the_cloud_clients(tmp_path):
+    """create_pipeline for a local config leaves Vertex/aiplatform modules unloaded."""
+    code = (
+        "import sys\n"
+        "from pipeline.config import PipelineConfig\n"
+        "from pipeline.pipeline import create_pipeline\n"
+        f"create_pipeline(PipelineConfig(data_dir={str(tmp_path)!r}, "
+        f"pipeline_root={str(tmp_path / 'root')!r}, serving_dir={str(tmp_path / 's')!r}, "
+        "warm_start=True, span_pattern='span-{SPAN}'))\n"
+        "loaded = [m for m in sys.modules if m.startswith(('google.cloud.aiplatform', "
+        "'tfx.extensions.google_cloud_ai_platform', 'kfp'))]\n"
+        "print(loaded)\n"
+        "sys.exit(1 if loaded else 0)\n")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": repo})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
