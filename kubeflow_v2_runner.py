@@ -26,9 +26,9 @@ DEFAULT_OUTPUT = os.path.join(HERE, "build", "pipeline.json")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pipeline import flags
     from pipeline.cloud import DataflowConfig, VertexTrainingConfig
     from pipeline.config import PipelineConfig
-    from trainer import features
 
     defaults = PipelineConfig.__dataclass_fields__
     flow = DataflowConfig.__dataclass_fields__
@@ -52,42 +52,34 @@ def build_parser() -> argparse.ArgumentParser:
                        help="pushed models: <serving-dir>/<model-name>/<version>/")
     paths.add_argument("--span-pattern", default=None, metavar="PATTERN",
                        help="e.g. 'span-{SPAN}': every run trains on the latest span")
-    paths.add_argument("--pipeline-name", default=defaults["pipeline_name"].default)
-    paths.add_argument("--model-name", default=defaults["model_name"].default)
+    paths.add_argument("--pipeline-name", default=defaults["pipeline_name"].default,
+                       help="the pipeline's name in Vertex AI and in its metadata")
+    paths.add_argument("--model-name", default=defaults["model_name"].default,
+                       help="the model's directory name under --serving-dir")
     dataflow = parser.add_argument_group("Dataflow (Beam components); off unless "
                                          "--dataflow-temp-location is given")
     dataflow.add_argument("--dataflow-temp-location", help="gs:// staging and temp files")
-    dataflow.add_argument("--dataflow-machine-type", default=flow["machine_type"].default)
+    dataflow.add_argument("--dataflow-machine-type", default=flow["machine_type"].default,
+                          help="Compute Engine machine type of the Dataflow workers")
     dataflow.add_argument("--dataflow-max-workers", type=int,
-                          default=flow["max_num_workers"].default)
+                          default=flow["max_num_workers"].default,
+                          help="upper bound of Dataflow autoscaling, per Beam step")
     dataflow.add_argument("--dataflow-disk-size-gb", type=int,
-                          default=flow["disk_size_gb"].default)
+                          default=flow["disk_size_gb"].default,
+                          help="boot disk of each Dataflow worker, GB")
     vertex = parser.add_argument_group("Vertex AI Training (the Trainer); off unless "
                                        "--vertex-training")
     vertex.add_argument("--vertex-training", action="store_true",
                         help="run the Trainer as a Vertex AI custom job")
-    vertex.add_argument("--training-machine-type", default=training["machine_type"].default)
+    vertex.add_argument("--training-machine-type", default=training["machine_type"].default,
+                        help="machine type of the Vertex AI Training job, e.g. n1-standard-8")
     vertex.add_argument("--accelerator-type", default=training["accelerator_type"].default,
                         help="a Vertex AcceleratorType, e.g. NVIDIA_TESLA_T4, NVIDIA_L4; "
                              "'none' for CPU only")
     vertex.add_argument("--accelerator-count", type=int,
-                        default=training["accelerator_count"].default)
-    model = parser.add_argument_group("training")
-    model.add_argument("--architecture", choices=features.ARCHITECTURES,
-                       default=defaults["architecture"].default)
-    model.add_argument("--epochs", type=int, default=defaults["epochs"].default)
-    model.add_argument("--batch-size", type=int, default=defaults["batch_size"].default)
-    model.add_argument("--image-size", type=int, default=defaults["image_size"].default)
-    model.add_argument("--encoder-weights", default=defaults["encoder_weights"].default)
-    model.add_argument("--warm-start", action="store_true",
-                       help="start from the latest blessed model and train "
-                            "--warm-start-epochs")
-    model.add_argument("--warm-start-epochs", type=int,
-                       default=defaults["warm_start_epochs"].default)
-    model.add_argument("--min-pixel-accuracy", type=float,
-                       default=defaults["min_pixel_accuracy"].default)
-    model.add_argument("--max-pixel-accuracy-drop", type=float,
-                       default=defaults["max_pixel_accuracy_drop"].default)
+                        default=training["accelerator_count"].default,
+                        help="GPUs per training machine: 1, 2, 4 or 8")
+    flags.add_training_flags(parser)
     out = parser.add_argument_group("output")
     out.add_argument("--output", default=DEFAULT_OUTPUT, help="the pipeline JSON to write")
     return parser
@@ -95,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace):
     """The PipelineConfig (with its cloud part) for these flags; validated."""
+    from pipeline import flags
     from pipeline.cloud import CloudConfig, DataflowConfig, VertexTrainingConfig
     from pipeline.config import PipelineConfig
 
@@ -117,11 +110,7 @@ def config_from_args(args: argparse.Namespace):
         data_dir=args.data_dir, pipeline_root=args.pipeline_root,
         serving_dir=args.serving_dir, pipeline_name=args.pipeline_name,
         model_name=args.model_name, span_pattern=args.span_pattern,
-        architecture=args.architecture, epochs=args.epochs, batch_size=args.batch_size,
-        image_size=args.image_size, encoder_weights=args.encoder_weights,
-        warm_start=args.warm_start, warm_start_epochs=args.warm_start_epochs,
-        min_pixel_accuracy=args.min_pixel_accuracy,
-        max_pixel_accuracy_drop=args.max_pixel_accuracy_drop,
+        **flags.training_settings(args),
         # Beam goes to Dataflow when configured; else the DirectRunner inside each step.
         beam_args=cloud.dataflow_beam_args() or ["--direct_running_mode=multi_processing",
                                                  "--direct_num_workers=0"],

@@ -31,8 +31,8 @@ EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the pipeline root
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pipeline import flags
     from pipeline.config import PipelineConfig
-    from trainer import features
 
     defaults = PipelineConfig.__dataclass_fields__
     parser = argparse.ArgumentParser(
@@ -83,52 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the model's directory under the serving dir")
     paths.add_argument("--pipeline-name", default=defaults["pipeline_name"].default,
                        help="the pipeline's name in the metadata store (runs and cache)")
-    model = parser.add_argument_group("training")
-    model.add_argument("--architecture", choices=features.ARCHITECTURES,
-                       default=defaults["architecture"].default,
-                       help=f"{features.MOBILENET_V2_UNET}: the TF tutorial's U-Net, a "
-                            f"MobileNetV2 encoder that wants ImageNet weights; "
-                            f"{features.XCEPTION_UNET}: the Keras example's U-Net, all "
-                            f"trained from scratch")
-    model.add_argument("--class-weights", default=defaults["class_weights"].default,
-                       metavar="auto|PET,BACKGROUND,BORDER",
-                       help="weigh each pixel's loss by its class: 'auto' (inverse pixel "
-                            "frequency of the training masks, computed by Transform) or one "
-                            "weight per class, e.g. 1,1,2; unset: unweighted")
-    model.add_argument("--epochs", type=int, default=defaults["epochs"].default,
-                       help="training epochs, positive")
-    model.add_argument("--batch-size", type=int, default=defaults["batch_size"].default,
-                       help="training batch size, positive")
-    model.add_argument("--image-size", type=int, default=defaults["image_size"].default,
-                       help="square side after Transform, a multiple of 32")
-    model.add_argument("--learning-rate", type=float,
-                       default=defaults["learning_rate"].default, help="Adam's, positive")
-    model.add_argument("--encoder-weights", default=defaults["encoder_weights"].default,
-                       help="'imagenet' (Keras download or ~/.keras/models cache), a weights "
-                            "file path, or 'none'; a failed load is reported and the encoder "
-                            "starts random")
-    frozen = model.add_mutually_exclusive_group()
-    frozen.add_argument("--train-encoder", dest="train_encoder", action="store_true",
-                        default=None, help="train the encoder (default: only when no "
-                                           "pretrained weights loaded)")
-    frozen.add_argument("--freeze-encoder", dest="train_encoder", action="store_false",
-                        help="keep the encoder frozen")
-    model.add_argument("--seed", type=int, default=defaults["seed"].default,
-                       help="random seed for initialization and shuffling")
-    model.add_argument("--warm-start", action="store_true",
-                       help="start from the latest blessed model's weights (when there is one) "
-                            "and train --warm-start-epochs")
-    model.add_argument("--warm-start-epochs", type=int,
-                       default=defaults["warm_start_epochs"].default,
-                       help="epochs when warm-starting (--warm-start), positive")
-    gate = parser.add_argument_group("evaluation gate")
-    gate.add_argument("--min-pixel-accuracy", type=float,
-                      default=defaults["min_pixel_accuracy"].default,
-                      help="bless only models at least this accurate on the eval split")
-    gate.add_argument("--max-pixel-accuracy-drop", type=float,
-                      default=defaults["max_pixel_accuracy_drop"].default,
-                      help="bless only models at most this much less accurate than the "
-                           "latest blessed model")
+    flags.add_training_flags(parser)
     run = parser.add_argument_group("execution")
     run.add_argument("--beam-arg", action="append", dest="beam_args", metavar="ARG",
                      help="a Beam pipeline argument, repeatable (default: "
@@ -144,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace, data_dir: Optional[str] = None):
     """The PipelineConfig for these flags; `data_dir` is where `prepare_data` put the data."""
+    from pipeline import flags
     from pipeline.config import PipelineConfig
 
     work_dir = os.path.abspath(args.work_dir)
@@ -155,13 +111,7 @@ def config_from_args(args: argparse.Namespace, data_dir: Optional[str] = None):
                                                                          "pipeline_root")),
         serving_dir=os.path.abspath(args.serving_dir or os.path.join(work_dir, "serving")),
         pipeline_name=args.pipeline_name, model_name=args.model_name,
-        architecture=args.architecture, class_weights=args.class_weights,
-        image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, encoder_weights=args.encoder_weights,
-        train_encoder=args.train_encoder, seed=args.seed, span_pattern=args.span_pattern,
-        warm_start=args.warm_start, warm_start_epochs=args.warm_start_epochs,
-        min_pixel_accuracy=args.min_pixel_accuracy,
-        max_pixel_accuracy_drop=args.max_pixel_accuracy_drop,
+        span_pattern=args.span_pattern, **flags.training_settings(args),
         beam_args=args.beam_args or list(DEFAULT_BEAM_ARGS),
         enable_cache=not args.no_cache)
 

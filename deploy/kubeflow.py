@@ -35,17 +35,21 @@ def build_parser() -> argparse.ArgumentParser:
                                   "--output x.yaml")
         command.add_argument("--experiment", default="pet-segmentation",
                              help="KFP experiment (created when missing)")
-        command.add_argument("--namespace", default="kubeflow")
+        command.add_argument("--namespace", default="kubeflow",
+                             help="Kubernetes namespace of the KFP deployment")
         command.add_argument("--pipeline-root", required=True,
                              help="where runs write artifacts (gs://, s3://, minio://)")
-        command.add_argument("--run-name", default="pet-segmentation")
+        command.add_argument("--run-name", default="pet-segmentation",
+                             help="name of the run (or recurring run) in the KFP UI")
         command.add_argument("--service-account", help="Kubernetes service account of the runs")
         command.add_argument("--parameter", action="append", metavar="NAME=VALUE",
                              help="a pipeline runtime parameter, repeatable")
         if name == "schedule":
             command.add_argument("--cron", required=True,
                                  help="6-field cron, seconds first: '0 0 3 * * 1'")
-            command.add_argument("--max-concurrency", type=int, default=1)
+            command.add_argument("--max-concurrency", type=int, default=1,
+                                 help="runs of this schedule allowed at once (1: a run "
+                                      "waits for the previous one)")
     return parser
 
 

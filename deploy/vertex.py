@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="gs:// root for the runs' artifacts (as compiled)")
         command.add_argument("--service-account", help="the service account runs act as "
                              "(default: the project's Compute Engine default account)")
-        command.add_argument("--display-name", default=DEFAULT_DISPLAY_NAME)
+        command.add_argument("--display-name", default=DEFAULT_DISPLAY_NAME,
+                             help="the run's (or schedule's) name in the Vertex AI console")
         command.add_argument("--parameter", action="append", metavar="NAME=VALUE",
                              help="a pipeline runtime parameter, repeatable")
         command.add_argument("--no-cache", action="store_true",

@@ -1,0 +1,73 @@
+"""The flags both runners share: what to train and what blesses it.
+
+local_runner.py and kubeflow_v2_runner.py take the same training and gate settings, so local
+and cloud runs differ only in where things run, never in what is trained.
+"""
+
+import argparse
+from typing import Any, Dict
+
+from pipeline.config import PipelineConfig
+from trainer import features  # names only: no TensorFlow import here
+
+# PipelineConfig fields set by the flags below (argparse dest == field name).
+TRAINING_FIELDS = (
+    "architecture", "class_weights", "epochs", "batch_size", "image_size", "learning_rate",
+    "encoder_weights", "train_encoder", "seed", "warm_start", "warm_start_epochs",
+    "min_pixel_accuracy", "max_pixel_accuracy_drop")
+
+
+def add_training_flags(parser: argparse.ArgumentParser) -> None:
+    """Adds the "training" and "evaluation gate" groups, defaults from PipelineConfig."""
+    defaults = PipelineConfig.__dataclass_fields__
+    model = parser.add_argument_group("training")
+    model.add_argument("--architecture", choices=features.ARCHITECTURES,
+                       default=defaults["architecture"].default,
+                       help=f"{features.MOBILENET_V2_UNET}: the TF tutorial's U-Net, a "
+                            f"MobileNetV2 encoder that wants ImageNet weights; "
+                            f"{features.XCEPTION_UNET}: the Keras example's U-Net, all "
+                            f"trained from scratch")
+    model.add_argument("--class-weights", default=defaults["class_weights"].default,
+                       metavar="auto|PET,BACKGROUND,BORDER",
+                       help="weigh each pixel's loss by its class: 'auto' (inverse pixel "
+                            "frequency of the training masks, computed by Transform) or one "
+                            "weight per class, e.g. 1,1,2; unset: unweighted")
+    model.add_argument("--epochs", type=int, default=defaults["epochs"].default,
+                       help="training epochs, positive")
+    model.add_argument("--batch-size", type=int, default=defaults["batch_size"].default,
+                       help="training batch size, positive")
+    model.add_argument("--image-size", type=int, default=defaults["image_size"].default,
+                       help="square side after Transform, a multiple of 32")
+    model.add_argument("--learning-rate", type=float,
+                       default=defaults["learning_rate"].default, help="Adam's, positive")
+    model.add_argument("--encoder-weights", default=defaults["encoder_weights"].default,
+                       help="'imagenet' (Keras download or ~/.keras/models cache), a weights "
+                            "file path, or 'none'; a failed load is reported and the encoder "
+                            "starts random")
+    frozen = model.add_mutually_exclusive_group()
+    frozen.add_argument("--train-encoder", dest="train_encoder", action="store_true",
+                        default=None, help="train the encoder (default: only when no "
+                                           "pretrained weights loaded)")
+    frozen.add_argument("--freeze-encoder", dest="train_encoder", action="store_false",
+                        help="keep the encoder frozen")
+    model.add_argument("--seed", type=int, default=defaults["seed"].default,
+                       help="random seed for initialization and shuffling")
+    model.add_argument("--warm-start", action="store_true",
+                       help="start from the latest blessed model's weights (when there is one) "
+                            "and train --warm-start-epochs")
+    model.add_argument("--warm-start-epochs", type=int,
+                       default=defaults["warm_start_epochs"].default,
+                       help="epochs when warm-starting (--warm-start), positive")
+    gate = parser.add_argument_group("evaluation gate")
+    gate.add_argument("--min-pixel-accuracy", type=float,
+                      default=defaults["min_pixel_accuracy"].default,
+                      help="bless only models at least this accurate on the eval split")
+    gate.add_argument("--max-pixel-accuracy-drop", type=float,
+                      default=defaults["max_pixel_accuracy_drop"].default,
+                      help="bless only models at most this much less accurate than the "
+                           "latest blessed model")
+
+
+def training_settings(args: argparse.Namespace) -> Dict[str, Any]:
+    """PipelineConfig keyword arguments from the flags of `add_training_flags`."""
+    return {field: getattr(args, field) for field in TRAINING_FIELDS}
