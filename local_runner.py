@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
                       default=defaults["max_pixel_accuracy_drop"].default,
                       help="bless only models at most this much less accurate than the "
                            "latest blessed model")
+    report = parser.add_argument_group("evaluation report (report.html, report.md)")
+    report.add_argument("--report-max-examples", type=int,
+                        default=defaults["report_max_examples"].default,
+                        help="score at most this many eval examples for the sample grid")
+    report.add_argument("--report-samples", type=int, default=defaults["report_samples"].default,
+                        help="best and worst examples shown in the report, each")
     run = parser.add_argument_group("execution")
     run.add_argument("--beam-arg", action="append", dest="beam_args", metavar="ARG",
                      help="a Beam pipeline argument, repeatable (default: "
@@ -136,6 +142,7 @@ def config_from_args(args: argparse.Namespace, data_dir: Optional[str] = None):
         train_encoder=args.train_encoder, seed=args.seed,
         min_pixel_accuracy=args.min_pixel_accuracy,
         max_pixel_accuracy_drop=args.max_pixel_accuracy_drop,
+        report_max_examples=args.report_max_examples, report_samples=args.report_samples,
         beam_args=args.beam_args or list(DEFAULT_BEAM_ARGS),
         enable_cache=not args.no_cache)
 
@@ -281,7 +288,17 @@ def print_summary(config, seconds: float) -> int:
               "validation result in the evaluation directory.")
     else:
         print("Not pushed.")
+    print_report(summary)
     return 0
+
+
+def print_report(summary) -> None:
+    """Where the EvaluationReport component wrote this run's report."""
+    component = summary.component("EvaluationReport")
+    report = component.output("report") if component else None
+    if report is not None:
+        print(f"Report: {os.path.join(report.uri, 'report.html')} "
+              f"(summary: report.md beside it)")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

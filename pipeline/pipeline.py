@@ -4,7 +4,7 @@
     ImportSchemaGen ─────┘                                                    │
                          └─ Transform (trainer/preprocessing.py) ◄────────────┘
                               └─ Trainer (trainer/train.py) ─ Evaluator ─ VersionedPusher
-                       latest blessed model (Resolver) ─────────┘
+                       latest blessed model (Resolver) ─────────┘          └─ EvaluationReport
 
 Components are imported from their own modules (not `tfx.v1`), which keeps a local run from
 importing the Google Cloud clients.
@@ -30,6 +30,7 @@ from tfx.types import Channel
 from tfx.types.standard_artifacts import Model, ModelBlessing
 
 from components.anomalies_gate import AnomaliesGate
+from components.evaluation_report import EvaluationReport
 from components.oxford_pet_example_gen import OxfordPetExampleGen, TfdsOxfordPetExampleGen
 from components.versioned_pusher import VersionedPusher
 from pipeline.config import SCHEMA_DIR, TRAINER_DIR, PipelineConfig
@@ -42,7 +43,7 @@ EVAL_SPLIT = "eval"
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-    """Pixel metrics, overall and by species, and the thresholds that bless a model."""
+    """Pixel metrics, overall, by species and by breed, and the thresholds that bless a model."""
     metric_configs: List[tfma.MetricConfig] = metrics.metric_configs()
     for metric_config in metric_configs:
         if metric_config.class_name == metrics.PixelAccuracy.__name__:
@@ -57,7 +58,8 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             signature_name=features.EXAMPLES_SIGNATURE,
             preprocessing_function_names=[features.TRANSFORM_SIGNATURE],
             label_key=features.MASK_XF)],
-        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.SPECIES_KEY])],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.SPECIES_KEY]),
+                       tfma.SlicingSpec(feature_keys=[features.LABEL_KEY])],  # breed
         metrics_specs=[tfma.MetricsSpec(metrics=metric_configs)],
         options=tfma.Options(include_default_metrics={"value": False}))
 
@@ -109,12 +111,19 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
     pusher = VersionedPusher(model=trainer.outputs["model"],
                              model_blessing=evaluator.outputs["blessing"],
                              model_dir=config.model_dir)
+    report = EvaluationReport(  # after the push, so it can say what was pushed where
+        evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"],
+        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+        model_run=trainer.outputs["model_run"], pushed_model=pusher.outputs["pushed_model"],
+        pipeline_name=config.pipeline_name, max_examples=config.report_max_examples,
+        samples_per_group=config.report_samples)
 
     return tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, schema_gen, statistics_gen, example_validator,
-                    anomalies_gate, transform, trainer, model_resolver, evaluator, pusher],
+                    anomalies_gate, transform, trainer, model_resolver, evaluator, pusher,
+                    report],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             config.metadata_path),

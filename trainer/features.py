@@ -50,6 +50,9 @@ CLASS_WEIGHTS_XF = "class_weights_xf"  # float32 [NUM_CLASSES] in every example,
 
 # Written by the Trainer beside saved_model.pb: architecture, parameter counts, class weights.
 MODEL_INFO_FILE = "model_info.json"
+# Written by the Trainer into its model_run directory: Keras' History, one value per epoch for
+# each of loss, val_loss and the compiled metrics (read by the evaluation report's curves).
+TRAINING_HISTORY_FILE = "training_history.json"
 
 
 def parse_class_weights(spec):
