@@ -17,11 +17,11 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from oxford_pet import breeds
-from trainer import features, metrics
+from trainer import features
 
 SPLITS = ("train", "eval")
 COUNT_KEYS = ("listed", "ingested", "repaired", "quarantined")
-SCALAR_METRICS = (metrics.PIXEL_ACCURACY_NAME, metrics.MEAN_IOU_NAME) + tuple(
+SCALAR_METRICS = (features.PIXEL_ACCURACY_NAME, features.MEAN_IOU_NAME) + tuple(
     f"{name}_{kind}" for name in features.CLASS_NAMES for kind in ("pixel_accuracy", "iou"))
 CANDIDATE, BASELINE = "candidate", "baseline"  # TFX Evaluator's model names with a baseline
 
@@ -124,6 +124,8 @@ def read_eval_run(evaluation_uri: str) -> Dict[str, Any]:
 
 def _bound_text(threshold) -> List[Tuple[str, str]]:
     """(kind, readable bound) of each part of a MetricThreshold."""
+    from tensorflow_model_analysis.proto import config_pb2
+
     parts = []
     if threshold.HasField("value_threshold"):
         value = threshold.value_threshold
@@ -133,11 +135,12 @@ def _bound_text(threshold) -> List[Tuple[str, str]]:
             parts.append(("value", f"≤ {value.upper_bound.value:g}"))
     if threshold.HasField("change_threshold"):
         change = threshold.change_threshold
-        higher = change.direction == 1  # HIGHER_IS_BETTER
+        higher = change.direction == config_pb2.MetricDirection.HIGHER_IS_BETTER
+        sign = "≥" if higher else "≤"
         if change.HasField("absolute"):
             limit = change.absolute.value
-            parts.append(("change", f"candidate − baseline {'≥' if higher else '≤'} "
-                                    f"{limit:.4g}"))
+            parts.append(("change", f"candidate {sign} baseline" if abs(limit) < 1e-6 else
+                          f"candidate − baseline {sign} {limit:+.4g}"))
         if change.HasField("relative"):
             parts.append(("change", f"relative change {'≥' if higher else '≤'} "
                                     f"{change.relative.value:.4g}"))
@@ -198,8 +201,10 @@ def verdict(evaluation_uri: str, blessing: Optional[Dict[str, Any]], overall: Di
 
 
 def _default_metric_name(class_name: str) -> str:
-    return {metrics.PixelAccuracy.__name__: metrics.PIXEL_ACCURACY_NAME,
-            metrics.MeanIoU.__name__: metrics.MEAN_IOU_NAME}.get(class_name, class_name)
+    from trainer import metrics
+
+    return {metrics.PixelAccuracy.__name__: features.PIXEL_ACCURACY_NAME,
+            metrics.MeanIoU.__name__: features.MEAN_IOU_NAME}.get(class_name, class_name)
 
 
 # ---- the rest of the run ----
@@ -273,7 +278,7 @@ def gather(run: RunArtifacts, max_examples: int = 256, samples_per_group: int = 
     if "error" in sample_facts:
         notes.append(f"No sample predictions: {sample_facts['error']}.")
     for entry in [overall] + list(slices.values()):
-        matrix = entry[CANDIDATE].get(metrics.CONFUSION_MATRIX_NAME)
+        matrix = entry[CANDIDATE].get(features.CONFUSION_MATRIX_NAME)
         entry["pixels"] = int(sum(matrix)) if matrix else None
         count = entry[CANDIDATE].get("example_count")  # TFMA counts every slice's examples
         entry["examples"] = int(count) if count is not None else None

@@ -6,7 +6,7 @@ import math
 from typing import Any, Dict, List, Optional, Sequence
 
 from report import images, svg
-from trainer import features, metrics
+from trainer import features
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
@@ -102,8 +102,8 @@ def verdict_section(facts: Dict[str, Any]) -> str:
 def metric_rows(facts: Dict[str, Any]) -> List[List[Any]]:
     """(label, candidate, baseline or None, difference or None) for the headline metrics."""
     overall = facts["overall"]
-    names = [(metrics.PIXEL_ACCURACY_NAME, "pixel accuracy (all classes)"),
-             (metrics.MEAN_IOU_NAME, "mean IoU")]
+    names = [(features.PIXEL_ACCURACY_NAME, "pixel accuracy (all classes)"),
+             (features.MEAN_IOU_NAME, "mean IoU")]
     for name in features.CLASS_NAMES:
         names += [(f"{name}_pixel_accuracy", f"{name}: pixel accuracy"),
                   (f"{name}_iou", f"{name}: IoU")]
@@ -137,7 +137,7 @@ def metrics_section(facts: Dict[str, Any]) -> str:
 
 
 def confusion_section(facts: Dict[str, Any]) -> str:
-    matrix = facts["overall"]["candidate"].get(metrics.CONFUSION_MATRIX_NAME)
+    matrix = facts["overall"]["candidate"].get(features.CONFUSION_MATRIX_NAME)
     if not matrix or len(matrix) != features.NUM_CLASSES ** 2:
         return "<h2>Pixel confusion matrix</h2><p>Not recorded in this evaluation.</p>"
     size = features.NUM_CLASSES
@@ -151,8 +151,8 @@ def confusion_section(facts: Dict[str, Any]) -> str:
 def slice_rows(facts: Dict[str, Any], feature: str) -> List[Dict[str, Any]]:
     """The slices of one feature, worst pixel accuracy first."""
     chosen = [s for s in facts["slices"] if s["feature"] == feature
-              and s["candidate"].get(metrics.PIXEL_ACCURACY_NAME) is not None]
-    return sorted(chosen, key=lambda s: (s["candidate"][metrics.PIXEL_ACCURACY_NAME],
+              and s["candidate"].get(features.PIXEL_ACCURACY_NAME) is not None]
+    return sorted(chosen, key=lambda s: (s["candidate"][features.PIXEL_ACCURACY_NAME],
                                          str(s["name"])))
 
 
@@ -160,15 +160,15 @@ def slices_section(facts: Dict[str, Any]) -> str:
     parts = ["<h2>Metrics per slice</h2><p class=\"sub\">Sorted worst first by pixel "
              "accuracy; the dashed line is the whole eval split. After each bar: mean IoU and "
              "the number of eval examples in the slice.</p>"]
-    overall = facts["overall"]["candidate"].get(metrics.PIXEL_ACCURACY_NAME)
+    overall = facts["overall"]["candidate"].get(features.PIXEL_ACCURACY_NAME)
     found = False
     for feature, title in (("species", "By species"), ("breed", "By breed")):
         rows = slice_rows(facts, feature)
         if not rows:
             continue
         found = True
-        bars = [(str(s["name"]), s["candidate"][metrics.PIXEL_ACCURACY_NAME],
-                 f"IoU {_num(s['candidate'].get(metrics.MEAN_IOU_NAME), 3)}"
+        bars = [(str(s["name"]), s["candidate"][features.PIXEL_ACCURACY_NAME],
+                 f"IoU {_num(s['candidate'].get(features.MEAN_IOU_NAME), 3)}"
                  + (f", n={s['examples']}" if s.get("examples") is not None else ""))
                 for s in rows]
         parts.append(f"<h3>{title}</h3>")

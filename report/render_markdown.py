@@ -4,7 +4,7 @@ the headline metrics beside the baseline, the weakest slices, the data and the p
 from typing import Any, Dict, List
 
 from report import render_html
-from trainer import metrics
+from trainer import features
 
 WORST_SLICES = 3
 
@@ -47,7 +47,7 @@ def render(facts: Dict[str, Any], html_name: str = "report.html") -> str:
     for feature in ("species", "breed"):
         worst = render_html.slice_rows(facts, feature)[:WORST_SLICES]
         if worst:
-            shown = ", ".join(f"{s['name']} {s['candidate'][metrics.PIXEL_ACCURACY_NAME]:.3f}"
+            shown = ", ".join(f"{s['name']} {s['candidate'][features.PIXEL_ACCURACY_NAME]:.3f}"
                               for s in worst)
             lines.append(f"\nWorst {feature} by pixel accuracy: {shown}.")
     data = facts.get("data")

@@ -30,6 +30,11 @@ CLASS_NAMES = ("pet", "background", "border")
 NUM_CLASSES = len(CLASS_NAMES)
 TRIMAP_VALUES = (1, 2, 3)  # what the annotation PNGs hold, in CLASS_NAMES order
 
+# Names of the TFMA pixel metrics (trainer/metrics.py computes them; reports read them).
+CONFUSION_MATRIX_NAME = "pixel_confusion_matrix"
+PIXEL_ACCURACY_NAME = "pixel_accuracy"
+MEAN_IOU_NAME = "mean_iou"
+
 # Names of the exported SavedModel's signatures.
 SERVING_SIGNATURE = "serving_default"  # encoded image bytes -> class ids, probabilities
 EXAMPLES_SIGNATURE = "serving_examples"  # serialized raw tf.Example -> logits (for TFMA)
