@@ -95,8 +95,10 @@ def read_image(path: str) -> Tuple[bytes, Any]:
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(f"not an image PIL can decode ({error})") from None
+    except UnidentifiedImageError:
+        raise ValueError("not an image (JPEG, PNG, GIF or BMP expected)") from None
+    except (OSError, SyntaxError) as error:  # PIL's word for damaged data
+        raise ValueError(f"a damaged or truncated image ({error})") from None
     return data, image.convert("RGB")
 
 
@@ -120,7 +122,7 @@ def predict_one(serve, path: str, output_dir: str, stem: str) -> Dict[str, Any]:
     data, image = read_image(path)
     try:
         outputs = serve(**{features.SERVING_INPUT_KEY: tf.constant([data])})
-    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
+    except tf.errors.OpError as error:
         raise ValueError(f"the model could not decode it: {error.message.splitlines()[0]}"
                          ) from None
     class_ids = outputs[features.CLASS_IDS_KEY].numpy()[0]

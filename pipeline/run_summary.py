@@ -144,12 +144,13 @@ def overall_metrics(evaluation_uri: str, model_name: str = "") -> Dict[str, floa
     import tensorflow_model_analysis as tfma
 
     result: Dict[str, float] = {}
+    wanted = {model_name} if model_name else {"", "candidate"}  # "candidate" beside a baseline
     for slice_metrics in tfma.load_metrics(evaluation_uri):
         if slice_metrics.slice_key.single_slice_keys:
             continue
         for key_and_value in slice_metrics.metric_keys_and_values:
             key = key_and_value.key
-            if key.model_name != model_name or key.is_diff:
+            if key.model_name not in wanted or key.is_diff:
                 continue
             value = key_and_value.value
             if value.HasField("double_value"):

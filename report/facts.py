@@ -157,34 +157,40 @@ def verdict(evaluation_uri: str, blessing: Optional[Dict[str, Any]], overall: Di
     except (OSError, IndexError, ValueError):
         validation = None
     failures = []
-    failed_keys = set()
+    failed_on: Dict[Tuple[str, bool], List[str]] = {}
     for per_slice in (validation.metric_validations_per_slice if validation else []):
         _, slice_name, _ = _slice_name(per_slice.slice_key)
         for failure in per_slice.failures:
-            failed_keys.add((failure.metric_key.name, bool(failure.metric_key.is_diff),
-                             slice_name))
-            failures.append(f"{failure.metric_key.name}"
-                            f"{' (change)' if failure.metric_key.is_diff else ''} on slice "
-                            f"'{slice_name}': {failure.message or 'threshold not met'}")
+            is_diff = bool(failure.metric_key.is_diff)
+            failed_on.setdefault((failure.metric_key.name, is_diff), []).append(slice_name)
+            failures.append(f"{failure.metric_key.name}{' (change)' if is_diff else ''} on "
+                            f"slice '{slice_name}': {failure.message or 'threshold not met'}")
     has_baseline = bool(overall[BASELINE])
     thresholds = []
     config = eval_run.get("config")
     for spec in (config.metrics_specs if config else []):
         for metric_config in spec.metrics:
-            if not metric_config.HasField("threshold"):
-                continue
             name = metric_config.config and json.loads(metric_config.config).get("name") or ""
             name = name or _default_metric_name(metric_config.class_name)
-            for kind, bound in _bound_text(metric_config.threshold):
-                is_change = kind == "change"
-                value = (overall["diff"] if is_change else overall[CANDIDATE]).get(name)
-                if is_change and not has_baseline:
-                    passed, note = None, "not checked: no baseline model (first blessed run)"
-                else:
-                    passed = (name, is_change, "all") not in failed_keys and value is not None
-                    note = "" if value is not None else "no value recorded"
-                thresholds.append({"metric": name, "kind": kind, "bound": bound,
-                                   "value": value, "passed": passed, "note": note})
+            scoped = [("every slice", metric_config.threshold)] if metric_config.HasField(
+                "threshold") else []
+            scoped += [(_slices_text(per_slice.slicing_specs), per_slice.threshold)
+                       for per_slice in metric_config.per_slice_thresholds]
+            for slices, threshold in scoped:
+                for kind, bound in _bound_text(threshold):
+                    is_change = kind == "change"
+                    value = (overall["diff"] if is_change else overall[CANDIDATE]).get(name)
+                    failed = sorted(set(failed_on.get((name, is_change), [])))
+                    if is_change and not has_baseline:
+                        passed, note = None, "not checked: no baseline model (first blessed run)"
+                    elif failed:
+                        passed, note = False, f"failed on: {', '.join(failed)}"
+                    else:
+                        passed = value is not None
+                        note = "" if passed else "no value recorded"
+                    thresholds.append({"metric": name, "kind": kind, "bound": bound,
+                                       "slices": slices, "value": value, "passed": passed,
+                                       "note": note})
     blessing = blessing or {}
     blessed = blessing.get("blessed")
     baseline_uri = blessing.get("baseline_model_uri") or eval_run["model_locations"].get(
@@ -198,6 +204,15 @@ def verdict(evaluation_uri: str, blessing: Optional[Dict[str, Any]], overall: Di
         "baseline_uri": baseline_uri if has_baseline or baseline_uri else None,
         "baseline_id": blessing.get("baseline_model_id"),
     }
+
+
+def _slices_text(slicing_specs) -> str:
+    """'whole eval split, each species' for [SlicingSpec(), SlicingSpec(['species'])]."""
+    parts = []
+    for spec in slicing_specs:
+        keys = list(spec.feature_keys) + [f"{k}={v}" for k, v in spec.feature_values.items()]
+        parts.append(f"each {', '.join(keys)}" if keys else "whole eval split")
+    return ", ".join(parts) or "every slice"
 
 
 def _default_metric_name(class_name: str) -> str:

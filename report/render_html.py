@@ -67,7 +67,7 @@ def verdict_section(facts: Dict[str, Any]) -> str:
             "unknown"
     push = facts.get("push")
     if push and push["pushed"]:
-        banner += f" Pushed as version {_e(push['version'])}."
+        banner += f" Pushed as version {push['version']}."
     elif push is not None:
         banner += " Not pushed."
     rows = []
@@ -79,11 +79,12 @@ def verdict_section(facts: Dict[str, Any]) -> str:
         shown = (_signed(threshold["value"]) if threshold["kind"] == "change"
                  else _num(threshold["value"]))
         rows.append([_e(threshold["metric"]), _e(threshold["kind"]), _e(threshold["bound"]),
-                     shown, result + (f' <span class="skip">{_e(threshold["note"])}</span>'
+                     _e(threshold.get("slices", "")), shown, result + (f' <span class="skip">{_e(threshold["note"])}</span>'
                                       if threshold["note"] else "")])
-    parts = [f'<div class="verdict {css}">{_e(banner) if css != "blessed" else banner}</div>']
+    parts = [f'<div class="verdict {css}">{_e(banner)}</div>']
     if rows:
-        parts.append(_table(["metric", "threshold", "bound", "value", "result"], rows, 3))
+        parts.append(_table(["metric", "threshold", "bound", "checked on", "value (all)",
+                             "result"], rows, 4))
     if verdict["failures"]:
         parts.append("<p>TFMA's validation failures:</p><ul>" + "".join(
             f"<li>{_e(failure)}</li>" for failure in verdict["failures"]) + "</ul>")

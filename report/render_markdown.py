@@ -30,13 +30,17 @@ def render(facts: Dict[str, Any], html_name: str = "report.html") -> str:
     lines.append(f"Baseline: `{verdict['baseline_uri']}`" if verdict.get("baseline_uri")
                  else "Baseline: none (no model blessed before this run).")
     if verdict["thresholds"]:
-        lines += ["", "| threshold | bound | value | result |", "| --- | --- | --- | --- |"]
+        lines += ["", "| threshold | bound | checked on | value (all) | result |",
+                  "| --- | --- | --- | --- | --- |"]
         for threshold in verdict["thresholds"]:
             result = {True: "pass", False: "**FAIL**", None: "not checked"}[threshold["passed"]]
             value = (_signed(threshold["value"]) if threshold["kind"] == "change"
                      else _num(threshold["value"]))
+            if threshold.get("note") and threshold["passed"] is not True:
+                result += f" ({threshold['note']})"
             lines.append(f"| {threshold['metric']} ({threshold['kind']}) | "
-                         f"{threshold['bound']} | {value} | {result} |")
+                         f"{threshold['bound']} | {threshold.get('slices', '')} | {value} | "
+                         f"{result} |")
     rows = render_html.metric_rows(facts)
     has_baseline = any(row[2] is not None for row in rows)
     lines += ["", "| metric | candidate |" + (" baseline | difference |" if has_baseline else ""),

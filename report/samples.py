@@ -103,7 +103,9 @@ def collect(model_dir: Optional[str], examples_uri: Optional[str], max_examples:
         return {"error": "the eval examples are not known"}
     if max_examples <= 0 or per_group <= 0:
         return {"error": "sample predictions are turned off (max examples or samples is 0)"}
+    import tensorflow as tf
+
     try:
         return sample_grid(score_examples(model_dir, examples_uri, max_examples), per_group)
-    except (OSError, ValueError, KeyError) as error:
-        return {"error": f"could not score the eval examples: {error}"}
+    except (OSError, ValueError, KeyError, tf.errors.OpError) as error:
+        return {"error": f"could not score the eval examples: {str(error).splitlines()[0]}"}

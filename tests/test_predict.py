@@ -1,5 +1,6 @@
 """predict.py on the model the shared small pipeline run pushed (conftest.py `runs`):
-a JPEG, a PNG, a file that is not an image and one that cannot be read, in one batch."""
+a JPEG, a PNG, a file that is not an image, a truncated JPEG and a file that cannot be read,
+in one batch."""
 
 import csv
 import json
@@ -19,6 +20,7 @@ def inputs(tmp_path, jpeg_and_png):
     (folder / "cat.jpg").write_bytes(jpeg)
     (folder / "more" / "cat.png").write_bytes(png)
     (folder / "notes.jpg").write_text("this is not an image")
+    (folder / "truncated.jpg").write_bytes(jpeg[:300])  # a JPEG header, then nothing
     unreadable = tmp_path / "gone.jpg"
     unreadable.symlink_to(tmp_path / "missing-target.jpg")  # reading it fails, even as root
     return str(folder), str(unreadable)
@@ -34,10 +36,10 @@ def test_predict_writes_masks_overlays_and_a_summary(runs, inputs, tmp_path, cap
     status = predict.main([folder, unreadable, "--output", str(output),
                            "--serving-dir", config.serving_dir,
                            "--model-name", config.model_name])
-    assert status == 1  # two inputs failed; the others were still segmented
+    assert status == 1  # three inputs failed; the others were still segmented
     captured = capsys.readouterr()
     assert os.path.join(config.model_dir, "1") in captured.out
-    assert "2 of 4 images segmented" in captured.out
+    assert "2 of 5 images segmented" in captured.out
     assert "not an image" in captured.err and "cannot read the file" in captured.err
 
     rows = {os.path.basename(row["input"]): row
@@ -45,6 +47,8 @@ def test_predict_writes_masks_overlays_and_a_summary(runs, inputs, tmp_path, cap
     assert json.load(open(output / "summary.json"))[0]["input"] == rows["cat.jpg"]["input"]
     assert rows["notes.jpg"]["status"] == "error" and "not an image" in rows["notes.jpg"]["error"]
     assert rows["gone.jpg"]["status"] == "error" and "cannot read" in rows["gone.jpg"]["error"]
+    assert rows["truncated.jpg"]["status"] == "error"
+    assert "damaged or truncated" in rows["truncated.jpg"]["error"]
     originals = Image.open(os.path.join(folder, "cat.jpg")).size
     for name in ("cat.jpg", "cat.png"):
         row = rows[name]

@@ -148,7 +148,7 @@ def test_markdown_summary(facts):
 
     text = render_markdown.render(facts)
     assert "❌ **Not blessed**" in text and "not pushed" in text
-    assert "| pixel_accuracy (value) | ≥ 0.9999 |" in text and "**FAIL**" in text
+    assert "| pixel_accuracy (value) | ≥ 0.9999 |" in text and "**FAIL** (failed on: " in text
     assert "| metric | candidate | baseline | difference |" in text
     assert "Worst breed by pixel accuracy:" in text
     assert "`report.html`" in text
@@ -185,6 +185,7 @@ def test_verdict_names_the_failed_threshold():
     by_kind = {t["kind"]: t for t in verdict["thresholds"]}
     assert by_kind["value"]["metric"] == "pixel_accuracy"
     assert by_kind["value"]["bound"] == "≥ 0.9999" and by_kind["value"]["passed"] is False
+    assert "all" in by_kind["value"]["note"] and "cat" in by_kind["value"]["note"]
     assert by_kind["change"]["passed"] is True  # the candidate is its own baseline
     assert any("pixel_accuracy" in failure for failure in verdict["failures"])
     assert verdict["baseline_uri"] == "/models/baseline"

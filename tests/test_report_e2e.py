@@ -40,6 +40,10 @@ def test_first_report_blessed_without_baseline_and_pushed(runs):
     assert len(facts["history"]["loss"]) == len(facts["history"]["val_loss"]) == config.epochs
     samples = facts["samples"]
     assert samples["scored"] == samples["available"] == 12  # under the default cap of 256
+    # Every eval image has S x S pixels, so the mean of the per-image accuracies that
+    # serving_default gives must equal TFMA's pixel accuracy (serving_examples): no skew.
+    assert samples["mean_pixel_accuracy"] == pytest.approx(
+        facts["overall"]["candidate"]["pixel_accuracy"], abs=1e-6)
     assert len(samples["best"]) == len(samples["worst"]) == config.report_samples
     worst = min(e["pixel_accuracy"] for e in samples["best"])
     assert all(e["pixel_accuracy"] <= worst for e in samples["worst"])
