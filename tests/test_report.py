@@ -222,3 +222,21 @@ def test_command_help_and_errors(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # one of the two sources is required
         main(["--output", str(tmp_path / "out")])
+
+
+def test_the_gate_checks_the_split_and_each_species_but_not_each_breed(tmp_path):
+    from pipeline.config import PipelineConfig
+    from pipeline.pipeline import eval_config
+    from report import facts as report_facts
+
+    config = eval_config(PipelineConfig(data_dir=str(tmp_path), pipeline_root=str(tmp_path),
+                                         serving_dir=str(tmp_path)))
+    assert [list(spec.feature_keys) for spec in config.slicing_specs] == [
+        [], ["species"], ["label"]]  # breed metrics are computed...
+    gated = [metric for spec in config.metrics_specs for metric in spec.metrics
+             if metric.per_slice_thresholds or metric.HasField("threshold")]
+    assert len(gated) == 1 and not gated[0].HasField("threshold")  # ...but not gated on
+    specs = gated[0].per_slice_thresholds[0].slicing_specs
+    assert report_facts._slices_text(specs) == "whole eval split, each species"
+    bounds = report_facts._bound_text(gated[0].per_slice_thresholds[0].threshold)
+    assert bounds == [("value", "≥ 0.8"), ("change", "candidate ≥ baseline")]
