@@ -158,9 +158,10 @@ def slice_rows(facts: Dict[str, Any], feature: str) -> List[Dict[str, Any]]:
 
 
 def slices_section(facts: Dict[str, Any]) -> str:
-    parts = ["<h2>Metrics per slice</h2><p class=\"sub\">Sorted worst first by pixel "
-             "accuracy; the dashed line is the whole eval split. After each bar: mean IoU and "
-             "the number of eval examples in the slice.</p>"]
+    parts = ["<h2>Metrics per slice</h2><p class=\"sub\">Pixel accuracy, sorted worst "
+             "first; the dashed line is the whole eval split. After each bar: mean IoU and "
+             "the number of eval examples in the slice. The axis starts where the tick labels "
+             "say (not always at 0), so that close values still differ.</p>"]
     overall = facts["overall"]["candidate"].get(features.PIXEL_ACCURACY_NAME)
     found = False
     for feature, title in (("species", "By species"), ("breed", "By breed")):
@@ -168,12 +169,14 @@ def slices_section(facts: Dict[str, Any]) -> str:
         if not rows:
             continue
         found = True
+        low = svg.axis_floor([s["candidate"][features.PIXEL_ACCURACY_NAME] for s in rows]
+                             + ([overall] if overall is not None else []))
         bars = [(str(s["name"]), s["candidate"][features.PIXEL_ACCURACY_NAME],
                  f"IoU {_num(s['candidate'].get(features.MEAN_IOU_NAME), 3)}"
                  + (f", n={s['examples']}" if s.get("examples") is not None else ""))
                 for s in rows]
         parts.append(f"<h3>{title}</h3>")
-        parts.append(svg.bar_chart(bars, "pixel accuracy",
+        parts.append(svg.bar_chart(bars, "pixel accuracy", low=low,
                                    reference=("all", overall) if overall is not None else None))
     if not found:
         parts.append("<p>This evaluation has no per-slice metrics.</p>")

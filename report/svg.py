@@ -74,38 +74,50 @@ def line_chart(series: Sequence[Tuple[str, Sequence[float]]], x_label: str, y_la
     return "".join(parts)
 
 
+def axis_floor(values: Sequence[float]) -> float:
+    """Where a [0, 1] bar axis should start so that close values still differ visibly: 0,
+    or a round value below the smallest when all are above 0.5."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite or min(finite) <= 0.5:
+        return 0.0
+    return max(0.0, math.floor(min(finite) * 20) / 20 - 0.05)
+
+
 def bar_chart(rows: Sequence[Tuple[str, float, str]], value_label: str,
               width: int = 820, bar_height: int = 18,
-              reference: Optional[Tuple[str, float]] = None) -> str:
+              reference: Optional[Tuple[str, float]] = None, low: float = 0.0) -> str:
     """Horizontal bars in the given order: (label, value in [0, 1], text after the bar).
 
-    `reference` draws a dashed vertical line (e.g. the overall value) to compare against.
+    The axis runs from `low` to 1 (see axis_floor); `reference` draws a dashed vertical line
+    (e.g. the overall value) to compare against.
     """
     if not rows:
         return ""
     left, right, top = 200, 190, 22
     plot_w = width - left - right
     height = top + bar_height * len(rows) + 30
+    position = lambda v: plot_w * (max(low, min(1.0, v)) - low) / (1.0 - low)  # noqa: E731
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="{html.escape(value_label)} per slice">']
-    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        tx = left + plot_w * tick
+    for step in range(5):
+        tick = low + (1.0 - low) * step / 4
+        tx = left + position(tick)
         parts.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{top - 4}" '
                      f'y2="{top + bar_height * len(rows)}" stroke="#e4e4e4"/>')
-        parts.append(_text(tx, top - 8, f"{tick:g}", "middle"))
+        parts.append(_text(tx, top - 8, f"{tick:.4g}", "middle"))
     for index, (label, value, note) in enumerate(rows):
         y = top + index * bar_height
         shown = 0.0 if value is None or not math.isfinite(value) else max(0.0, min(1.0, value))
-        hue = int(120 * shown)  # red (bad) to green (good)
+        hue = int(120 * (max(shown, low) - low) / (1.0 - low))  # red (worst) to green
         parts.append(_text(left - 8, y + bar_height - 5, label, "end"))
-        parts.append(f'<rect x="{left}" y="{y + 2}" width="{plot_w * shown:.1f}" '
+        parts.append(f'<rect x="{left}" y="{y + 2}" width="{position(shown):.1f}" '
                      f'height="{bar_height - 4}" fill="hsl({hue},55%,50%)">'
                      f'<title>{html.escape(label)}: {value_label} {shown:.4f}</title></rect>')
-        parts.append(_text(left + plot_w * shown + 6, y + bar_height - 5,
+        parts.append(_text(left + position(shown) + 6, y + bar_height - 5,
                            f"{shown:.3f} {note}".strip()))
     if reference is not None:
-        rx = left + plot_w * max(0.0, min(1.0, reference[1]))
+        rx = left + position(reference[1])
         parts.append(f'<line x1="{rx:.1f}" x2="{rx:.1f}" y1="{top - 4}" '
                      f'y2="{top + bar_height * len(rows)}" stroke="#333" '
                      f'stroke-dasharray="4 3"/>')

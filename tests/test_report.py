@@ -55,6 +55,17 @@ def test_bar_chart_keeps_the_given_order_and_clips_values():
     assert ">0.200 n=3<" in chart and ">all 0.600<" in chart
 
 
+def test_bar_axis_starts_below_the_smallest_high_value():
+    from report import svg
+
+    assert svg.axis_floor([0.2, 0.9]) == 0.0
+    assert svg.axis_floor([0.946, 0.969]) == pytest.approx(0.85)
+    chart = svg.bar_chart([("a", 0.9, ""), ("b", 1.0, "")], "pixel accuracy", low=0.8)
+    widths = [float(w) for w in re.findall(r'<rect x="200" y="[^"]+" width="([^"]+)"', chart)]
+    assert widths[1] == pytest.approx(2 * widths[0], rel=1e-3)  # 0.9 is half-way from 0.8
+    assert ">0.8<" in chart and ">1<" in chart
+
+
 def test_line_chart_draws_one_line_per_series():
     from report import svg
 
