@@ -251,3 +251,16 @@ def test_the_gate_checks_the_split_and_each_species_but_not_each_breed(tmp_path)
     assert report_facts._slices_text(specs) == "whole eval split, each species"
     bounds = report_facts._bound_text(gated[0].per_slice_thresholds[0].threshold)
     assert bounds == [("value", "≥ 0.8"), ("change", "candidate ≥ baseline")]
+
+
+def test_report_settings_are_validated_and_reach_the_runner(tmp_path):
+    import local_runner
+    from pipeline.config import PipelineConfig
+
+    with pytest.raises(ValueError, match="report_max_examples and report_samples"):
+        PipelineConfig(data_dir=str(tmp_path), pipeline_root=str(tmp_path),
+                       serving_dir=str(tmp_path), report_samples=-1)
+    args = local_runner.build_parser().parse_args(
+        ["--demo", "--report-max-examples", "7", "--report-samples", "2"])
+    config = local_runner.config_from_args(args, str(tmp_path))
+    assert (config.report_max_examples, config.report_samples) == (7, 2)
