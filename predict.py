@@ -20,9 +20,11 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_SERVING_DIR = os.path.join(HERE, "workdir", "serving")
-DEFAULT_MODEL_NAME = "pet_unet"
+from local_runner import DEFAULT_WORK_DIR  # light: no TensorFlow
+from pipeline.config import PipelineConfig
+
+DEFAULT_SERVING_DIR = os.path.join(DEFAULT_WORK_DIR, "serving")  # where local_runner pushes
+DEFAULT_MODEL_NAME = PipelineConfig.__dataclass_fields__["model_name"].default
 SUMMARY_FIELDS = ("input", "status", "pet_share", "background_share", "border_share",
                   "width", "height", "mask", "overlay", "error")
 

@@ -9,11 +9,12 @@ import os
 import sys
 from typing import List, Optional
 
-DEFAULT_MAX_EXAMPLES = 256
-DEFAULT_SAMPLES = 4
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pipeline.config import PipelineConfig  # light: no TensorFlow
+
+    defaults = PipelineConfig.__dataclass_fields__
     parser = argparse.ArgumentParser(
         prog="python -m report",
         description="Write a self-contained HTML evaluation report (report.html), a short "
@@ -29,15 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="an Evaluator output directory; the rest of its run is read from "
                              "the metadata store of its pipeline root when there is one")
     parser.add_argument("--output", required=True, help="directory to write the report into")
-    parser.add_argument("--pipeline-name", default="pet-segmentation")
+    parser.add_argument("--pipeline-name", default=defaults["pipeline_name"].default)
     parser.add_argument("--metadata-path",
                         help="the ML Metadata SQLite file (default: "
                              "<pipeline-root>/metadata.sqlite)")
     parser.add_argument("--run-id", help="a run id of the pipeline (default: the latest)")
-    parser.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES,
+    parser.add_argument("--max-examples", type=int,
+                        default=defaults["report_max_examples"].default,
                         help="score at most this many eval examples for the sample grid "
                              "(0: no samples)")
-    parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
+    parser.add_argument("--samples", type=int, default=defaults["report_samples"].default,
                         help="best and worst examples shown, each")
     return parser
 
