@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     paths.add_argument("--pipeline-name", default=defaults["pipeline_name"].default,
                        help="the pipeline's name in the metadata store (runs and cache)")
     flags.add_training_flags(parser)
+    report = parser.add_argument_group("evaluation report (report.html, report.md)")
+    report.add_argument("--report-max-examples", type=int,
+                        default=defaults["report_max_examples"].default,
+                        help="score at most this many eval examples for the sample grid")
+    report.add_argument("--report-samples", type=int, default=defaults["report_samples"].default,
+                        help="best and worst examples shown in the report, each")
     run = parser.add_argument_group("execution")
     run.add_argument("--beam-arg", action="append", dest="beam_args", metavar="ARG",
                      help="a Beam pipeline argument, repeatable (default: "
@@ -112,6 +118,7 @@ def config_from_args(args: argparse.Namespace, data_dir: Optional[str] = None):
         serving_dir=os.path.abspath(args.serving_dir or os.path.join(work_dir, "serving")),
         pipeline_name=args.pipeline_name, model_name=args.model_name,
         span_pattern=args.span_pattern, **flags.training_settings(args),
+        report_max_examples=args.report_max_examples, report_samples=args.report_samples,
         beam_args=args.beam_args or list(DEFAULT_BEAM_ARGS),
         enable_cache=not args.no_cache)
 
@@ -254,7 +261,7 @@ def print_summary(config, seconds: float) -> int:
     if summary.evaluation_uri:
         print(f"Evaluation: {summary.evaluation_uri}")
         print_model(summary.model_info)
-        print_metrics(run_summary.candidate_metrics(summary.evaluation_uri))
+        print_metrics(run_summary.overall_metrics(summary.evaluation_uri))
     if summary.pushed_version:
         print(f"Pushed version {summary.pushed_version} to {summary.pushed_destination}")
     elif summary.blessed is False:
@@ -265,7 +272,17 @@ def print_summary(config, seconds: float) -> int:
             print(f"  failed: {line}")
     else:
         print("Not pushed.")
+    print_report(summary)
     return 0
+
+
+def print_report(summary) -> None:
+    """Where the EvaluationReport component wrote this run's report."""
+    component = summary.component("EvaluationReport")
+    report = component.output("report") if component else None
+    if report is not None:
+        print(f"Report: {os.path.join(report.uri, 'report.html')} "
+              f"(summary: report.md beside it)")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -49,9 +49,9 @@ def package_versions() -> Dict[str, str]:
 
 def evaluation_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
     """Overall-slice metrics per model: {"candidate": {...}, "baseline": {...} if any}."""
-    from pipeline.run_summary import candidate_metrics, overall_metrics
+    from pipeline.run_summary import overall_metrics
 
-    candidate = candidate_metrics(evaluation_uri)
+    candidate = overall_metrics(evaluation_uri)  # "" or "candidate"
     baseline = overall_metrics(evaluation_uri, "baseline")
     return {"candidate": candidate, **({"baseline": baseline} if baseline else {})}
 

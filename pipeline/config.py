@@ -57,6 +57,11 @@ class PipelineConfig:
     min_pixel_accuracy: float = 0.8  # value threshold, every run (all-background scores ~0.6)
     max_pixel_accuracy_drop: float = 0.0  # change threshold against the latest blessed model
 
+    # Evaluation report (components/evaluation_report.py): the sample grid scores at most
+    # report_max_examples eval examples and shows the best and the worst report_samples.
+    report_max_examples: int = 256
+    report_samples: int = 4
+
     # Execution.
     beam_args: List[str] = dataclasses.field(default_factory=list)
     # Added to beam_args for ingest only: decoding and checking images is parallel work
@@ -99,6 +104,9 @@ class PipelineConfig:
         require(self.architecture in features.ARCHITECTURES,
                 f"architecture must be one of {', '.join(features.ARCHITECTURES)}, got "
                 f"{self.architecture!r}")
+        require(self.report_max_examples >= 0 and self.report_samples >= 0,
+                f"report_max_examples and report_samples must be 0 or more, got "
+                f"{self.report_max_examples} and {self.report_samples}")
         features.parse_class_weights(self.class_weights)  # ValueError saying what is accepted
         require(self.warm_start_epochs > 0,
                 f"warm_start_epochs must be positive, got {self.warm_start_epochs}")

@@ -4,7 +4,7 @@
     ImportSchemaGen ─────┘                                                    │
                          └─ Transform (trainer/preprocessing.py) ◄────────────┘
                               └─ Trainer (trainer/train.py) ─ Evaluator ─ VersionedPusher
-                       latest blessed model (Resolver) ─────────┘
+                       latest blessed model (Resolver) ─────────┘          └─ EvaluationReport
 
 Components are imported from their own modules (not `tfx.v1`), which keeps a local run from
 importing the Google Cloud clients; with `config.cloud.vertex_training` the Trainer is TFX's
@@ -33,6 +33,7 @@ from tfx.types import Channel
 from tfx.types.standard_artifacts import Model, ModelBlessing
 
 from components.anomalies_gate import AnomaliesGate
+from components.evaluation_report import EvaluationReport
 from components.oxford_pet_example_gen import (OxfordPetExampleGen, TfdsOxfordPetExampleGen,
                                                TFDS_SPLIT_PATTERNS, split_input_config)
 from components.versioned_pusher import VersionedPusher
@@ -46,22 +47,28 @@ EVAL_SPLIT = "eval"
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-    """Pixel metrics, overall and by species, and the thresholds that bless a model."""
+    """Pixel metrics, overall, by species and by breed, and the thresholds that bless a model.
+
+    The thresholds apply to the whole eval split and to each species, not to each breed: a
+    breed has a few eval examples, too few to gate on; its metrics are for the report.
+    """
     metric_configs: List[tfma.MetricConfig] = metrics.metric_configs()
+    gated = [tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.SPECIES_KEY])]
     for metric_config in metric_configs:
         if metric_config.class_name == metrics.PixelAccuracy.__name__:
-            metric_config.threshold.CopyFrom(tfma.MetricThreshold(
-                value_threshold=tfma.GenericValueThreshold(
-                    lower_bound={"value": config.min_pixel_accuracy}),
-                change_threshold=tfma.GenericChangeThreshold(
-                    direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                    absolute={"value": -config.max_pixel_accuracy_drop - 1e-9})))
+            metric_config.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(
+                slicing_specs=gated, threshold=tfma.MetricThreshold(
+                    value_threshold=tfma.GenericValueThreshold(
+                        lower_bound={"value": config.min_pixel_accuracy}),
+                    change_threshold=tfma.GenericChangeThreshold(
+                        direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                        absolute={"value": -config.max_pixel_accuracy_drop - 1e-9}))))
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(
             signature_name=features.EXAMPLES_SIGNATURE,
             preprocessing_function_names=[features.TRANSFORM_SIGNATURE],
             label_key=features.MASK_XF)],
-        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.SPECIES_KEY])],
+        slicing_specs=gated + [tfma.SlicingSpec(feature_keys=[features.LABEL_KEY])],  # breed
         metrics_specs=[tfma.MetricsSpec(metrics=metric_configs)],
         options=tfma.Options(include_default_metrics={"value": False}))
 
@@ -135,12 +142,19 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
                              evaluation=evaluator.outputs["evaluation"],
                              examples=example_gen.outputs["examples"],
                              pipeline_config=dataclasses.asdict(config))
+    report = EvaluationReport(  # after the push, so it can say what was pushed where
+        evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"],
+        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+        model_run=trainer.outputs["model_run"], pushed_model=pusher.outputs["pushed_model"],
+        pipeline_name=config.pipeline_name, max_examples=config.report_max_examples,
+        samples_per_group=config.report_samples)
 
     return tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, schema_gen, statistics_gen, example_validator,
-                    anomalies_gate, transform, trainer, model_resolver, evaluator, pusher],
+                    anomalies_gate, transform, trainer, model_resolver, evaluator, pusher,
+                    report],
         enable_cache=config.enable_cache,
         # On Vertex AI / Kubeflow the orchestrator brings its own metadata store.
         metadata_connection_config=None if config.cloud else

@@ -171,23 +171,18 @@ def overall_metrics(evaluation_uri: str, model_name: str = "") -> Dict[str, floa
     import tensorflow_model_analysis as tfma
 
     result: Dict[str, float] = {}
+    wanted = {model_name} if model_name else {"", "candidate"}  # "candidate" beside a baseline
     for slice_metrics in tfma.load_metrics(evaluation_uri):
         if slice_metrics.slice_key.single_slice_keys:
             continue
         for key_and_value in slice_metrics.metric_keys_and_values:
             key = key_and_value.key
-            if key.model_name != model_name or key.is_diff:
+            if key.model_name not in wanted or key.is_diff:
                 continue
             value = key_and_value.value
             if value.HasField("double_value"):
                 result[key.name] = value.double_value.value
     return result
-
-
-def candidate_metrics(evaluation_uri: str) -> Dict[str, float]:
-    """overall_metrics of the evaluated model: TFMA names it "" when there was no baseline and
-    "candidate" when there was one."""
-    return overall_metrics(evaluation_uri) or overall_metrics(evaluation_uri, "candidate")
 
 
 def validation_failures(evaluation_uri: str) -> List[str]:

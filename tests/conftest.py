@@ -1,10 +1,12 @@
-"""Shared fixtures: small generated datasets in the real layout."""
+"""Shared fixtures: small generated datasets in the real layout, and one small pipeline run."""
 
 import os
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+E2E_IMAGE_SIZE = 64  # the shared pipeline run's image size (`runs`)
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +34,37 @@ def jpeg_and_png(small_dataset):
     png = io.BytesIO()
     Image.open(io.BytesIO(jpeg)).save(png, "PNG")
     return jpeg, png.getvalue()
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    """Runs the pipeline on 24 generated images, reruns it (cached), and reruns it with a gate
+    the model cannot pass; returns the config and the three run summaries.
+
+    Shared by tests/test_e2e.py and tests/test_report_e2e.py (session scope: one run)."""
+    import dataclasses
+
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    from oxford_pet import demo
+    from pipeline import run_summary
+    from pipeline.config import PipelineConfig
+    from pipeline.pipeline import create_pipeline
+
+    work = tmp_path_factory.mktemp("e2e")
+    data_dir = str(work / "data")
+    demo.make_demo_data(data_dir, count=24, seed=5, min_size=80, max_size=140)
+    config = PipelineConfig(
+        data_dir=data_dir, pipeline_root=str(work / "root"), serving_dir=str(work / "serving"),
+        image_size=E2E_IMAGE_SIZE, epochs=2, batch_size=4, encoder_weights="none",
+        min_pixel_accuracy=0.0,  # bless whatever two epochs learn; the gate is tested apart
+        beam_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])
+    summaries = []
+    for _ in range(2):
+        LocalDagRunner().run(create_pipeline(config))
+        summaries.append(run_summary.summarize(config.metadata_path, config.pipeline_name))
+    # A stricter gate: only Evaluator and Pusher have new inputs; the model is not blessed.
+    strict = dataclasses.replace(config, min_pixel_accuracy=0.9999)
+    LocalDagRunner().run(create_pipeline(strict))
+    summaries.append(run_summary.summarize(config.metadata_path, config.pipeline_name))
+    return config, *summaries

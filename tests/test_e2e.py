@@ -1,11 +1,11 @@
 """The whole pipeline with LocalDagRunner on a small generated dataset, run once and rerun.
 
 As TFX's penguin e2e tests do, the assertions read what the metadata store recorded. One run
-(and one cached rerun) is shared by every test here: a run costs minutes on 2 cores. The small
-sizes come from the pipeline config (image size, epochs, count), not from special code paths.
+(a cached rerun, and a stricter rerun) is shared by every test here and by
+tests/test_report_e2e.py (the `runs` fixture in conftest.py): a run costs minutes on 2 cores.
+The small sizes come from the pipeline config (image size, epochs, count), not from special code paths.
 """
 
-import dataclasses
 import os
 
 import numpy as np
@@ -13,40 +13,11 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-IMAGE_SIZE = 64
+IMAGE_SIZE = 64  # as the shared `runs` fixture (tests/conftest.py) sets it
 EXPECTED_COMPONENTS = {
     "OxfordPetExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator",
-    "AnomaliesGate", "Transform", "Trainer", "Evaluator", "VersionedPusher",
+    "AnomaliesGate", "Transform", "Trainer", "Evaluator", "VersionedPusher", "EvaluationReport",
 }
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Runs the pipeline twice on 24 generated images; returns the config and both summaries."""
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-
-    from oxford_pet import demo
-    from pipeline import run_summary
-    from pipeline.config import PipelineConfig
-    from pipeline.pipeline import create_pipeline
-
-    work = tmp_path_factory.mktemp("e2e")
-    data_dir = str(work / "data")
-    demo.make_demo_data(data_dir, count=24, seed=5, min_size=80, max_size=140)
-    config = PipelineConfig(
-        data_dir=data_dir, pipeline_root=str(work / "root"), serving_dir=str(work / "serving"),
-        image_size=IMAGE_SIZE, epochs=2, batch_size=4, encoder_weights="none",
-        min_pixel_accuracy=0.0,  # bless whatever two epochs learn; the gate is tested apart
-        beam_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])
-    summaries = []
-    for _ in range(2):
-        LocalDagRunner().run(create_pipeline(config))
-        summaries.append(run_summary.summarize(config.metadata_path, config.pipeline_name))
-    # A stricter gate: only Evaluator and Pusher have new inputs; the model is not blessed.
-    strict = dataclasses.replace(config, min_pixel_accuracy=0.9999)
-    LocalDagRunner().run(create_pipeline(strict))
-    summaries.append(run_summary.summarize(config.metadata_path, config.pipeline_name))
-    return config, *summaries
 
 
 def test_every_component_ran(runs):

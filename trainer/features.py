@@ -30,6 +30,11 @@ CLASS_NAMES = ("pet", "background", "border")
 NUM_CLASSES = len(CLASS_NAMES)
 TRIMAP_VALUES = (1, 2, 3)  # what the annotation PNGs hold, in CLASS_NAMES order
 
+# Names of the TFMA pixel metrics (trainer/metrics.py computes them; reports read them).
+CONFUSION_MATRIX_NAME = "pixel_confusion_matrix"
+PIXEL_ACCURACY_NAME = "pixel_accuracy"
+MEAN_IOU_NAME = "mean_iou"
+
 # Names of the exported SavedModel's signatures.
 SERVING_SIGNATURE = "serving_default"  # encoded image bytes -> class ids, probabilities
 EXAMPLES_SIGNATURE = "serving_examples"  # serialized raw tf.Example -> logits (for TFMA)
@@ -50,6 +55,9 @@ CLASS_WEIGHTS_XF = "class_weights_xf"  # float32 [NUM_CLASSES] in every example,
 
 # Written by the Trainer beside saved_model.pb: architecture, parameter counts, class weights.
 MODEL_INFO_FILE = "model_info.json"
+# Written by the Trainer into its model_run directory: Keras' History, one value per epoch for
+# each of loss, val_loss and the compiled metrics (read by the evaluation report's curves).
+TRAINING_HISTORY_FILE = "training_history.json"
 
 
 def parse_class_weights(spec):

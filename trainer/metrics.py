@@ -26,9 +26,9 @@ try:  # in the repository (and in a pipeline image) these modules form the `trai
 except ImportError:  # in TFX's user-module wheel the same files are top-level modules
     import features
 
-CONFUSION_MATRIX_NAME = "pixel_confusion_matrix"
-PIXEL_ACCURACY_NAME = "pixel_accuracy"
-MEAN_IOU_NAME = "mean_iou"
+CONFUSION_MATRIX_NAME = features.CONFUSION_MATRIX_NAME
+PIXEL_ACCURACY_NAME = features.PIXEL_ACCURACY_NAME
+MEAN_IOU_NAME = features.MEAN_IOU_NAME
 
 
 # ---- the arithmetic, on plain numpy arrays (unit-tested on hand-made masks) ----

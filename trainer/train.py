@@ -5,6 +5,7 @@ Hyperparameters come from the pipeline config through the Trainer's `custom_conf
 """
 
 import dataclasses
+import json
 import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -198,6 +199,16 @@ def warm_start(model: keras.Model, base_model_dir: str) -> Dict[str, Any]:
     return record
 
 
+def write_history(history: Dict[str, List[float]], directory: str) -> str:
+    """Writes Keras' per-epoch History (loss, val_loss, metrics) as JSON for the report."""
+    tf.io.gfile.makedirs(directory)
+    path = os.path.join(directory, features.TRAINING_HISTORY_FILE)
+    with tf.io.gfile.GFile(path, "w") as handle:
+        handle.write(json.dumps({key: [float(value) for value in values]
+                                 for key, values in history.items()}, indent=1, sort_keys=True))
+    return path
+
+
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
     settings = TrainerSettings.from_custom_config(fn_args.custom_config)
@@ -238,10 +249,11 @@ def run_fn(fn_args) -> None:
           f"({info['trainable_parameters']:,} trainable), encoder pretrained "
           f"{info['encoder_pretrained']}, class weights {info['class_weights']}", flush=True)
 
-    model.fit(
+    history = model.fit(
         train_data, validation_data=eval_data, epochs=epochs, verbose=0,
         callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
                                                update_freq="epoch"),
                    _EpochLog(epochs)])
+    write_history(history.history, fn_args.model_run_dir)
     export.save_model(model, tf_transform_output, fn_args.serving_model_dir)
     models.write_model_info(info, fn_args.serving_model_dir)  # read by the pusher and reports

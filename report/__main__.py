@@ -1,0 +1,73 @@
+"""`python -m report`: builds the evaluation report of a finished pipeline run, on demand.
+
+    python -m report --pipeline-root workdir/pipeline_root          # the latest run
+    python -m report --evaluation-dir workdir/pipeline_root/Evaluator/evaluation/12
+"""
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pipeline.config import PipelineConfig  # light: no TensorFlow
+
+    defaults = PipelineConfig.__dataclass_fields__
+    parser = argparse.ArgumentParser(
+        prog="python -m report",
+        description="Write a self-contained HTML evaluation report (report.html), a short "
+                    "Markdown summary (report.md) and the gathered facts (facts.json) for a "
+                    "pipeline run. Every pipeline run writes one too (EvaluationReport "
+                    "component); this rebuilds or relocates it.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pipeline-root",
+                        help="a pipeline root holding metadata.sqlite: reports its latest run "
+                             "(or --run-id)")
+    source.add_argument("--evaluation-dir",
+                        help="an Evaluator output directory; the rest of its run is read from "
+                             "the metadata store of its pipeline root when there is one")
+    parser.add_argument("--output", required=True, help="directory to write the report into")
+    parser.add_argument("--pipeline-name", default=defaults["pipeline_name"].default)
+    parser.add_argument("--metadata-path",
+                        help="the ML Metadata SQLite file (default: "
+                             "<pipeline-root>/metadata.sqlite)")
+    parser.add_argument("--run-id", help="a run id of the pipeline (default: the latest)")
+    parser.add_argument("--max-examples", type=int,
+                        default=defaults["report_max_examples"].default,
+                        help="score at most this many eval examples for the sample grid "
+                             "(0: no samples)")
+    parser.add_argument("--samples", type=int, default=defaults["report_samples"].default,
+                        help="best and worst examples shown, each")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.max_examples < 0 or args.samples < 0:
+        print("error: --max-examples and --samples must be 0 or more", file=sys.stderr)
+        return 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from report import facts, write
+
+    try:
+        if args.pipeline_root:
+            run = facts.from_pipeline_root(os.path.abspath(args.pipeline_root),
+                                           args.pipeline_name, args.metadata_path, args.run_id)
+        else:
+            run = facts.from_evaluation_dir(args.evaluation_dir, args.pipeline_name)
+        gathered = facts.gather(run, args.max_examples, args.samples)
+        paths = write.write_report(gathered, os.path.abspath(args.output))
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for note in gathered["notes"]:
+        print(f"note: {note}")
+    print(f"Report: {paths[write.HTML_FILE]}\nSummary: {paths[write.MARKDOWN_FILE]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The report's short Markdown summary, for a pull request or a chat message: the verdict,
+the headline metrics beside the baseline, the weakest slices, the data and the push."""
+
+from typing import Any, Dict, List
+
+from report import render_html
+from trainer import features
+
+WORST_SLICES = 3
+
+
+def _num(value) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+def _signed(value) -> str:
+    return "–" if value is None else f"{value:+.4f}"
+
+
+def render(facts: Dict[str, Any], html_name: str = "report.html") -> str:
+    verdict = facts["verdict"]
+    push = facts.get("push")
+    state = {True: "✅ **Blessed**", False: "❌ **Not blessed**"}.get(
+        verdict["blessed"], "**No blessing recorded**")
+    pushed = (f"pushed as version {push['version']} to `{push['destination']}`"
+              if push and push["pushed"] else "not pushed" if push else "push unknown")
+    title = facts.get("pipeline_name") or "evaluation"
+    lines: List[str] = [f"## Evaluation report: {title}", "",
+                        f"{state}; {pushed}."]
+    lines.append(f"Baseline: `{verdict['baseline_uri']}`" if verdict.get("baseline_uri")
+                 else "Baseline: none (no model blessed before this run).")
+    if verdict["thresholds"]:
+        lines += ["", "| threshold | bound | checked on | value (all) | result |",
+                  "| --- | --- | --- | --- | --- |"]
+        for threshold in verdict["thresholds"]:
+            result = {True: "pass", False: "**FAIL**", None: "not checked"}[threshold["passed"]]
+            value = (_signed(threshold["value"]) if threshold["kind"] == "change"
+                     else _num(threshold["value"]))
+            if threshold.get("note") and threshold["passed"] is not True:
+                result += f" ({threshold['note']})"
+            lines.append(f"| {threshold['metric']} ({threshold['kind']}) | "
+                         f"{threshold['bound']} | {threshold.get('slices', '')} | {value} | "
+                         f"{result} |")
+    rows = render_html.metric_rows(facts)
+    has_baseline = any(row[2] is not None for row in rows)
+    lines += ["", "| metric | candidate |" + (" baseline | difference |" if has_baseline else ""),
+              "| --- | ---: |" + (" ---: | ---: |" if has_baseline else "")]
+    for label, candidate, baseline, diff in rows:
+        lines.append(f"| {label} | {_num(candidate)} |"
+                     + (f" {_num(baseline)} | {_signed(diff)} |" if has_baseline else ""))
+    for feature in ("species", "breed"):
+        worst = render_html.slice_rows(facts, feature)[:WORST_SLICES]
+        if worst:
+            shown = ", ".join(f"{s['name']} {s['candidate'][features.PIXEL_ACCURACY_NAME]:.3f}"
+                              for s in worst)
+            lines.append(f"\nWorst {feature} by pixel accuracy: {shown}.")
+    data = facts.get("data")
+    if data and data["splits"]:
+        shown = "; ".join(f"{split} {c['ingested']:,} of {c['listed']:,} listed "
+                          f"({c['quarantined']:,} quarantined)"
+                          for split, c in data["splits"].items())
+        lines.append(f"\nData: {shown}.")
+    model = facts.get("model") or {}
+    if model.get("architecture"):
+        lines.append(f"Model: {model['architecture']}, {model.get('parameters', 0):,} "
+                     f"parameters, {model.get('image_size')} px.")
+    for note in facts.get("notes") or []:
+        lines.append(f"\n> {note}")
+    lines.append(f"\nFull report (charts, sample predictions): `{html_name}`.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,266 @@
+"""The evaluation report's rendering and fact gathering, from a small recorded evaluation.
+
+tests/data/report/ holds what a real small pipeline run recorded (24 generated images, 64 px,
+2 epochs, a gate of pixel accuracy >= 0.9999 the model failed, the run before as baseline):
+`evaluation/` is the Evaluator's output as TFMA wrote it, `facts.json` the facts
+report/facts.py gathered from that run (regenerate both with the commands in
+tests/data/report/README.md). No pipeline runs here.
+"""
+
+import copy
+import json
+import os
+import re
+
+import pytest
+
+DATA = os.path.join(os.path.dirname(__file__), "data", "report")
+EVALUATION = os.path.join(DATA, "evaluation")
+
+
+@pytest.fixture(scope="module")
+def facts():
+    with open(os.path.join(DATA, "facts.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@pytest.fixture(scope="module")
+def page(facts):
+    from report import render_html
+
+    return render_html.render(facts)
+
+
+# ---- charts ----
+
+def test_heat_map_shows_counts_and_row_normalized_rates():
+    from report import svg
+
+    chart = svg.heat_map([[30, 10, 0], [5, 45, 0], [0, 0, 0]], ["pet", "background", "border"])
+    assert chart.startswith("<svg") and chart.endswith("</svg>")
+    for text in ("75.0%", "25.0%", "30 px", "10 px", "10.0%", "90.0%", "45 px"):
+        assert f">{text}<" in chart, text
+    assert chart.count("<rect") == 9
+    assert ">0.0%<" in chart  # an empty row shows 0%, not a division error
+
+
+def test_bar_chart_keeps_the_given_order_and_clips_values():
+    from report import svg
+
+    chart = svg.bar_chart([("worst", 0.2, "n=3"), ("middle", 0.5, ""), ("best", 1.3, "")],
+                          "pixel accuracy", reference=("all", 0.6))
+    labels = re.findall(r'text-anchor="end"[^>]*>([^<]+)</text>', chart)
+    assert labels == ["worst", "middle", "best"]
+    assert ">1.000<" in chart  # 1.3 is drawn and labelled as 1
+    assert ">0.200 n=3<" in chart and ">all 0.600<" in chart
+
+
+def test_bar_axis_starts_below_the_smallest_high_value():
+    from report import svg
+
+    assert svg.axis_floor([0.2, 0.9]) == 0.0
+    assert svg.axis_floor([0.946, 0.969]) == pytest.approx(0.85)
+    chart = svg.bar_chart([("a", 0.9, ""), ("b", 1.0, "")], "pixel accuracy", low=0.8)
+    widths = [float(w) for w in re.findall(r'<rect x="200" y="[^"]+" width="([^"]+)"', chart)]
+    assert widths[1] == pytest.approx(2 * widths[0], rel=1e-3)  # 0.9 is half-way from 0.8
+    assert ">0.8<" in chart and ">1<" in chart
+
+
+def test_line_chart_draws_one_line_per_series():
+    from report import svg
+
+    chart = svg.line_chart([("loss", [1.0, 0.5, 0.25]), ("val_loss", [1.2, 0.9, 0.8])],
+                           "epoch", "loss")
+    assert chart.count("<polyline") == 2
+    assert chart.count("<circle") == 6
+    assert svg.line_chart([("loss", [])], "epoch", "loss") == ""
+
+
+# ---- the HTML page ----
+
+def test_page_is_self_contained(page):
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r'(src|href)="(https?:)?//', page), "a reference outside the file"
+    assert "<script" not in page
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert sources and all(s.startswith(("data:image/png;base64,", "data:image/jpeg;base64,"))
+                           for s in sources)
+
+
+def test_page_states_the_verdict_thresholds_and_baseline(facts, page):
+    assert facts["verdict"]["blessed"] is False
+    assert "Not blessed" in page and ">FAIL<" in page
+    assert "≥ 0.9999" in page  # the value threshold, with the candidate's value beside it
+    value = facts["overall"]["candidate"]["pixel_accuracy"]
+    assert f"{value:.4f}" in page
+    assert facts["verdict"]["baseline_uri"] in page
+    assert "Not pushed" in page
+
+
+def test_page_puts_candidate_beside_baseline_with_the_difference(facts, page):
+    overall = facts["overall"]
+    assert "<th>baseline</th>" in page and "<th>difference</th>" in page
+    for name in ("pet", "background", "border"):
+        for kind in ("pixel accuracy", "IoU"):
+            assert f"{name}: {kind}" in page
+    assert f"{overall['candidate']['mean_iou']:.4f}" in page
+    assert f"{overall['baseline']['mean_iou']:.4f}" in page
+
+
+def test_page_has_the_confusion_matrix_with_counts(facts, page):
+    matrix = facts["overall"]["candidate"]["pixel_confusion_matrix"]
+    for count in matrix:
+        assert f">{count:,} px<" in page
+
+
+def test_breed_slices_are_sorted_worst_first(facts, page):
+    from report import render_html
+
+    breeds = render_html.slice_rows(facts, "breed")
+    assert len(breeds) >= 5
+    accuracies = [s["candidate"]["pixel_accuracy"] for s in breeds]
+    assert accuracies == sorted(accuracies)
+    chart = page[page.index("<h3>By breed</h3>"):]
+    positions = [chart.index(f">{s['name']}<") for s in breeds]
+    assert positions == sorted(positions)
+    assert "<h3>By species</h3>" in page
+
+
+def test_page_has_training_curves_and_sample_grid(facts, page):
+    assert "Training curves" in page and page.count("<polyline") == 2
+    samples = facts["samples"]
+    assert f"Scored {samples['scored']:,} of {samples['available']:,} eval examples" in page
+    shown = len(samples["best"]) + len(samples["worst"])
+    assert shown > 0 and page.count("<img ") == 4 * shown  # input, truth, prediction, overlay
+    for example in samples["best"] + samples["worst"]:
+        assert example["name"] in page
+
+
+def test_page_says_what_is_missing_instead_of_failing(facts):
+    from report import render_html, render_markdown
+
+    sparse = copy.deepcopy(facts)
+    sparse.update(history=None, data=None, push=None, model=None,
+                  samples={"error": "no candidate SavedModel found"}, slices=[],
+                  notes=["No push record."])
+    sparse["overall"]["baseline"] = {}
+    sparse["overall"]["diff"] = {}
+    page = render_html.render(sparse)
+    assert "No training history" in page and "no candidate SavedModel found" in page
+    assert "no per-slice metrics" in page and "No push record." in page
+    assert "<th>baseline</th>" not in page
+    assert "No push record." in render_markdown.render(sparse)
+
+
+# ---- the Markdown summary ----
+
+def test_markdown_summary(facts):
+    from report import render_markdown
+
+    text = render_markdown.render(facts)
+    assert "❌ **Not blessed**" in text and "not pushed" in text
+    assert "| pixel_accuracy (value) | ≥ 0.9999 |" in text and "**FAIL** (failed on: " in text
+    assert "| metric | candidate | baseline | difference |" in text
+    assert "Worst breed by pixel accuracy:" in text
+    assert "`report.html`" in text
+    assert len(text.splitlines()) < 60
+
+
+# ---- gathering facts from a recorded TFMA evaluation ----
+
+def test_metrics_are_read_per_model_and_slice():
+    from report import facts as report_facts
+
+    slices = report_facts.read_metrics(EVALUATION)
+    overall = slices[""]
+    assert set(report_facts.SCALAR_METRICS) <= set(overall["candidate"])
+    assert set(report_facts.SCALAR_METRICS) <= set(overall["baseline"])
+    for name in ("pixel_accuracy", "mean_iou"):
+        assert overall["diff"][name] == pytest.approx(
+            overall["candidate"][name] - overall["baseline"][name], abs=1e-9)
+    assert len(overall["candidate"]["pixel_confusion_matrix"]) == 9
+    features = {entry["feature"] for key, entry in slices.items() if key}
+    assert features == {"species", "breed"}
+    species = sorted(e["name"] for e in slices.values() if e["feature"] == "species")
+    assert species == ["cat", "dog"]
+
+
+def test_verdict_names_the_failed_threshold():
+    from report import facts as report_facts
+
+    overall = report_facts.read_metrics(EVALUATION)[""]
+    verdict = report_facts.verdict(
+        EVALUATION, {"blessed": 0, "baseline_model_uri": "/models/baseline"}, overall,
+        report_facts.read_eval_run(EVALUATION))
+    assert verdict["blessed"] is False and verdict["validation_ok"] is False
+    by_kind = {t["kind"]: t for t in verdict["thresholds"]}
+    assert by_kind["value"]["metric"] == "pixel_accuracy"
+    assert by_kind["value"]["bound"] == "≥ 0.9999" and by_kind["value"]["passed"] is False
+    assert "all" in by_kind["value"]["note"] and "cat" in by_kind["value"]["note"]
+    assert by_kind["change"]["passed"] is True  # the candidate is its own baseline
+    assert any("pixel_accuracy" in failure for failure in verdict["failures"])
+    assert verdict["baseline_uri"] == "/models/baseline"
+
+
+def test_an_evaluation_dir_alone_gives_a_report_with_notes(tmp_path):
+    from report import facts as report_facts, write
+
+    gathered = report_facts.gather(report_facts.RunArtifacts(evaluation_uri=EVALUATION))
+    notes = " ".join(gathered["notes"])
+    for missing in ("No training history", "No ingest counts", "No push record",
+                    "No sample predictions"):
+        assert missing in notes
+    paths = write.write_report(gathered, str(tmp_path / "out"))
+    assert all(os.path.getsize(path) > 0 for path in paths.values())
+    assert json.load(open(paths["facts.json"]))["overall"]["candidate"]["pixel_accuracy"] == (
+        gathered["overall"]["candidate"]["pixel_accuracy"])
+
+
+# ---- the command ----
+
+def test_command_help_and_errors(tmp_path, capsys):
+    from report.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert "--pipeline-root" in capsys.readouterr().out
+    assert main(["--pipeline-root", str(tmp_path / "nowhere"), "--output",
+                 str(tmp_path / "out")]) == 1
+    assert "no metadata store" in capsys.readouterr().err
+    assert main(["--evaluation-dir", str(tmp_path / "nowhere"), "--output",
+                 str(tmp_path / "out")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one of the two sources is required
+        main(["--output", str(tmp_path / "out")])
+
+
+def test_the_gate_checks_the_split_and_each_species_but_not_each_breed(tmp_path):
+    from pipeline.config import PipelineConfig
+    from pipeline.pipeline import eval_config
+    from report import facts as report_facts
+
+    config = eval_config(PipelineConfig(data_dir=str(tmp_path), pipeline_root=str(tmp_path),
+                                         serving_dir=str(tmp_path)))
+    assert [list(spec.feature_keys) for spec in config.slicing_specs] == [
+        [], ["species"], ["label"]]  # breed metrics are computed...
+    gated = [metric for spec in config.metrics_specs for metric in spec.metrics
+             if metric.per_slice_thresholds or metric.HasField("threshold")]
+    assert len(gated) == 1 and not gated[0].HasField("threshold")  # ...but not gated on
+    specs = gated[0].per_slice_thresholds[0].slicing_specs
+    assert report_facts._slices_text(specs) == "whole eval split, each species"
+    bounds = report_facts._bound_text(gated[0].per_slice_thresholds[0].threshold)
+    assert bounds == [("value", "≥ 0.8"), ("change", "candidate ≥ baseline")]
+
+
+def test_report_settings_are_validated_and_reach_the_runner(tmp_path):
+    import local_runner
+    from pipeline.config import PipelineConfig
+
+    with pytest.raises(ValueError, match="report_max_examples and report_samples"):
+        PipelineConfig(data_dir=str(tmp_path), pipeline_root=str(tmp_path),
+                       serving_dir=str(tmp_path), report_samples=-1)
+    args = local_runner.build_parser().parse_args(
+        ["--demo", "--report-max-examples", "7", "--report-samples", "2"])
+    config = local_runner.config_from_args(args, str(tmp_path))
+    assert (config.report_max_examples, config.report_samples) == (7, 2)
