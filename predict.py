@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: the latest version in <serving-dir>/<model-name>/")
     parser.add_argument("--serving-dir", default=DEFAULT_SERVING_DIR,
                         help="where local_runner.py pushes models")
-    parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
+    parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME,
+                        help="the model's directory under --serving-dir")
     return parser
 
 

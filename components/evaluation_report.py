@@ -16,7 +16,7 @@ from tfx.types.standard_artifacts import (Examples, ModelBlessing, ModelEvaluati
 class EvaluationReportArtifact(Artifact):
     """A directory with report.html (self-contained), report.md and facts.json."""
 
-    TYPE_NAME = "EvaluationReport"
+    TYPE_NAME = "petseg.EvaluationReport"  # KFP v2 wants "<namespace>.<Name>"
 
 
 @component

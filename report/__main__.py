@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="an Evaluator output directory; the rest of its run is read from "
                              "the metadata store of its pipeline root when there is one")
     parser.add_argument("--output", required=True, help="directory to write the report into")
-    parser.add_argument("--pipeline-name", default=defaults["pipeline_name"].default)
+    parser.add_argument("--pipeline-name", default=defaults["pipeline_name"].default,
+                        help="the pipeline's name in the metadata store")
     parser.add_argument("--metadata-path",
                         help="the ML Metadata SQLite file (default: "
                              "<pipeline-root>/metadata.sqlite)")
