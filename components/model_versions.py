@@ -197,6 +197,29 @@ def remove_leftovers(model_dir: str) -> List[str]:
     return removed
 
 
+def _choose_version(model_dir: str, model_path: str, removed: List[str],
+                    reuse_existing: bool) -> Tuple[int, bool]:
+    """(version already holding the model, False), or (the next free number, True).
+
+    Reports the leftovers `removed` before choosing.
+    """
+    for name in removed:
+        print(f"[VersionedPusher] removed {name}, left by a push that did not finish",
+              flush=True)
+    if reuse_existing:
+        version = version_of(model_dir, model_path)
+        if version is not None:
+            return version, False
+    return (existing_versions(model_dir) or [0])[-1] + 1, True
+
+
+def _record(manifest: Optional[Dict[str, Any]], version: int, model_path: str) -> Dict[str, Any]:
+    """What push_manifest.json holds: `manifest` plus the version, source path and time."""
+    record = dict(manifest or {})
+    record.update(version=version, model_path=model_path, pushed_at=_now())
+    return record
+
+
 def push_model(model_path: str, model_dir: str, manifest: Optional[Dict[str, Any]] = None,
                reuse_existing: bool = True,
                wait_seconds: float = PUSH_LOCK_WAIT_SECONDS,
@@ -214,19 +237,14 @@ def push_model(model_path: str, model_dir: str, manifest: Optional[Dict[str, Any
     os.makedirs(model_dir, exist_ok=True)
     with run_lock.hold(os.path.join(model_dir, PUSH_LOCK_FILE), wait_seconds,
                        what=f"model directory {model_dir}"):
-        for name in remove_leftovers(model_dir):
-            print(f"[VersionedPusher] removed {name}, left by a push that did not finish",
-                  flush=True)
-        if reuse_existing:
-            version = version_of(model_dir, model_path)
-            if version is not None:
-                return version, False
-        version = (existing_versions(model_dir) or [0])[-1] + 1
+        version, new = _choose_version(model_dir, model_path, remove_leftovers(model_dir),
+                                       reuse_existing)
+        if not new:
+            return version, False
         staging = os.path.join(model_dir, f"{TEMP_PREFIX}{uuid.uuid4().hex}")
         try:
             _copy_tree(model_path, staging)
-            record = dict(manifest or {})
-            record.update(version=version, model_path=model_path, pushed_at=_now())
+            record = _record(manifest, version, model_path)
             with open(os.path.join(staging, MANIFEST_FILE), "w", encoding="utf-8") as handle:
                 json.dump(record, handle, indent=2, sort_keys=True)
                 handle.flush()
@@ -318,14 +336,11 @@ def _push_remote(model_path: str, model_dir: str, manifest: Optional[Dict[str, A
     """push_model for an object store: stage, claim the number, copy `saved_model.pb` last."""
     gfile = _gfile()
     gfile.makedirs(model_dir)
-    for name in remove_stale_leftovers(model_dir, stale_seconds):
-        print(f"[VersionedPusher] removed {name}, left by a push that did not finish",
-              flush=True)
-    if reuse_existing:
-        version = version_of(model_dir, model_path)
-        if version is not None:
-            return version, False
-    version = (existing_versions(model_dir) or [0])[-1] + 1
+    version, new = _choose_version(model_dir, model_path,
+                                   remove_stale_leftovers(model_dir, stale_seconds),
+                                   reuse_existing)
+    if not new:
+        return version, False
     token = f"{_stamp()}-{uuid.uuid4().hex}"
     staging = os.path.join(model_dir, f"{TEMP_PREFIX}{token}")
     target = os.path.join(model_dir, str(version))
@@ -334,8 +349,7 @@ def _push_remote(model_path: str, model_dir: str, manifest: Optional[Dict[str, A
         if not any(gfile.exists(os.path.join(staging, name)) for name in GRAPH_FILES):
             raise FileNotFoundError(errno.ENOENT, "not a SavedModel (no saved_model.pb)",
                                     model_path)
-        record = dict(manifest or {})
-        record.update(version=version, model_path=model_path, pushed_at=_now())
+        record = _record(manifest, version, model_path)
         manifest_path = os.path.join(staging, MANIFEST_FILE)
         if gfile.exists(manifest_path):  # a rollback's source manifest; some filesystems
             gfile.remove(manifest_path)  # (ram://) do not truncate on a "w" open
