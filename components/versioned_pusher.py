@@ -2,8 +2,9 @@
 
 TF Serving loads the highest integer version in a model directory. TFX's own filesystem
 Pusher names versions by Unix time; this one numbers them and never overwrites or deletes one
-(components/model_versions.py: one push at a time per model directory, a version is complete
-or absent, leftovers of a killed push are cleaned by the next). Each version carries
+(components/model_versions.py: on a local filesystem one push at a time per model directory, a
+version is complete or absent, leftovers of a killed push are cleaned by the next; on gs://,
+through tf.io.gfile, weaker guarantees stated there). Each version carries
 `push_manifest.json`: the version, the metrics that blessed it, the baseline it beat, the data it
 was trained on (span, input fingerprint, counts), the pipeline config and the package versions,
 so an operator can tell what a version is without the metadata store.

@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="5-field cron, optionally with a time zone: "
                                       "'TZ=Europe/Berlin 0 3 * * 1'")
             command.add_argument("--max-concurrent-runs", type=int, default=1,
-                                 help="runs of this schedule that may overlap")
+                                 help="runs of this schedule that may overlap; keep 1: on "
+                                      "gs:// the pusher has no lock, a second pusher only "
+                                      "detects a taken version number and fails")
             command.add_argument("--max-runs", type=int, default=None,
                                  help="stop after this many runs (default: no limit)")
     return parser
@@ -83,6 +85,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             common.check_cron(args.cron, fields=5)
             if args.max_concurrent_runs < 1:
                 raise ValueError("--max-concurrent-runs must be at least 1")
+            if args.max_concurrent_runs > 1:
+                print(f"warning: --max-concurrent-runs {args.max_concurrent_runs}: overlapping "
+                      "runs pushing to one gs:// serving directory race for version numbers; "
+                      "the loser's push fails (components/model_versions.py)", file=sys.stderr)
         job = pipeline_job(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

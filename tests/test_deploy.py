@@ -80,7 +80,19 @@ def test_vertex_schedule_creates_a_cron_schedule(template, fake_aiplatform, caps
     assert job.calls == [("create_schedule", {
         "cron": cron, "display_name": "pet-segmentation-schedule",
         "max_concurrent_run_count": 1, "max_run_count": None, "service_account": None})]
-    assert "schedules/1" in capsys.readouterr().out
+    output = capsys.readouterr()
+    assert "schedules/1" in output.out and "warning" not in output.err
+
+
+def test_vertex_schedule_warns_when_runs_may_overlap(template, fake_aiplatform, capsys):
+    """Overlapping runs would race for version numbers in a gs:// serving directory."""
+    from deploy import vertex
+
+    assert vertex.main(["schedule", "--template", template, *VERTEX, "--cron", "0 3 * * 1",
+                        "--max-concurrent-runs", "2"]) == 0
+    [job] = fake_aiplatform.created
+    assert job.calls[0][1]["max_concurrent_run_count"] == 2
+    assert "race for version numbers" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, message", [
