@@ -24,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_WORK_DIR = os.path.join(HERE, "workdir")
 DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 DEMO_COUNT = 400
+ON_OFF_AUTO = {"auto": None, "on": True, "off": False}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     frozen.add_argument("--freeze-encoder", dest="train_encoder", action="store_false",
                         help="keep the encoder frozen")
     model.add_argument("--seed", type=int, default=defaults["seed"].default)
+    for flag, what in (("--mixed-precision", "float16 compute, float32 logits and loss"),
+                       ("--xla", "XLA-compiled training and evaluation steps")):
+        model.add_argument(flag, choices=sorted(ON_OFF_AUTO), default="auto",
+                           help=f"{what}; auto: on iff the Trainer sees a GPU")
     gate = parser.add_argument_group("evaluation gate")
     gate.add_argument("--min-pixel-accuracy", type=float,
                       default=defaults["min_pixel_accuracy"].default,
@@ -134,6 +139,7 @@ def config_from_args(args: argparse.Namespace, data_dir: Optional[str] = None):
         image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, encoder_weights=args.encoder_weights,
         train_encoder=args.train_encoder, seed=args.seed,
+        mixed_precision=ON_OFF_AUTO[args.mixed_precision], xla=ON_OFF_AUTO[args.xla],
         min_pixel_accuracy=args.min_pixel_accuracy,
         max_pixel_accuracy_drop=args.max_pixel_accuracy_drop,
         beam_args=args.beam_args or list(DEFAULT_BEAM_ARGS),

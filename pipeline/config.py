@@ -42,6 +42,9 @@ class PipelineConfig:
     # computed by a tf.Transform analyzer) or one weight per class, "pet,background,border".
     class_weights: Optional[str] = None
     seed: int = 0
+    # GPU speed-ups: None ("auto") turns each on iff the Trainer sees a GPU.
+    mixed_precision: Optional[bool] = None  # float16 compute; logits and loss stay float32
+    xla: Optional[bool] = None  # XLA-compiled train/eval steps
 
     # Evaluation gate.
     min_pixel_accuracy: float = 0.8  # value threshold, every run (all-background scores ~0.6)
@@ -88,6 +91,11 @@ class PipelineConfig:
                 f"architecture must be one of {', '.join(features.ARCHITECTURES)}, got "
                 f"{self.architecture!r}")
         features.parse_class_weights(self.class_weights)  # ValueError saying what is accepted
+        for name in ("mixed_precision", "xla"):
+            value = getattr(self, name)
+            require(value is None or isinstance(value, bool),
+                    f"{name} must be True, False or None (auto: on iff a GPU is visible), "
+                    f"got {value!r}")
 
     @property
     def model_dir(self) -> str:
@@ -112,4 +120,5 @@ class PipelineConfig:
             "learning_rate": self.learning_rate, "encoder_weights": self.encoder_weights,
             "train_encoder": self.train_encoder, "batchnorm_momentum": self.batchnorm_momentum,
             "class_weights": self.class_weights, "seed": self.seed,
+            "mixed_precision": self.mixed_precision, "xla": self.xla,
         }

@@ -36,6 +36,8 @@ class TrainerSettings:
     class_weights: Optional[str] = None  # None, "auto" (from Transform), or "w_pet,w_bg,w_border"
     shuffle_buffer: int = 256
     seed: int = 0
+    mixed_precision: Optional[bool] = None  # None: on iff a GPU is visible (models.resolve_auto)
+    xla: Optional[bool] = None  # None: on iff a GPU is visible
 
     def __post_init__(self):
         if self.architecture not in features.ARCHITECTURES:
@@ -187,7 +189,9 @@ def run_fn(fn_args) -> None:
             settings.architecture, image_size=settings.image_size,
             encoder_weights=settings.encoder_weights, train_encoder=settings.train_encoder,
             batchnorm_momentum=settings.batchnorm_momentum,
-            learning_rate=settings.learning_rate)
+            learning_rate=settings.learning_rate,
+            mixed_precision=models.resolve_auto(settings.mixed_precision),
+            xla=models.resolve_auto(settings.xla))
     info = models.model_info(model, settings.image_size, class_weights)
     logging.info("Model: %s", info)
     print(f"[Trainer] {info['architecture']}: {info['parameters']:,} parameters "
