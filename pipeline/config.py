@@ -96,6 +96,10 @@ class PipelineConfig:
             require(value is None or isinstance(value, bool),
                     f"{name} must be True, False or None (auto: on iff a GPU is visible), "
                     f"got {value!r}")
+        require(not self.xla or self.architecture == features.MOBILENET_V2_UNET,
+                f"xla cannot be on for architecture {self.architecture!r} (XLA cannot compile "
+                f"the gradient of its UpSampling2D); set xla to auto or off, or use "
+                f"{features.MOBILENET_V2_UNET}")
 
     @property
     def model_dir(self) -> str:

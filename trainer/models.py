@@ -30,9 +30,29 @@ def gpu_visible() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+# XLA has no kernel for ResizeNearestNeighborGrad (the gradient of UpSampling2D, which the
+# Xception-style U-Net uses), so only this architecture's training step compiles.
+XLA_ARCHITECTURES = (features.MOBILENET_V2_UNET,)
+
+
 def resolve_auto(option: Optional[bool]) -> bool:
     """A GPU-only speed option: None ("auto") means on iff TensorFlow sees a GPU."""
     return gpu_visible() if option is None else bool(option)
+
+
+def resolve_xla(option: Optional[bool], architecture: str) -> bool:
+    """`resolve_auto` for XLA; "auto" stays off for an architecture XLA cannot train."""
+    if option is None:
+        return architecture in XLA_ARCHITECTURES and gpu_visible()
+    check_xla(bool(option), architecture)
+    return bool(option)
+
+
+def check_xla(xla: bool, architecture: str) -> None:
+    if xla and architecture not in XLA_ARCHITECTURES:
+        raise ValueError(f"xla cannot be on for architecture {architecture!r}: XLA has no "
+                         f"kernel for the gradient of its UpSampling2D (ResizeNearestNeighborGrad)"
+                         f"; turn xla off (or auto) or use {', '.join(XLA_ARCHITECTURES)}")
 
 
 @contextlib.contextmanager
@@ -66,6 +86,7 @@ def build_model(architecture: str = features.MOBILENET_V2_UNET, image_size: int 
     `xla`: train/test/predict steps are XLA-compiled (`jit_compile`). Both pay off on a GPU;
     `resolve_auto` turns None into that choice.
     """
+    check_xla(xla, architecture)
     with precision_policy(mixed_precision):
         if architecture == features.MOBILENET_V2_UNET:
             model = unet.build_unet(image_size=image_size, encoder_weights=encoder_weights,

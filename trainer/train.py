@@ -191,7 +191,7 @@ def run_fn(fn_args) -> None:
             batchnorm_momentum=settings.batchnorm_momentum,
             learning_rate=settings.learning_rate,
             mixed_precision=models.resolve_auto(settings.mixed_precision),
-            xla=models.resolve_auto(settings.xla))
+            xla=models.resolve_xla(settings.xla, settings.architecture))
     info = models.model_info(model, settings.image_size, class_weights)
     logging.info("Model: %s", info)
     print(f"[Trainer] {info['architecture']}: {info['parameters']:,} parameters "
