@@ -601,10 +601,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="images in the smaller run (memory growth); 0 skips it")
     parser.add_argument("--min-size", type=int, default=300, help="smallest generated side")
     parser.add_argument("--max-size", type=int, default=500, help="largest generated side")
-    parser.add_argument("--architecture", default="unet_mobilenet_v2")
-    parser.add_argument("--image-size", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--architecture", default="unet_mobilenet_v2",
+                        help="the model every stage trains (features.ARCHITECTURES)")
+    parser.add_argument("--image-size", type=int, default=128,
+                        help="square side the images are resized to (a multiple of 32)")
+    parser.add_argument("--epochs", type=int, default=2,
+                        help="training epochs of the pipeline and the plain script (the train "
+                             "stage runs at least 2 and times all but the first)")
+    parser.add_argument("--batch-size", type=int, default=16, help="training batch size")
     parser.add_argument("--requests", type=int, default=100,
                         help="single-image serving requests timed (test images)")
     parser.add_argument("--root", default="/tmp/petseg-pipeline-bench",
