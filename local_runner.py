@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                        ("--xla", "XLA-compiled training and evaluation steps")):
         model.add_argument(flag, choices=sorted(ON_OFF_AUTO), default="auto",
                            help=f"{what}; auto: on iff the Trainer sees a GPU")
+    model.add_argument("--no-example-cache", dest="cache_examples", action="store_false",
+                       help="do not keep the parsed training/eval examples in memory after "
+                            "the first epoch (for data larger than memory)")
     gate = parser.add_argument_group("evaluation gate")
     gate.add_argument("--min-pixel-accuracy", type=float,
                       default=defaults["min_pixel_accuracy"].default,
@@ -140,6 +143,7 @@ def config_from_args(args: argparse.Namespace, data_dir: Optional[str] = None):
         learning_rate=args.learning_rate, encoder_weights=args.encoder_weights,
         train_encoder=args.train_encoder, seed=args.seed,
         mixed_precision=ON_OFF_AUTO[args.mixed_precision], xla=ON_OFF_AUTO[args.xla],
+        cache_examples=args.cache_examples,
         min_pixel_accuracy=args.min_pixel_accuracy,
         max_pixel_accuracy_drop=args.max_pixel_accuracy_drop,
         beam_args=args.beam_args or list(DEFAULT_BEAM_ARGS),

@@ -279,7 +279,7 @@ def stage_train(params: Dict[str, Any]) -> Dict[str, Any]:
 
     def trainer_input():  # exactly what run_fn feeds model.fit
         return train.input_fn(files, tf_transform_output, batch, shuffle=True, augment=True,
-                              seed=0)
+                              seed=0, cache=train.TrainerSettings().cache_examples)
 
     result: Dict[str, Any] = {"epochs": epochs}
     # 1. The input function alone: all cores, then one thread (the rate per core).

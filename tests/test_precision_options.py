@@ -65,13 +65,14 @@ def test_every_architecture_keeps_float32_logits_under_mixed_precision():
 def test_options_flow_from_flags_to_the_trainer(tmp_path):
     parser = local_runner.build_parser()
     args = parser.parse_args(["--demo", "--work-dir", str(tmp_path),
-                              "--mixed-precision", "on", "--xla", "off"])
+                              "--mixed-precision", "on", "--xla", "off", "--no-example-cache"])
     config = local_runner.config_from_args(args, str(tmp_path))
-    assert (config.mixed_precision, config.xla) == (True, False)
+    assert (config.mixed_precision, config.xla, config.cache_examples) == (True, False, False)
     settings = train.TrainerSettings.from_custom_config(config.trainer_config())
-    assert (settings.mixed_precision, settings.xla) == (True, False)
+    assert (settings.mixed_precision, settings.xla, settings.cache_examples) == (
+        True, False, False)
     default = local_runner.config_from_args(parser.parse_args(["--demo"]), str(tmp_path))
-    assert (default.mixed_precision, default.xla) == (None, None)
+    assert (default.mixed_precision, default.xla, default.cache_examples) == (None, None, True)
 
 
 def test_a_non_boolean_option_is_refused(tmp_path):
