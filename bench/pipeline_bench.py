@@ -142,6 +142,10 @@ def stage_ingest(params: Dict[str, Any]) -> Dict[str, Any]:
     import tempfile
 
     import ingest_bench
+    import tensorflow  # noqa: F401  imported before the clocks start, as the pipeline has them
+    from tfx.dsl.components.base import base_beam_executor  # noqa: F401
+
+    from components import oxford_pet_example_gen  # noqa: F401
     from pipeline.config import PipelineConfig
 
     beam_args = PipelineConfig.__dataclass_fields__["ingest_beam_args"].default_factory()
