@@ -429,12 +429,18 @@ def run_size(args: argparse.Namespace, count: int) -> Dict[str, Any]:
     return results
 
 
-def load_size(root: str, count: int) -> Optional[Dict[str, Any]]:
-    path = os.path.join(root, f"size-{count}", "results.json")
-    if not os.path.isfile(path):
-        return None
-    with open(path) as handle:
-        return json.load(handle)
+def load_size(args: argparse.Namespace, count: int) -> Optional[Dict[str, Any]]:
+    """The stage results recorded under --root for `count` images (None if there are none)."""
+    size_dir = os.path.join(args.root, f"size-{count}")
+    results: Dict[str, Any] = {"count": count, "params": {
+        "architecture": args.architecture, "image_size": args.image_size,
+        "epochs": args.epochs, "batch_size": args.batch_size}}
+    for name in STAGES:
+        path = os.path.join(size_dir, f"{name}.json")
+        if os.path.isfile(path):
+            with open(path) as handle:
+                results[name] = json.load(handle)
+    return results if len(results) > 2 else None
 
 
 def versions() -> str:
@@ -499,6 +505,18 @@ def render(main: Dict[str, Any], small: Optional[Dict[str, Any]], args: argparse
         lines.append(ratio_row("Transform component (examples/s)", rate,
                                "plain tf.data decode+resize+normalize",
                                main["transform"]["plain_rate"], "ex/s", ">= 0.7x"))
+    small_components = (small or {}).get("pipeline", {}).get("components", {})
+    for name, unit in (("Transform", main.get("transform", {}).get("examples")),
+                       ("Evaluator", plain.get("eval_images"))):
+        # Between the two sizes: the per-example rate without the fixed cost, and that cost.
+        if name in components and name in small_components and unit and small:
+            extra = components[name]["seconds"] - small_components[name]["seconds"]
+            examples = unit * (1 - small["count"] / count)
+            if extra > 0:
+                fixed = components[name]["seconds"] - unit / (examples / extra)
+                lines.append(f"| {name}, per example between {small['count']} and {count} "
+                             f"images (fixed cost {fixed:.0f} s left out) | "
+                             f"{examples / extra:,.1f} ex/s | | | | |")
     train = main.get("train")
     if train:
         overhead = 1 - train["trainer_step_rate"] / train["memory_step_rate"]
@@ -550,7 +568,6 @@ def render(main: Dict[str, Any], small: Optional[Dict[str, Any]], args: argparse
                   (f" at {small['count']}" if small and "pipeline" in small else "") + " | " +
                   f"peak RSS GiB at {count} |", "| --- | ---: | ---: | ---: |" +
                   (" ---: |" if small and "pipeline" in small else "")]
-        small_components = (small or {}).get("pipeline", {}).get("components", {})
         for name, item in sorted(components.items(), key=lambda kv: kv[1]["start"]):
             cells = [name, f"{item['seconds']:.1f}",
                      f"{item['seconds'] / pipeline['wall_seconds'] * 100:.0f}%"]
@@ -625,7 +642,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                    "work shared the machine")
     parser.add_argument("--reading", metavar="FILE", help="markdown for a '## Reading' section")
     parser.add_argument("--report", action="store_true",
-                        help="measure nothing: rewrite --out from the results under --root")
+                        help="measure nothing: rewrite --out from the results under --root "
+                             "(give the same sizes and training flags as the run)")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -641,9 +659,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     os.makedirs(args.root, exist_ok=True)
     small = None
     if args.memory_count:
-        small = load_size(args.root, args.memory_count) if args.report else run_size(
+        small = load_size(args, args.memory_count) if args.report else run_size(
             args, args.memory_count)
-    main_results = load_size(args.root, args.count) if args.report else run_size(
+    main_results = load_size(args, args.count) if args.report else run_size(
         args, args.count)
     if main_results is None:
         raise SystemExit(f"no results for {args.count} images under {args.root}")
