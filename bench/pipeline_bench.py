@@ -598,21 +598,26 @@ def render(main: Dict[str, Any], small: Optional[Dict[str, Any]], args: argparse
                  for s in sizes]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if train:
-        per_core = train.get("input_rate_files_one_thread", train["input_rate_one_thread"])
         cached = train["input_rate_one_thread"]
-        lines += ["", "## On a GPU", "",
-                  f"The Trainer's input function reading its records every epoch (gunzip -> "
-                  f"parse -> flip -> batch) delivered "
-                  f"{train.get('input_rate_files', float('nan')):,.0f} images/s on this "
-                  f"machine's {os.cpu_count()} cores and {per_core:,.0f} images/s on one "
-                  f"tf.data thread (the rate per core) at {p['image_size']} px. Feeding "
-                  f"{GPU_TARGET} images/s to a T4 would need about "
-                  f"{math.ceil(GPU_TARGET / per_core)} such cores, {2 * GPU_TARGET} images/s "
-                  f"about {math.ceil(2 * GPU_TARGET / per_core)}. With the parsed examples "
-                  f"cached in memory (the default, from the second epoch) it ran at "
-                  f"{train['input_rate']:,.0f} images/s on all cores, {cached:,.0f} on one "
-                  f"thread, over {train['epochs']} epochs. JPEGs are decoded once, by "
-                  "Transform, not per epoch."]
+        lines += ["", "## On a GPU", ""]
+        if "input_rate_files_one_thread" in train:
+            per_core = train["input_rate_files_one_thread"]
+            lines += [
+                f"The Trainer's input function reading its records every epoch (gunzip -> "
+                f"parse -> flip -> batch) delivered {train['input_rate_files']:,.0f} images/s "
+                f"on this machine's {os.cpu_count()} cores and {per_core:,.0f} images/s on one "
+                f"tf.data thread (the rate per core) at {p['image_size']} px. Feeding "
+                f"{GPU_TARGET} images/s to a T4 would need about "
+                f"{math.ceil(GPU_TARGET / per_core)} such cores, {2 * GPU_TARGET} images/s "
+                f"about {math.ceil(2 * GPU_TARGET / per_core)}."]
+        else:
+            lines += ["The input function's rate from the files every epoch was not measured "
+                      "in this run (an older version of the benchmark)."]
+        lines += [f"With the parsed examples cached in memory (the default, from the second "
+                  f"epoch) it ran at {train['input_rate']:,.0f} images/s on all cores, "
+                  f"{cached:,.0f} on one thread, averaged over {train['epochs']} epochs "
+                  f"(the first one from the files). JPEGs are decoded once, by Transform, not "
+                  f"per epoch."]
         if "transform" in main:
             decode = main["transform"]["plain_rate_one_thread"]
             lines += ["", f"For comparison, decoding and resizing the JPEGs and trimaps on the "
