@@ -99,6 +99,16 @@ def build_model(params: Dict[str, Any]):
                               encoder_weights="none", learning_rate=1e-3)
 
 
+def one_thread():
+    """tf.data options that run a pipeline, and the ops inside its functions, on one thread."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = 1
+    options.threading.max_intra_op_parallelism = 1
+    return options
+
+
 class StepTimer:
     """A Keras callback recording each training step's wall time and batch size."""
 
@@ -252,13 +262,11 @@ def stage_transform(params: Dict[str, Any]) -> Dict[str, Any]:
                 preprocessing.decode_masks(parsed[features.MASK_KEY], size))
 
     rates = {}
-    for label, threads in (("all_cores", None), ("one_thread", 1)):
+    for label, threads in (("warm_up", None), ("all_cores", None), ("one_thread", 1)):
         dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(16).map(
             work, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
         if threads:
-            options = tf.data.Options()
-            options.threading.private_threadpool_size = threads
-            dataset = dataset.with_options(options)
+            dataset = dataset.with_options(one_thread())
         count, start = 0, time.perf_counter()
         for images, _ in dataset:
             count += int(images.shape[0])
@@ -295,9 +303,7 @@ def stage_train(params: Dict[str, Any]) -> Dict[str, Any]:
                                   ("input_rate_files_one_thread", 1, False)):
         dataset = trainer_input(cache)
         if threads:
-            options = tf.data.Options()
-            options.threading.private_threadpool_size = threads
-            dataset = dataset.with_options(options)
+            dataset = dataset.with_options(one_thread())
         count, start = 0, time.perf_counter()
         for _ in range(epochs):
             for images, _ in dataset:
