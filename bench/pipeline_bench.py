@@ -579,9 +579,10 @@ def render(main: Dict[str, Any], small: Optional[Dict[str, Any]], args: argparse
                   f"{pipeline['wall_seconds']:.0f} s in all; the rest is imports, pipeline "
                   "compilation and the metadata store. Peak RSS sampled every 0.2 s over the "
                   "whole process tree while the component ran.", "",
-                  "| component | seconds | share | peak RSS GiB" +
-                  (f" at {small['count']}" if small and "pipeline" in small else "") + " | " +
-                  f"peak RSS GiB at {count} |", "| --- | ---: | ---: | ---: |" +
+                  "| component | seconds | share |" +
+                  (f" peak RSS GiB at {small['count']} |" if small and "pipeline" in small
+                   else "") + f" peak RSS GiB at {count} |",
+                  "| --- | ---: | ---: | ---: |" +
                   (" ---: |" if small and "pipeline" in small else "")]
         for name, item in sorted(components.items(), key=lambda kv: kv[1]["start"]):
             cells = [name, f"{item['seconds']:.1f}",
