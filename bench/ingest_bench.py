@@ -34,7 +34,8 @@ MODES = {
 }
 
 
-def ensure_dataset(data_dir: str, count: int) -> None:
+def ensure_dataset(data_dir: str, count: int, min_size: int = 300, max_size: int = 500) -> None:
+    """Generates `count` images (sides min_size..max_size) once; later calls reuse them."""
     from oxford_pet import demo
 
     marker = os.path.join(data_dir, f".complete-{count}")
@@ -42,7 +43,7 @@ def ensure_dataset(data_dir: str, count: int) -> None:
         return
     shutil.rmtree(data_dir, ignore_errors=True)
     start = time.time()
-    demo.make_demo_data(data_dir, count, seed=2024, min_size=300, max_size=500,
+    demo.make_demo_data(data_dir, count, seed=2024, min_size=min_size, max_size=max_size,
                         progress=lambda d, t: d % 250 == 0 and print(f"  generated {d}/{t}",
                                                                       flush=True))
     open(marker, "w").close()

@@ -52,6 +52,12 @@ class PipelineConfig:
     # one, and trains warm_start_epochs instead of epochs.
     warm_start: bool = False
     warm_start_epochs: int = 2
+    # GPU speed-ups: None ("auto") turns each on iff the Trainer sees a GPU.
+    mixed_precision: Optional[bool] = None  # float16 compute; logits and loss stay float32
+    xla: Optional[bool] = None  # XLA-compiled train/eval steps
+    # The Trainer keeps parsed examples in memory after the first epoch (327 KB an example at
+    # 128 px): later epochs skip gunzip and parsing. Off for data larger than memory.
+    cache_examples: bool = True
 
     # Evaluation gate.
     min_pixel_accuracy: float = 0.8  # value threshold, every run (all-background scores ~0.6)
@@ -116,6 +122,15 @@ class PipelineConfig:
                 f"'span-{{SPAN}}', got {self.span_pattern!r}")
         if self.cloud is not None:
             self.cloud.validate(self)
+        for name in ("mixed_precision", "xla"):
+            value = getattr(self, name)
+            require(value is None or isinstance(value, bool),
+                    f"{name} must be True, False or None (auto: on iff a GPU is visible), "
+                    f"got {value!r}")
+        require(not self.xla or self.architecture == features.MOBILENET_V2_UNET,
+                f"xla cannot be on for architecture {self.architecture!r} (XLA cannot compile "
+                f"the gradient of its UpSampling2D); set xla to auto or off, or use "
+                f"{features.MOBILENET_V2_UNET}")
 
     @property
     def model_dir(self) -> str:
@@ -142,6 +157,8 @@ class PipelineConfig:
             "class_weights": self.class_weights, "seed": self.seed,
             # Only when on, so the Trainer's cache key stays as it was without warm start.
             **({"warm_start_epochs": self.warm_start_epochs} if self.warm_start else {}),
+            "mixed_precision": self.mixed_precision, "xla": self.xla,
+            "cache_examples": self.cache_examples,
         }
 
 

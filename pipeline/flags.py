@@ -14,7 +14,8 @@ from trainer import features  # names only: no TensorFlow import here
 TRAINING_FIELDS = (
     "architecture", "class_weights", "epochs", "batch_size", "image_size", "learning_rate",
     "encoder_weights", "train_encoder", "seed", "warm_start", "warm_start_epochs",
-    "min_pixel_accuracy", "max_pixel_accuracy_drop")
+    "min_pixel_accuracy", "max_pixel_accuracy_drop", "mixed_precision", "xla", "cache_examples")
+ON_OFF_AUTO = {"auto": None, "on": True, "off": False}  # None: on iff the Trainer sees a GPU
 
 
 def add_training_flags(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +59,13 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--warm-start-epochs", type=int,
                        default=defaults["warm_start_epochs"].default,
                        help="epochs when warm-starting (--warm-start), positive")
+    for flag, what in (("--mixed-precision", "float16 compute, float32 logits and loss"),
+                       ("--xla", "XLA-compiled training and evaluation steps")):
+        model.add_argument(flag, choices=sorted(ON_OFF_AUTO), default="auto",
+                           help=f"{what}; auto: on iff the Trainer sees a GPU")
+    model.add_argument("--no-example-cache", dest="cache_examples", action="store_false",
+                       help="do not keep the parsed training/eval examples in memory after "
+                            "the first epoch (for data larger than memory)")
     gate = parser.add_argument_group("evaluation gate")
     gate.add_argument("--min-pixel-accuracy", type=float,
                       default=defaults["min_pixel_accuracy"].default,
@@ -70,4 +78,7 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 def training_settings(args: argparse.Namespace) -> Dict[str, Any]:
     """PipelineConfig keyword arguments from the flags of `add_training_flags`."""
-    return {field: getattr(args, field) for field in TRAINING_FIELDS}
+    settings = {field: getattr(args, field) for field in TRAINING_FIELDS}
+    for field in ("mixed_precision", "xla"):
+        settings[field] = ON_OFF_AUTO[settings[field]]
+    return settings

@@ -108,7 +108,10 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
 
     transform = Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-        module_file=PREPROCESSING_MODULE, custom_config=config.transform_config())
+        module_file=PREPROCESSING_MODULE, custom_config=config.transform_config(),
+        # Raw statistics are StatisticsGen's. TFDV over every transformed pixel, which nothing
+        # reads, added 2-14 s to the executor's 16-18 s on 100 images (BENCHMARKS.md).
+        disable_statistics=True)
     transform.add_upstream_node(anomalies_gate)  # no Transform on data with anomalies
 
     model_resolver = Resolver(

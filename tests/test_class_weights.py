@@ -75,6 +75,16 @@ def test_without_class_weights_batches_are_image_and_mask(tmp_path):
     assert image.shape == (4, SIZE, SIZE, 3) and mask.shape == (4, SIZE, SIZE, 1)
 
 
+def test_cached_input_gives_every_epoch_the_same_examples_reshuffled(tmp_path):
+    masks = _write_examples(tmp_path / "train.gz", 6)
+    dataset = train.input_fn([str(tmp_path / "*.gz")], _FakeTransformOutput(), 4,
+                             shuffle=True, seed=1, cache=True)
+    epochs = [np.concatenate([mask.numpy() for _, mask in dataset]) for _ in range(3)]
+    for epoch in epochs:  # the examples of the file, each once, in some order
+        assert sorted(m.tobytes() for m in epoch) == sorted(m.tobytes() for m in masks)
+    assert len({epoch.tobytes() for epoch in epochs}) > 1  # reshuffled after the cache
+
+
 @pytest.mark.parametrize("augment", [False, True])
 def test_each_pixel_weighs_what_its_true_class_weighs(tmp_path, augment):
     _write_examples(tmp_path / "train.gz", 6)

@@ -109,8 +109,10 @@ def build_unet(image_size: int = 128,
     for filters, skip in zip(DECODER_FILTERS, reversed(skips[:-1])):
         x = upsample(filters, name=f"up_{filters}")(x)  # side doubles: S/16 ... S/2
         x = keras.layers.Concatenate()([x, skip])
+    # float32 even under mixed precision: the logits, the loss and the exported outputs.
     logits = keras.layers.Conv2DTranspose(
-        features.NUM_CLASSES, 3, strides=2, padding="same", name="logits")(x)  # [B, S, S, 3]
+        features.NUM_CLASSES, 3, strides=2, padding="same", name="logits",
+        dtype="float32")(x)  # [B, S, S, 3]
 
     model = without_autograph(keras.Model(inputs=inputs, outputs=logits,
                                           name=features.MOBILENET_V2_UNET))

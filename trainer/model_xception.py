@@ -78,7 +78,9 @@ def build_xception_unet(image_size: int = 128,
         residual = layers.Conv2D(filters, 1, padding="same", name=f"{prefix}_residual")(residual)
         x = residual_source = layers.Add(name=f"{prefix}_add")([x, residual])
 
-    logits = layers.Conv2D(features.NUM_CLASSES, 3, padding="same", name="logits")(x)
+    # float32 even under mixed precision: the logits, the loss and the exported outputs.
+    logits = layers.Conv2D(features.NUM_CLASSES, 3, padding="same", name="logits",
+                           dtype="float32")(x)
     model = unet.without_autograph(keras.Model(inputs=inputs, outputs=logits,
                                                name=features.XCEPTION_UNET))
     model.encoder_pretrained = False  # nothing here is pretrained

@@ -5,9 +5,11 @@ Every architecture takes float32 images [B, S, S, 3] in [0, 1] and returns logit
 signatures, the TFMA metrics and the push are shared.
 """
 
+import contextlib
 import json
+import logging
 import os
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -21,26 +23,88 @@ except ImportError:  # in TFX's user-module wheel the same files are top-level m
     import model_xception
 
 
+MIXED_POLICY = "mixed_float16"
+
+
+def gpu_visible() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+# XLA has no kernel for ResizeNearestNeighborGrad (the gradient of UpSampling2D, which the
+# Xception-style U-Net uses), so only this architecture's training step compiles.
+XLA_ARCHITECTURES = (features.MOBILENET_V2_UNET,)
+
+
+def resolve_auto(option: Optional[bool]) -> bool:
+    """A GPU-only speed option: None ("auto") means on iff TensorFlow sees a GPU."""
+    return gpu_visible() if option is None else bool(option)
+
+
+def resolve_xla(option: Optional[bool], architecture: str) -> bool:
+    """`resolve_auto` for XLA; "auto" stays off for an architecture XLA cannot train."""
+    if option is None:
+        return architecture in XLA_ARCHITECTURES and gpu_visible()
+    check_xla(bool(option), architecture)
+    return bool(option)
+
+
+def check_xla(xla: bool, architecture: str) -> None:
+    if xla and architecture not in XLA_ARCHITECTURES:
+        raise ValueError(f"xla cannot be on for architecture {architecture!r}: XLA has no "
+                         f"kernel for the gradient of its UpSampling2D (ResizeNearestNeighborGrad)"
+                         f"; turn xla off (or auto) or use {', '.join(XLA_ARCHITECTURES)}")
+
+
+@contextlib.contextmanager
+def precision_policy(mixed_precision: bool) -> Iterator[None]:
+    """Keras' global dtype policy is mixed_float16 inside (when asked), as it was after.
+
+    Layers, the functional Model and `compile` (which wraps the optimizer in a
+    LossScaleOptimizer) read the policy when they are built, so building inside is enough.
+    """
+    if not mixed_precision:
+        yield
+        return
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(MIXED_POLICY)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def build_model(architecture: str = features.MOBILENET_V2_UNET, image_size: int = 128,
                 encoder_weights: str = "imagenet", train_encoder: Optional[bool] = None,
                 batchnorm_momentum: Optional[float] = 0.9,
-                learning_rate: float = 1e-3) -> keras.Model:
+                learning_rate: float = 1e-3, mixed_precision: bool = False,
+                xla: bool = False) -> keras.Model:
     """The compiled model of `architecture` (one of `features.ARCHITECTURES`).
 
     `encoder_weights` and `train_encoder` concern the MobileNetV2 encoder only; the
-    Xception-style U-Net has no pretrained part.
+    Xception-style U-Net has no pretrained part. `mixed_precision`: float16 compute with float32
+    variables; the logits layer (so the loss and every exported output) stays float32.
+    `xla`: train/test/predict steps are XLA-compiled (`jit_compile`). Both pay off on a GPU;
+    `resolve_auto` turns None into that choice.
     """
-    if architecture == features.MOBILENET_V2_UNET:
-        return unet.build_unet(image_size=image_size, encoder_weights=encoder_weights,
-                               train_encoder=train_encoder,
-                               batchnorm_momentum=batchnorm_momentum,
-                               learning_rate=learning_rate)
-    if architecture == features.XCEPTION_UNET:
-        return model_xception.build_xception_unet(image_size=image_size,
-                                                  batchnorm_momentum=batchnorm_momentum,
-                                                  learning_rate=learning_rate)
-    raise ValueError(f"unknown architecture {architecture!r}; known: "
-                     f"{', '.join(features.ARCHITECTURES)}")
+    check_xla(xla, architecture)
+    with precision_policy(mixed_precision):
+        if architecture == features.MOBILENET_V2_UNET:
+            model = unet.build_unet(image_size=image_size, encoder_weights=encoder_weights,
+                                    train_encoder=train_encoder,
+                                    batchnorm_momentum=batchnorm_momentum,
+                                    learning_rate=learning_rate)
+        elif architecture == features.XCEPTION_UNET:
+            model = model_xception.build_xception_unet(image_size=image_size,
+                                                       batchnorm_momentum=batchnorm_momentum,
+                                                       learning_rate=learning_rate)
+        else:
+            raise ValueError(f"unknown architecture {architecture!r}; known: "
+                             f"{', '.join(features.ARCHITECTURES)}")
+    if xla:
+        model.jit_compile = True  # Keras rebuilds its step functions with jit_compile=True
+    logging.info("%s: dtype policy %s, XLA %s", model.name, model.dtype_policy.name,
+                 "on" if xla else "off")
+    return model
 
 
 def count_parameters(weights) -> int:

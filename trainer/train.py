@@ -44,6 +44,9 @@ class TrainerSettings:
     # (fn_args.base_model). Without a base model (a first run) training starts from scratch
     # with `epochs`.
     warm_start_epochs: Optional[int] = None
+    mixed_precision: Optional[bool] = None  # None: on iff a GPU is visible (models.resolve_auto)
+    xla: Optional[bool] = None  # None: on iff a GPU is visible
+    cache_examples: bool = True  # keep parsed train/eval examples in memory after epoch 1
 
     def __post_init__(self):
         if self.architecture not in features.ARCHITECTURES:
@@ -134,20 +137,27 @@ def resolve_class_weights(spec: Optional[str], train_files: List[str],
 def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
              batch_size: int, shuffle: bool = False, augment: bool = False,
              seed: int = 0, shuffle_buffer: int = 256,
-             class_weights: Optional[Sequence[float]] = None) -> tf.data.Dataset:
+             class_weights: Optional[Sequence[float]] = None,
+             cache: bool = False) -> tf.data.Dataset:
     """Transformed examples (gzipped TFRecords) -> batches of (image [B,S,S,3], mask [B,S,S,1]).
+
+    `cache` keeps the parsed examples in memory after the first epoch (4 bytes a pixel
+    channel, 8 a mask pixel: 327 KB an example at 128 px), as the tutorial's `.cache()` does;
+    gunzipping and parsing float records was the input's main cost (BENCHMARKS.md).
 
     With `class_weights` (one per class) the batches are (image, mask, weights [B,S,S,1]):
     Keras weighs each pixel's loss by its true class's weight.
     """
     dataset, spec = _records(file_patterns, tf_transform_output,
                              [features.IMAGE_XF, features.MASK_XF])
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
     dataset = dataset.map(lambda records: tf.io.parse_example(records, spec),
                           num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.unbatch()
+    if cache:  # the parsed examples, in memory: later epochs skip gunzip and parsing
+        dataset = dataset.cache()
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if augment:
         dataset = dataset.enumerate().map(
             lambda index, example: random_flip(
@@ -222,14 +232,18 @@ def run_fn(fn_args) -> None:
                                           tf_transform_output)
     train_data = input_fn(fn_args.train_files, tf_transform_output, batch_size, shuffle=True,
                           augment=True, seed=settings.seed,
-                          shuffle_buffer=settings.shuffle_buffer, class_weights=class_weights)
-    eval_data = input_fn(fn_args.eval_files, tf_transform_output, batch_size)
+                          shuffle_buffer=settings.shuffle_buffer, class_weights=class_weights,
+                          cache=settings.cache_examples)
+    eval_data = input_fn(fn_args.eval_files, tf_transform_output, batch_size,
+                         cache=settings.cache_examples)
     with strategy.scope():
         model = models.build_model(
             settings.architecture, image_size=settings.image_size,
             encoder_weights=settings.encoder_weights, train_encoder=settings.train_encoder,
             batchnorm_momentum=settings.batchnorm_momentum,
-            learning_rate=settings.learning_rate)
+            learning_rate=settings.learning_rate,
+            mixed_precision=models.resolve_auto(settings.mixed_precision),
+            xla=models.resolve_xla(settings.xla, settings.architecture))
     epochs = settings.epochs
     if settings.warm_start_epochs and fn_args.base_model:
         started = warm_start(model, fn_args.base_model)
