@@ -664,7 +664,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--skip", action="append", default=[], choices=STAGES,
                         help="do not run this stage (repeatable); its earlier result under "
                              "--root, if any, is reported")
-    parser.add_argument("--out", default=os.path.join(REPO, "BENCHMARKS.md"))
+    parser.add_argument("--out", default=os.path.join(REPO, "BENCHMARKS.md"),
+                        help="the Markdown results file to write")
     parser.add_argument("--note", default="", help="a line for the header, e.g. that other "
                                                    "work shared the machine")
     parser.add_argument("--reading", metavar="FILE", help="markdown for a '## Reading' section")
