@@ -672,9 +672,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--report", action="store_true",
                         help="measure nothing: rewrite --out from the results under --root "
                              "(give the same sizes and training flags as the run)")
-    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
-    parser.add_argument("--params", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
+    inner = parser.add_argument_group("internal (how the benchmark runs each stage in its own "
+                                      "process; not for direct use)")
+    inner.add_argument("--stage", choices=STAGES, help="run only this stage, in this process")
+    inner.add_argument("--params", help="the stage's parameters, JSON")
+    inner.add_argument("--result", help="where the stage writes its result, JSON")
     args = parser.parse_args(argv)
     args.argv = [a for a in (argv if argv is not None else sys.argv[1:])]
 
