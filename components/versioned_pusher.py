@@ -25,9 +25,7 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.types.component_spec import ChannelParameter
 from tfx.utils import json_utils, path_utils, proto_utils
 
-from components.model_versions import (  # noqa: F401  (re-exported: readers import them here)
-    MANIFEST_FILE, TEMP_PREFIX, existing_versions, push_model, push_new_version, read_manifest,
-    read_model_info, version_of)
+from components.model_versions import push_model, read_model_info, version_of
 
 EVALUATION_KEY = "evaluation"
 EXAMPLES_KEY = "examples"

@@ -90,7 +90,7 @@ class RunSummary:
         weights; trainer/models.py), or {} when there is no model or no record."""
         from tfx.utils import path_utils
 
-        from components.versioned_pusher import read_model_info
+        from components.model_versions import read_model_info
 
         trainer = self.component("Trainer")
         model = trainer.output("model") if trainer else None

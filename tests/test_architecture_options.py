@@ -5,7 +5,7 @@ import json
 import pytest
 
 import local_runner
-from components import versioned_pusher
+from components import model_versions
 from pipeline.config import PipelineConfig
 from trainer import features
 from trainer.train import TrainerSettings
@@ -85,12 +85,12 @@ def test_the_push_manifest_carries_the_trainers_model_info(tmp_path):
     (model / "saved_model.pb").write_bytes(b"graph")
     info = {"architecture": features.XCEPTION_UNET, "parameters": 2058979}
     (model / features.MODEL_INFO_FILE).write_text(json.dumps(info))
-    assert versioned_pusher.read_model_info(str(model)) == info
-    assert versioned_pusher.read_model_info(str(tmp_path)) == {}  # a model without a record
+    assert model_versions.read_model_info(str(model)) == info
+    assert model_versions.read_model_info(str(tmp_path)) == {}  # a model without a record
     model_dir = str(tmp_path / "serving")
-    version = versioned_pusher.push_new_version(
-        str(model), model_dir, versioned_pusher.read_model_info(str(model)))
-    manifest = versioned_pusher.read_manifest(model_dir, version)
+    version = model_versions.push_new_version(
+        str(model), model_dir, model_versions.read_model_info(str(model)))
+    manifest = model_versions.read_manifest(model_dir, version)
     assert manifest["architecture"] == features.XCEPTION_UNET
     assert manifest["parameters"] == 2058979
     assert manifest["model_path"] == str(model)
