@@ -28,6 +28,9 @@ COPY oxford_pet /pipeline/oxford_pet
 COPY schema /pipeline/schema
 COPY deploy /pipeline/deploy
 ENV PYTHONPATH=/pipeline
+# Each step pip-installs the user-module wheel; skip pip's whole-environment conflict check and
+# version lookup (pipeline/user_module_pip.py says why; the local runner sets the same).
+ENV PIP_NO_WARN_CONFLICTS=0 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -c "import tfx, tensorflow, tensorflow_transform, tensorflow_model_analysis, \
 apache_beam, kfp; from pipeline.pipeline import create_pipeline; import components.versioned_pusher"
 

@@ -332,7 +332,9 @@ def run(args: argparse.Namespace) -> int:
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from pipeline.pipeline import create_pipeline
+    from pipeline.user_module_pip import speed_up_user_module_installs
 
+    speed_up_user_module_installs()
     start = time.time()
     try:
         LocalDagRunner().run(create_pipeline(config))

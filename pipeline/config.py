@@ -55,8 +55,9 @@ class PipelineConfig:
     # GPU speed-ups: None ("auto") turns each on iff the Trainer sees a GPU.
     mixed_precision: Optional[bool] = None  # float16 compute; logits and loss stay float32
     xla: Optional[bool] = None  # XLA-compiled train/eval steps
-    # The Trainer keeps parsed examples in memory after the first epoch (327 KB an example at
-    # 128 px): later epochs skip gunzip and parsing. Off for data larger than memory.
+    # The Trainer keeps decoded examples in memory after the first epoch (8-bit pixels and
+    # class ids, 64 KB an example at 128 px): later epochs skip gunzip and parsing. Off for
+    # data larger than memory.
     cache_examples: bool = True
 
     # Evaluation gate.

@@ -42,6 +42,8 @@ def score_examples(model_dir: str, examples_uri: str, max_examples: int,
     """
     import tensorflow as tf
 
+    from trainer import preprocessing
+
     files = eval_files(examples_uri, split)
     model = tf.saved_model.load(model_dir)
     transform = model.signatures[features.TRANSFORM_SIGNATURE]
@@ -56,7 +58,7 @@ def score_examples(model_dir: str, examples_uri: str, max_examples: int,
         predicted = serve(**{features.SERVING_INPUT_KEY: raw[features.IMAGE_KEY]})
         class_ids = predicted[features.CLASS_IDS_KEY].numpy()
         truth = transformed[features.MASK_XF].numpy()[..., 0]
-        pictures = transformed[features.IMAGE_XF].numpy()
+        pictures = preprocessing.model_images(transformed[features.IMAGE_XF]).numpy()
         for index, name in enumerate(raw[features.FILE_NAME_KEY].numpy()):
             scored.append({
                 "name": name.decode("utf-8", "replace"),

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from trainer import features, model as unet, train
+from trainer import features, model as unet, preprocessing, train
 
 SIZE = 8
 
@@ -36,7 +36,7 @@ class _FakeTransformOutput:
 
     def __init__(self, with_class_weights: bool = False):
         self._spec = {
-            features.IMAGE_XF: tf.io.FixedLenFeature([SIZE, SIZE, 3], tf.float32),
+            features.IMAGE_XF: tf.io.FixedLenFeature([], tf.string),
             features.MASK_XF: tf.io.FixedLenFeature([SIZE, SIZE, 1], tf.int64),
         }
         if with_class_weights:
@@ -48,14 +48,17 @@ class _FakeTransformOutput:
 
 
 def _write_examples(path, count: int, class_weights=None, seed: int = 0):
-    """Transformed examples as Transform writes them (gzipped TFRecords); returns the masks."""
+    """Transformed examples as Transform writes them (gzipped TFRecords, images packed by
+    preprocessing.pack_images); returns the masks."""
     rng = np.random.default_rng(seed)
     masks = rng.integers(0, features.NUM_CLASSES, (count, SIZE, SIZE, 1))
+    packed = preprocessing.pack_images(
+        tf.constant(rng.random((count, SIZE, SIZE, 3)) * 255, tf.float32)).numpy()
     with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
-        for mask in masks:
+        for mask, image in zip(masks, packed):
             feature = {
-                features.IMAGE_XF: tf.train.Feature(float_list=tf.train.FloatList(
-                    value=rng.random(SIZE * SIZE * 3).astype(np.float32))),
+                features.IMAGE_XF: tf.train.Feature(bytes_list=tf.train.BytesList(
+                    value=[image])),
                 features.MASK_XF: tf.train.Feature(int64_list=tf.train.Int64List(
                     value=mask.reshape(-1))),
             }
@@ -73,6 +76,23 @@ def test_without_class_weights_batches_are_image_and_mask(tmp_path):
     assert [len(batch) for batch in batches] == [2, 2]
     image, mask = batches[0]
     assert image.shape == (4, SIZE, SIZE, 3) and mask.shape == (4, SIZE, SIZE, 1)
+    assert image.dtype == tf.float32 and mask.dtype == tf.int64
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_input_gives_the_packed_pixels_normalized_and_the_masks_unchanged(tmp_path, cache):
+    """Unshuffled, the batches are the file's examples in order: pixels / 255 and class ids."""
+    masks = _write_examples(tmp_path / "train.gz", 5)
+    records = list(tf.data.TFRecordDataset(str(tmp_path / "train.gz"), "GZIP"))
+    spec = _FakeTransformOutput().transformed_feature_spec()
+    pixels = np.stack([tf.io.parse_tensor(tf.io.parse_single_example(
+        record, spec)[features.IMAGE_XF], tf.uint8).numpy() for record in records])
+    dataset = train.input_fn([str(tmp_path / "*.gz")], _FakeTransformOutput(), 2, cache=cache)
+    for _ in range(2):  # a cached second epoch gives the same
+        images = np.concatenate([image.numpy() for image, _ in dataset])
+        labels = np.concatenate([mask.numpy() for _, mask in dataset])
+        np.testing.assert_allclose(images, pixels / 255.0, atol=1e-7)
+        np.testing.assert_array_equal(labels, masks)
 
 
 def test_cached_input_gives_every_epoch_the_same_examples_reshuffled(tmp_path):

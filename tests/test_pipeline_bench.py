@@ -37,6 +37,7 @@ def _size(count, scale):
         "train": dict(stage, input_rate=400.0, input_rate_one_thread=300.0, epochs=2,
                       input_rate_files=200.0, input_rate_files_one_thread=120.0,
                       trainer_step_rate=19.0, memory_step_rate=20.0, tutorial_step_rate=19.5,
+                      trainer_timed_steps=126,
                       trainer_first_step_seconds=20.0, tutorial_first_step_seconds=60.0),
         "serving": dict(stage, serving={"p50": 0.05, "p95": 0.07, "batch_rate": 40.0},
                         predict={"p50": 0.1, "p95": 0.2, "batch_rate": 45.0},
@@ -53,7 +54,7 @@ def test_report_has_each_figure_its_reference_ratio_and_target():
     # 1,500 more examples took 20 s more: 75/s a marginal example, 13 s fixed.
     assert "| Transform, per example between 500 and 2000 images (fixed cost 13 s left out) | " \
         "75.0 ex/s |" in text
-    assert "input overhead 5.0%" in text  # 1 - 19/20
+    assert "input overhead 5.0%, 126 steps timed each" in text  # 1 - 19/20
     assert "| 150.0 s | 2.00x | <= 1.5x (missed) |" in text  # end to end: 300 s vs 150 s
     assert "| 50.0 ms | model.predict, 1 pre-decoded array | 100.0 ms | 0.50x | <= 1.25x (met)" \
         in text

@@ -73,6 +73,32 @@ def test_mask_classes_follow_the_trimap_values():
     assert mask[-1, 0] == features.CLASS_NAMES.index("border")
 
 
+def test_packed_images_are_the_rounded_pixels_and_unpack_to_the_model_input():
+    pixels = tf.constant([[[[0.0, 0.4, 0.6], [127.5, 254.6, 255.0]]],
+                          [[[300.0, -3.0, 12.2], [1.0, 2.0, 3.0]]]])  # [2, 1, 2, 3]
+    packed = preprocessing.pack_images(pixels)
+    assert packed.shape == (2,) and packed.dtype == tf.string
+    unpacked = preprocessing.unpack_pixels(packed).numpy()
+    assert unpacked.dtype == np.uint8
+    np.testing.assert_array_equal(unpacked, [[[[0, 0, 1], [128, 255, 255]]],
+                                             [[[255, 0, 12], [1, 2, 3]]]])
+    images = preprocessing.model_images(tf.reshape(packed, [-1, 1])).numpy()
+    assert images.dtype == np.float32
+    np.testing.assert_allclose(images, unpacked / 255.0, atol=1e-7)
+
+
+def test_a_packed_image_is_a_quarter_of_its_float_bytes():
+    pixels = tf.random.uniform([1, 128, 128, 3], 0, 255, seed=1)
+    packed = preprocessing.pack_images(pixels).numpy()[0]
+    assert 128 * 128 * 3 <= len(packed) < 128 * 128 * 3 + 64  # uint8 and a short header
+
+
+def test_unpacking_a_wrong_size_fails_loudly():
+    packed = preprocessing.pack_images(tf.zeros([1, 16, 16, 3]))
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        preprocessing.unpack_pixels(packed, size=32)
+
+
 def _analyze_and_transform(raw, custom_config, temp_dir):
     """Runs preprocessing_fn through tf.Transform on Beam: (transformed examples, their spec)."""
     import tensorflow_transform.beam as tft_beam
@@ -98,10 +124,12 @@ def test_preprocessing_fn_under_tf_transform(tmp_path):
             features.MASK_KEY: [_png(_trimap(40 + i, 60))]} for i in range(3)]
     transformed, feature_spec = _analyze_and_transform(raw, {"image_size": 32}, tmp_path)
     assert len(transformed) == 3
-    for example in transformed:
-        assert np.asarray(example[features.IMAGE_XF]).shape == (32, 32, 3)
+    for example, source in zip(transformed, raw):
+        pixels = preprocessing.unpack_pixels(tf.constant([example[features.IMAGE_XF]]), 32)
+        expected = preprocessing.resize_images(tf.constant(source[features.IMAGE_KEY]), 32)
+        np.testing.assert_allclose(pixels.numpy()[0], expected.numpy()[0], atol=0.5)
         assert set(np.unique(example[features.MASK_XF]).tolist()) <= {0, 1, 2}
-    assert feature_spec[features.IMAGE_XF].shape == [32, 32, 3]
+    assert feature_spec[features.IMAGE_XF].shape == []  # one packed string an example
     assert feature_spec[features.MASK_XF].shape == [32, 32, 1]
     assert features.CLASS_WEIGHTS_XF not in feature_spec  # no analyzer unless asked for
 

@@ -6,7 +6,8 @@
 - `transform_features`: serialized raw tf.Example [B] -> transformed features. TFMA runs it
   (ModelSpec.preprocessing_function_names) to get the transformed mask as the label.
 
-Every path decodes and resizes through the same Transform graph the model trained on.
+Every path decodes and resizes through the same Transform graph the model trained on, and
+normalizes with the same `preprocessing.model_images`.
 
 The export is a plain `tf.Module` holding the model's variables, the Transform layer and the
 three signatures, not a Keras SavedModel: Keras' export traces every layer's call functions
@@ -19,9 +20,10 @@ import tensorflow_transform as tft
 import tf_keras as keras
 
 try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import features
+    from trainer import features, preprocessing
 except ImportError:  # in TFX's user-module wheel the same files are top-level modules
     import features
+    import preprocessing
 
 
 class ExportedModel(tf.Module):
@@ -34,10 +36,12 @@ class ExportedModel(tf.Module):
         # A plain function is not tracked, so the Keras model itself is not serialized.
         self._apply_model = lambda images: model(images, training=False)
         self._raw_spec = tf_transform_output.raw_feature_spec()
+        self._image_size = int(model.input_shape[1])
 
     def _logits(self, raw_features):
         transformed = self.tft_layer(raw_features)
-        return self._apply_model(transformed[features.IMAGE_XF])
+        return self._apply_model(preprocessing.model_images(transformed[features.IMAGE_XF],
+                                                            self._image_size))
 
     @tf.function(autograph=False, input_signature=[
         tf.TensorSpec([None], tf.string, name=features.SERVING_INPUT_KEY)])

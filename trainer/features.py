@@ -22,7 +22,9 @@ def transformed_name(key: str) -> str:
 
 
 # Transformed features: what the model trains on.
-IMAGE_XF = transformed_name(IMAGE_KEY)  # float32 [H, W, 3] in [0, 1]
+# uint8 [H, W, 3] serialized (tf.io.serialize_tensor), one string an example;
+# preprocessing.model_images turns a batch of them into float32 [B, H, W, 3] in [0, 1].
+IMAGE_XF = transformed_name(IMAGE_KEY)
 MASK_XF = transformed_name(MASK_KEY)  # int64 [H, W, 1] in {0, 1, 2}
 
 # Segmentation classes: the trimap value minus one.

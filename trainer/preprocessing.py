@@ -2,6 +2,12 @@
 
 The same graph is saved by Transform and re-used by the exported model's signatures, so serving
 and training cannot skew.
+
+Transform materializes each resized image as 8-bit pixels (the JPEG's own precision), packed
+with `tf.io.serialize_tensor`, not as float32: 49 KB an example at 128 px instead of 196 KB, which
+Transform compresses and the Trainer decompresses about 6x faster (BENCHMARKS.md). The model's
+input is `model_images()` of them: the same pixels as float32 in [0, 1]. Training, the exported
+signatures and the reports all call it, so the normalization is defined once, here.
 """
 
 from typing import Any, Dict, Optional
@@ -27,8 +33,8 @@ def _as_vector(strings: tf.Tensor) -> tf.Tensor:
     return tf.reshape(strings, [-1])
 
 
-def decode_images(encoded: tf.Tensor, size: int) -> tf.Tensor:
-    """Encoded JPEG/PNG bytes [batch] -> float32 [batch, size, size, 3] in [0, 1].
+def resize_images(encoded: tf.Tensor, size: int) -> tf.Tensor:
+    """Encoded JPEG/PNG bytes [batch] -> float32 [batch, size, size, 3], pixel values 0..255.
 
     Bilinear resize; grayscale inputs become 3 channels, an alpha channel is dropped.
     """
@@ -41,7 +47,42 @@ def decode_images(encoded: tf.Tensor, size: int) -> tf.Tensor:
     images = tf.map_fn(
         decode_one, _as_vector(encoded),
         fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
-    return tf.clip_by_value(images / 255.0, 0.0, 1.0)
+    return tf.clip_by_value(images, 0.0, 255.0)
+
+
+def normalize(pixels: tf.Tensor) -> tf.Tensor:
+    """Pixel values 0..255 (any dtype) -> float32 in [0, 1]: the model's input scale."""
+    return tf.cast(pixels, tf.float32) / 255.0
+
+
+def decode_images(encoded: tf.Tensor, size: int) -> tf.Tensor:
+    """Encoded JPEG/PNG bytes [batch] -> float32 [batch, size, size, 3] in [0, 1], unrounded.
+
+    The tutorial's preprocessing (the benchmarks' plain reference); the pipeline rounds to 8 bits
+    first (`pack_images`).
+    """
+    return normalize(resize_images(encoded, size))
+
+
+def pack_images(pixels: tf.Tensor) -> tf.Tensor:
+    """Float pixel values 0..255 [batch, H, W, 3] -> [batch] strings: each image rounded to
+    uint8 and serialized (`tf.io.serialize_tensor`), what Transform materializes."""
+    rounded = tf.cast(tf.round(tf.clip_by_value(pixels, 0.0, 255.0)), tf.uint8)
+    return tf.map_fn(tf.io.serialize_tensor, rounded, fn_output_signature=tf.string)
+
+
+def unpack_pixels(packed: tf.Tensor, size: Optional[int] = None) -> tf.Tensor:
+    """`pack_images` strings [batch] (or [batch, 1]) -> uint8 [batch, size, size, 3]."""
+    shape = [size, size, 3] if size else [None, None, 3]
+    return tf.map_fn(
+        lambda data: tf.ensure_shape(tf.io.parse_tensor(data, tf.uint8), shape),
+        _as_vector(packed), fn_output_signature=tf.TensorSpec(shape, tf.uint8))
+
+
+def model_images(packed: tf.Tensor, size: Optional[int] = None) -> tf.Tensor:
+    """Transformed images (`pack_images` strings [batch]) -> the model's input: float32
+    [batch, size, size, 3] in [0, 1]."""
+    return normalize(unpack_pixels(packed, size))
 
 
 def decode_masks(encoded: tf.Tensor, size: int) -> tf.Tensor:
@@ -96,14 +137,14 @@ def class_weights_from_analyzer(masks: tf.Tensor) -> tf.Tensor:
 
 def preprocessing_fn(inputs: Dict[str, tf.Tensor],
                      custom_config: Optional[Dict[str, Any]] = None) -> Dict[str, tf.Tensor]:
-    """tf.Transform entry point: raw tf.Example features -> model inputs and label.
+    """tf.Transform entry point: raw tf.Example features -> packed 8-bit image and label.
 
     With `custom_config["class_weights"] == "auto"` the examples also carry the training
     masks' inverse-frequency class weights (`features.CLASS_WEIGHTS_XF`); without it the graph
     has no analyzer and is what it always was.
     """
     size = image_size_from(custom_config)
-    outputs = {features.IMAGE_XF: decode_images(inputs[features.IMAGE_KEY], size)}
+    outputs = {features.IMAGE_XF: pack_images(resize_images(inputs[features.IMAGE_KEY], size))}
     if features.MASK_KEY in inputs:
         outputs[features.MASK_XF] = decode_masks(inputs[features.MASK_KEY], size)
         if (custom_config or {}).get("class_weights") == features.AUTO_CLASS_WEIGHTS:

@@ -15,11 +15,12 @@ import tensorflow_transform as tft
 import tf_keras as keras
 
 try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import export, features, models
+    from trainer import export, features, models, preprocessing
 except ImportError:  # in TFX's user-module wheel the same files are top-level modules
     import export
     import features
     import models
+    import preprocessing
 
 
 VERTEX_KEY_PREFIX = "ai_platform_"
@@ -139,39 +140,47 @@ def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
              seed: int = 0, shuffle_buffer: int = 256,
              class_weights: Optional[Sequence[float]] = None,
              cache: bool = False) -> tf.data.Dataset:
-    """Transformed examples (gzipped TFRecords) -> batches of (image [B,S,S,3], mask [B,S,S,1]).
+    """Transformed examples (gzipped TFRecords) -> batches of (image [B,S,S,3] float32 in
+    [0, 1], mask [B,S,S,1] int64 class ids).
 
-    `cache` keeps the parsed examples in memory after the first epoch (4 bytes a pixel
-    channel, 8 a mask pixel: 327 KB an example at 128 px), as the tutorial's `.cache()` does;
-    gunzipping and parsing float records was the input's main cost (BENCHMARKS.md).
+    `cache` keeps the decoded examples in memory after the first epoch as 8-bit pixels and
+    class ids (4 bytes a pixel: 64 KB an example at 128 px), as the tutorial's `.cache()` does;
+    later epochs skip gunzip and parsing. Normalizing (`preprocessing.normalize`)
+    happens per batch, after the cache.
 
     With `class_weights` (one per class) the batches are (image, mask, weights [B,S,S,1]):
     Keras weighs each pixel's loss by its true class's weight.
     """
     dataset, spec = _records(file_patterns, tf_transform_output,
                              [features.IMAGE_XF, features.MASK_XF])
-    dataset = dataset.batch(batch_size)
-    dataset = dataset.map(lambda records: tf.io.parse_example(records, spec),
-                          num_parallel_calls=tf.data.AUTOTUNE)
+    size = spec[features.MASK_XF].shape[0]  # the mask is [S, S, 1]
+
+    def decode(records):  # serialized examples [B] -> uint8 pixels [B,S,S,3], uint8 ids [B,S,S,1]
+        example = tf.io.parse_example(records, spec)
+        return (preprocessing.unpack_pixels(example[features.IMAGE_XF], size),
+                tf.cast(example[features.MASK_XF], tf.uint8))
+
+    dataset = dataset.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.unbatch()
-    if cache:  # the parsed examples, in memory: later epochs skip gunzip and parsing
+    if cache:  # the decoded examples, in memory: later epochs skip gunzip and parsing
         dataset = dataset.cache()
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if augment:
         dataset = dataset.enumerate().map(
             lambda index, example: random_flip(
-                example[features.IMAGE_XF], example[features.MASK_XF],
-                tf.stack([tf.constant(seed, tf.int64), index])),
+                example[0], example[1], tf.stack([tf.constant(seed, tf.int64), index])),
             num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        dataset = dataset.map(lambda example: (example[features.IMAGE_XF],
-                                               example[features.MASK_XF]))
+
+    def model_inputs(pixels, ids):  # the model's float input and int64 labels
+        return preprocessing.normalize(pixels), tf.cast(ids, tf.int64)
+
+    dataset = dataset.batch(batch_size).map(model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
     if class_weights is not None:
         weights = tf.constant(class_weights, tf.float32)
         dataset = dataset.map(lambda image, mask: add_sample_weights(image, mask, weights),
                               num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 class _EpochLog(keras.callbacks.Callback):
