@@ -3,7 +3,8 @@
 One command generates a dataset in the real layout (default 2,000 images, 300-500 px JPEGs with
 trimaps), runs every stage in its own subprocess (so each stage's peak RSS is its own), and
 writes BENCHMARKS.md: each figure with its reference and their ratio, the machine, versions and
-the date. Stages, in order, per dataset size (--memory-count first, then --count):
+the date, and per stage its wall time, peak RSS and the share of CPU time the hypervisor stole
+(on a virtual machine, other tenants' load that `uptime` does not show). Stages, in order, per dataset size (--memory-count first, then --count):
 
   ingest     the ExampleGen's Beam job vs a plain loop (bench/ingest_bench.py's functions)
   pipeline   `local_runner.py` end to end, fresh pipeline root; per-component wall time from
@@ -14,7 +15,9 @@ the date. Stages, in order, per dataset size (--memory-count first, then --count
              ingested records: the floor for the Transform component's rate
   train      the Trainer's input_fn alone (all cores, and one thread: the rate per core); then
              model.fit steps fed by input_fn, by in-memory tensors and by the tutorial's
-             tf.data-from-files-with-.cache() pipeline, on the same model
+             tf.data-from-files-with-.cache() pipeline, on the same model: the three fits take
+             turns epoch by epoch (--train-epochs, all but the first timed), and their rates
+             are the median step's, so a burst of CPU steal does not decide the ratios
   serving    the pushed SavedModel's serving_default on JPEG bytes vs Keras model.predict on
              pre-decoded arrays: p50/p95 per single-image request and images/s in batches
 
@@ -31,6 +34,8 @@ import json
 import math
 import os
 import platform
+import re
+import statistics
 import subprocess
 import sys
 import threading
@@ -51,10 +56,16 @@ GPU_TARGET = 500  # images/s the tutorial's model trains at on a T4 (issue 6)
 
 # ---------------------------------------------------------------- helpers shared by stages
 
-def warm_rate(step_seconds: List[float], images_per_step: List[int]) -> float:
-    """Images per second over the steps after the first (tracing, cache filling)."""
-    seconds, images = sum(step_seconds[1:]), sum(images_per_step[1:])
-    return images / seconds if seconds > 0 else float("nan")
+def median_rate(step_seconds: List[float], images_per_step: List[int]) -> float:
+    """Images per second of a typical full step: the batch over the median full step's time.
+
+    A mean over the steps takes in every stall the machine had meanwhile (a burst of CPU
+    steal, another process); the median of a few hundred steps does not, unless the stalls
+    last through half of them.
+    """
+    full = max(images_per_step)
+    times = [t for t, n in zip(step_seconds, images_per_step) if n == full]
+    return full / statistics.median(times) if times else float("nan")
 
 
 def percentile(values: List[float], share: float) -> float:
@@ -216,7 +227,9 @@ def stage_pipeline(params: Dict[str, Any]) -> Dict[str, Any]:
         components[names[0][len(PIPELINE_NAME) + 1:]] = {
             "seconds": end - begin, "start": begin - start,
             "peak_rss": max(window) if window else None}
-    return {"wall_seconds": wall, "components": components,
+    with open(os.path.join(work_dir, "run.log")) as log:
+        phases = trainer_phases(log.read())
+    return {"wall_seconds": wall, "components": components, "trainer_phases": phases,
             "peak_rss_sampled": max((rss for _, rss in samples), default=None)}
 
 
@@ -230,16 +243,44 @@ def stage_plain(params: Dict[str, Any]) -> Dict[str, Any]:
     train = train.cache().shuffle(256, seed=0).batch(batch).prefetch(tf.data.AUTOTUNE)
     test = test.batch(batch).prefetch(tf.data.AUTOTUNE)
     model = build_model(params)
+    start = time.perf_counter()
     model.fit(train, epochs=params["epochs"], verbose=0)
+    fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     _, accuracy = model.evaluate(test, verbose=0)
     evaluate_seconds = time.perf_counter() - start
     result = {"pixel_accuracy": accuracy, "train_images": train_count,
-              "eval_images": test_count, "evaluate_rate": test_count / evaluate_seconds}
+              "eval_images": test_count, "evaluate_rate": test_count / evaluate_seconds,
+              "fit_seconds": fit_seconds, "evaluate_seconds": evaluate_seconds}
     start = time.perf_counter()  # not part of the script: a second, warm pass for reference
     model.evaluate(test, verbose=0)
-    result["warm_evaluate_rate"] = test_count / (time.perf_counter() - start)
+    result["warm_evaluate_seconds"] = time.perf_counter() - start
+    result["warm_evaluate_rate"] = test_count / result["warm_evaluate_seconds"]
     return result
+
+
+def plain_script_seconds(plain: Dict[str, Any]) -> float:
+    """The plain script's own wall time: its stage's, less the warm reference evaluation the
+    stage adds after the script (recorded since 2026-11-22; older results include it)."""
+    return plain["stage_wall_seconds"] - plain.get("warm_evaluate_seconds", 0.0)
+
+
+TRAINER_EPOCH = re.compile(r"^\[Trainer\] epoch \d+/\d+ \(train ([\d.]+) s, validation ([\d.]+) s\)")
+TRAINER_EXPORT = re.compile(r"^\[Trainer\] exported the SavedModel in ([\d.]+) s")
+
+
+def trainer_phases(log_text: str) -> Dict[str, float]:
+    """Seconds the Trainer spent training, validating and exporting, from its log lines
+    (trainer/train.py prints them); empty when the log has none."""
+    phases: Dict[str, float] = {}
+    for line in log_text.splitlines():
+        epoch, export = TRAINER_EPOCH.match(line), TRAINER_EXPORT.match(line)
+        if epoch:
+            phases["train"] = phases.get("train", 0.0) + float(epoch.group(1))
+            phases["validation"] = phases.get("validation", 0.0) + float(epoch.group(2))
+        elif export:
+            phases["export"] = float(export.group(1))
+    return phases
 
 
 def stage_transform(params: Dict[str, Any]) -> Dict[str, Any]:
@@ -339,6 +380,8 @@ def stage_train(params: Dict[str, Any]) -> Dict[str, Any]:
         later = slice(steps_per_epoch, None)
         seconds, counted = timer.seconds[later], timer.images[later]
         result[f"{label}_step_rate"] = sum(counted) / sum(seconds)
+        result[f"{label}_median_step_rate"] = median_rate(seconds, counted)
+        result[f"{label}_step_seconds"] = seconds
         result[f"{label}_timed_steps"] = len(seconds)
     result["train_images"] = train_images
     return result
@@ -397,12 +440,37 @@ STAGE_FUNCTIONS = {"ingest": stage_ingest, "pipeline": stage_pipeline, "plain": 
 
 # ---------------------------------------------------------------- the parent
 
+def cpu_ticks() -> Optional[Dict[str, int]]:
+    """The machine's CPU time so far by kind, in clock ticks (/proc/stat), or None elsewhere.
+
+    `steal` is time the hypervisor gave this virtual machine's CPUs to someone else: load
+    that `uptime` inside the machine does not show, and that slows every stage it falls on.
+    """
+    try:
+        with open("/proc/stat") as handle:
+            fields = handle.readline().split()[1:]
+    except OSError:
+        return None
+    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    return {name: int(value) for name, value in zip(names, fields)}
+
+
+def steal_share(before: Optional[Dict[str, int]], after: Optional[Dict[str, int]]
+                ) -> Optional[float]:
+    """The share of all CPU time between two cpu_ticks() readings that was stolen."""
+    if not before or not after or "steal" not in after:
+        return None
+    total = sum(after.values()) - sum(before.values())
+    return (after["steal"] - before["steal"]) / total if total > 0 else None
+
+
 def run_stage(name: str, params: Dict[str, Any], result_path: str) -> Dict[str, Any]:
-    """Runs one stage in a fresh Python process; adds its wall time and peak RSS (wait4)."""
+    """Runs one stage in a fresh Python process; adds its wall time, peak RSS (wait4) and the
+    share of CPU time the hypervisor stole meanwhile."""
     command = [sys.executable, os.path.abspath(__file__), "--stage", name,
                "--params", json.dumps(params), "--result", result_path]
     print(f"  {name} ...", end="", flush=True)
-    start = time.time()
+    start, ticks = time.time(), cpu_ticks()
     log_path = result_path[:-len(".json")] + ".log"
     with open(log_path, "w") as log:
         child = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
@@ -414,10 +482,11 @@ def run_stage(name: str, params: Dict[str, Any], result_path: str) -> Dict[str, 
         result = json.load(handle)
     # ru_maxrss (KiB) covers the stage process and the descendants it waited for.
     result.update(stage_wall_seconds=wall, stage_peak_rss=usage.ru_maxrss * 1024,
-                  load_average=os.getloadavg()[0])
+                  load_average=os.getloadavg()[0], steal=steal_share(ticks, cpu_ticks()))
     with open(result_path, "w") as handle:
         json.dump(result, handle, indent=2)
-    print(f" {wall:.0f} s, peak RSS {usage.ru_maxrss / 2 ** 20:.2f} GiB", flush=True)
+    stolen = f", {result['steal'] * 100:.0f}% CPU stolen" if result["steal"] is not None else ""
+    print(f" {wall:.0f} s, peak RSS {usage.ru_maxrss / 2 ** 20:.2f} GiB{stolen}", flush=True)
     return result
 
 
@@ -487,6 +556,49 @@ def ratio_row(figure: str, ours: float, reference_label: str, reference: float, 
             f"{ratio:.2f}x | {target}{met} |")
 
 
+def extra_time_table(pipeline: Dict[str, Any], plain: Dict[str, Any]) -> List[str]:
+    """Markdown: the pipeline's wall time and the plain script's, side by side by kind of
+    work (needs the Trainer's phase times and the script's fit/evaluate times)."""
+    phases, components = pipeline.get("trainer_phases", {}), pipeline["components"]
+    if not {"train", "validation", "export"} <= set(phases) or "fit_seconds" not in plain:
+        return []
+
+    def seconds(*names: str) -> float:
+        return sum(components.get(name, {}).get("seconds", 0.0) for name in names)
+
+    data = ("OxfordPetExampleGen", "StatisticsGen", "ExampleValidator", "AnomaliesGate",
+            "ImportSchemaGen")
+    trainer = seconds("Trainer")
+    ours = pipeline["stage_wall_seconds"]
+    script = plain_script_seconds(plain)
+    rows = [
+        ("ingest, statistics, schema check (ExampleGen .. AnomaliesGate)", seconds(*data), 0.0),
+        ("Transform (decode + resize once, materialized)", seconds("Transform"), 0.0),
+        ("training epochs (the script decodes inside its first epoch)", phases["train"],
+         plain["fit_seconds"]),
+        ("validation on the eval split after each epoch", phases["validation"], 0.0),
+        ("export: SavedModel with the Transform graph and 3 signatures", phases["export"], 0.0),
+        ("Trainer, the rest: user-module install, model build, reading class weights",
+         trainer - phases["train"] - phases["validation"] - phases["export"], 0.0),
+        ("evaluation (TFMA Evaluator, by slice; the script: model.evaluate)",
+         seconds("Evaluator"), plain["evaluate_seconds"]),
+        ("resolver, pusher, evaluation report", seconds(
+            "latest_blessed_model_resolver", "VersionedPusher", "EvaluationReport"), 0.0),
+    ]
+    rows.append(("the rest: Python start, imports, pipeline compilation, metadata store",
+                 ours - sum(row[1] for row in rows),
+                 script - plain["fit_seconds"] - plain["evaluate_seconds"]))
+    lines = ["", "## Where the pipeline's extra time goes", "",
+             "The same run's end-to-end times by kind of work (the Trainer's split from its "
+             "own log lines).", "",
+             "| work | pipeline s | plain script s | extra s |", "| --- | ---: | ---: | ---: |"]
+    for label, pipeline_seconds, script_seconds in rows:
+        lines.append(f"| {label} | {pipeline_seconds:.1f} | {script_seconds:.1f} | "
+                     f"{pipeline_seconds - script_seconds:+.1f} |")
+    lines.append(f"| total | {ours:.1f} | {script:.1f} | {ours - script:+.1f} |")
+    return lines
+
+
 def render(main: Dict[str, Any], small: Optional[Dict[str, Any]], args: argparse.Namespace,
            reading: str) -> str:
     from ingest_bench import machine
@@ -537,18 +649,28 @@ def render(main: Dict[str, Any], small: Optional[Dict[str, Any]], args: argparse
                              f"{examples / extra:,.1f} ex/s | | | | |")
     train = main.get("train")
     if train:
-        overhead = 1 - train["trainer_step_rate"] / train["memory_step_rate"]
-        timed = (f", {train['trainer_timed_steps']} steps timed each"
+        # The median step where recorded (robust to stalls), else the mean over the steps.
+        kind = "median_step_rate" if "trainer_median_step_rate" in train else "step_rate"
+        rate = {label: train[f"{label}_{kind}"] for label in ("trainer", "memory", "tutorial")}
+        overhead = 1 - rate["trainer"] / rate["memory"]
+        timed = (f", median of {train['trainer_timed_steps']} steps each"
+                 if kind == "median_step_rate" else
+                 f", {train['trainer_timed_steps']} steps timed each"
                  if "trainer_timed_steps" in train else "")
         lines.append(ratio_row(f"Training steps fed by the Trainer's input_fn (img/s); input "
-                               f"overhead {overhead * 100:.1f}%{timed}",
-                               train["trainer_step_rate"],
-                               "same steps on in-memory tensors", train["memory_step_rate"],
+                               f"overhead {overhead * 100:.1f}%{timed}", rate["trainer"],
+                               "same steps on in-memory tensors", rate["memory"],
                                "img/s", ">= 0.95x"))
-        lines.append(ratio_row("Training step rate, project settings (img/s)",
-                               train["trainer_step_rate"],
+        lines.append(ratio_row("Training step rate, project settings (img/s)", rate["trainer"],
                                "tutorial: tf.data from files + .cache(), model.fit",
-                               train["tutorial_step_rate"], "img/s", ">= 0.95x"))
+                               rate["tutorial"], "img/s", ">= 0.95x"))
+        if kind == "median_step_rate":
+            mean = {label: train[f"{label}_step_rate"] for label in rate}
+            lines.append(f"| The same over all timed steps (mean, stalls included): input "
+                         f"overhead {(1 - mean['trainer'] / mean['memory']) * 100:.1f}%, "
+                         f"{mean['trainer'] / mean['tutorial']:.2f}x the tutorial | "
+                         f"{mean['trainer']:,.1f} img/s | in-memory; tutorial | "
+                         f"{mean['memory']:,.1f}; {mean['tutorial']:,.1f} img/s | | |")
         lines.append(ratio_row("First training step (tracing), s", train["trainer_first_step_seconds"],
                                "tutorial's first step", train["tutorial_first_step_seconds"],
                                "s"))
@@ -581,7 +703,7 @@ def render(main: Dict[str, Any], small: Optional[Dict[str, Any]], args: argparse
     if pipeline and plain:
         lines.append(ratio_row(f"End to end, {count} images, {p['epochs']} epochs (s)",
                                main["pipeline"]["stage_wall_seconds"],
-                               "plain tutorial-style script", plain["stage_wall_seconds"],
+                               "plain tutorial-style script", plain_script_seconds(plain),
                                "s", "<= 1.5x", higher_is_better=False))
     if components:
         lines += ["", "## End to end, per component", "",
@@ -602,18 +724,28 @@ def render(main: Dict[str, Any], small: Optional[Dict[str, Any]], args: argparse
                 cells.append(f"{other / 2 ** 30:.2f}" if other else "n/a")
             cells.append(f"{item['peak_rss'] / 2 ** 30:.2f}" if item["peak_rss"] else "n/a")
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", f"Plain script for comparison: {plain.get('stage_wall_seconds', 0):.0f} "
+        lines += ["", f"Plain script for comparison: {plain_script_seconds(plain):.0f} "
                   f"s in all, pixel accuracy {plain.get('pixel_accuracy', float('nan')):.3f}."]
-    lines += ["", "## Peak memory per stage", "",
-              "Peak RSS of each stage's process (and the processes it waited for), from "
-              "`wait4`.", ""]
+        lines += extra_time_table(pipeline, plain)
     sizes = [s for s in (small, main) if s]
-    lines += ["| stage | " + " | ".join(f"{s['count']} images GiB" for s in sizes) + " |",
-              "| --- |" + " ---: |" * len(sizes)]
+    lines += ["", "## Per stage: wall time, peak memory, CPU stolen", "",
+              "Peak RSS of each stage's process (and the processes it waited for), from "
+              "`wait4`. CPU stolen: the share of the machine's CPU time that the hypervisor "
+              "gave to other virtual machines while the stage ran (`steal` in /proc/stat); "
+              "the stages it fell on ran slower by about that much.", "",
+              "| stage |" + "".join(f" {s['count']} images: s | GiB | stolen |" for s in sizes),
+              "| --- |" + " ---: | ---: | ---: |" * len(sizes)]
+
+    def stage_cells(size: Dict[str, Any], name: str) -> str:
+        if name not in size:
+            return " n/a | n/a | n/a |"
+        stage = size[name]
+        stolen = stage.get("steal")
+        return (f" {stage['stage_wall_seconds']:.0f} | {stage['stage_peak_rss'] / 2 ** 30:.2f} |"
+                f" {'n/a' if stolen is None else f'{stolen * 100:.0f}%'} |")
+
     for name in STAGES:
-        cells = [f"{s[name]['stage_peak_rss'] / 2 ** 30:.2f}" if name in s else "n/a"
-                 for s in sizes]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} |" + "".join(stage_cells(size, name) for size in sizes))
     if train:
         cached = train["input_rate_one_thread"]
         lines += ["", "## On a GPU", ""]

@@ -162,3 +162,15 @@ def test_auto_weights_need_transform_to_have_computed_them(tmp_path):
     _write_examples(tmp_path / "train.gz", 2)
     with pytest.raises(ValueError, match="Transform must run with the same class_weights"):
         train.resolve_class_weights("auto", [str(tmp_path / "*.gz")], _FakeTransformOutput())
+
+
+def test_epoch_log_says_where_each_epochs_time_went(capsys, monkeypatch):
+    clock = iter([100.0, 160.0, 170.0, 185.0])  # epoch begins, validation 160-170, epoch ends
+    monkeypatch.setattr(train.time, "perf_counter", lambda: next(clock))
+    log = train._EpochLog(epochs=3)
+    log.on_epoch_begin(0)
+    log.on_test_begin()
+    log.on_test_end()
+    log.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.75})
+    assert capsys.readouterr().out == (
+        "[Trainer] epoch 1/3 (train 75.0 s, validation 10.0 s): loss 0.5000, val_loss 0.7500\n")

@@ -10,8 +10,30 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "ben
 import pipeline_bench  # noqa: E402
 
 
-def test_warm_rate_leaves_out_the_first_step():
-    assert pipeline_bench.warm_rate([10.0, 1.0, 1.0], [16, 16, 8]) == pytest.approx(12.0)
+def test_median_rate_is_the_batch_over_the_median_full_step():
+    # A stalled step (3.0 s) and the short last batch do not move it: 16 images / 0.5 s.
+    assert pipeline_bench.median_rate([0.5, 0.4, 3.0, 0.6, 0.5, 0.1], [16] * 5 + [4]) == \
+        pytest.approx(32.0)
+
+
+def test_training_rows_use_median_steps_and_show_the_means_too():
+    size = _size(2000, 2.0)
+    size["train"].update(trainer_median_step_rate=19.5, memory_median_step_rate=20.0,
+                         tutorial_median_step_rate=20.0)
+    args = argparse.Namespace(min_size=300, max_size=500, argv=[], note="")
+    text = pipeline_bench.render(size, None, args, "")
+    assert "input overhead 2.5%, median of 126 steps each | 19.5 img/s |" in text
+    assert "| 20.0 img/s | 0.97x | >= 0.95x (met) |" in text
+    assert "(mean, stalls included): input overhead 5.0%, 0.97x the tutorial" in text
+
+
+def test_cpu_steal_share_between_two_readings():
+    before = {"user": 100, "idle": 100, "steal": 0}
+    after = {"user": 150, "idle": 130, "steal": 20}
+    assert pipeline_bench.steal_share(before, after) == pytest.approx(0.2)
+    assert pipeline_bench.steal_share(None, after) is None
+    ticks = pipeline_bench.cpu_ticks()
+    assert ticks is None or ticks["steal"] >= 0
 
 
 def test_percentiles_are_values_that_were_measured():
@@ -21,7 +43,8 @@ def test_percentiles_are_values_that_were_measured():
 
 
 def _size(count, scale):
-    stage = {"stage_wall_seconds": 10.0, "stage_peak_rss": scale * 2 ** 30, "load_average": 1.0}
+    stage = {"stage_wall_seconds": 10.0, "stage_peak_rss": scale * 2 ** 30, "load_average": 1.0,
+             "steal": 0.02 * scale}
     return {
         "count": count,
         "params": {"architecture": "unet_mobilenet_v2", "image_size": 128, "epochs": 2,
@@ -59,6 +82,41 @@ def test_report_has_each_figure_its_reference_ratio_and_target():
     assert "| 50.0 ms | model.predict, 1 pre-decoded array | 100.0 ms | 0.50x | <= 1.25x (met)" \
         in text
     assert "| Transform | 40.0 | 13% | 1.00 | 2.00 |" in text  # per component, both sizes
-    assert "| pipeline | 1.00 | 2.00 |" in text  # peak RSS per stage, 500 then 2000 images
+    # Per stage, 500 then 2000 images: wall seconds, peak RSS, share of CPU time stolen.
+    assert "| pipeline | 300 | 1.00 | 2% | 300 | 2.00 | 4% |" in text
     assert "need about 5 such cores" in text  # 500 img/s at 120 img/s per core
     assert "--count 2000" in text and "note: x" in text
+
+
+def test_trainer_phases_come_from_its_log_lines():
+    log = "\n".join([
+        "INFO:absl:something",
+        "[Trainer] epoch 1/2 (train 60.5 s, validation 20.0 s): accuracy 0.8, loss 0.6",
+        "[Trainer] epoch 2/2 (train 50.0 s, validation 18.5 s): accuracy 0.9, loss 0.3",
+        "[Trainer] exported the SavedModel in 14.2 s: /root/Trainer/model/7/Format-Serving"])
+    assert pipeline_bench.trainer_phases(log) == pytest.approx(
+        {"train": 110.5, "validation": 38.5, "export": 14.2})
+    assert pipeline_bench.trainer_phases("[Trainer] epoch 1/2: accuracy 0.8") == {}
+
+
+def test_extra_time_table_splits_both_runs_by_kind_of_work():
+    size = _size(2000, 1.0)
+    pipeline, plain = size["pipeline"], size["plain"]
+    pipeline["components"].update({"Trainer": {"seconds": 200.0, "start": 50.0,
+                                               "peak_rss": None},
+                                   "OxfordPetExampleGen": {"seconds": 15.0, "start": 5.0,
+                                                           "peak_rss": None}})
+    pipeline["trainer_phases"] = {"train": 120.0, "validation": 30.0, "export": 20.0}
+    plain.update(fit_seconds=110.0, evaluate_seconds=15.0, warm_evaluate_seconds=10.0)
+    # The script's own time leaves out the warm evaluation the stage adds: 150 - 10 s.
+    assert pipeline_bench.plain_script_seconds(plain) == pytest.approx(140.0)
+    text = "\n".join(pipeline_bench.extra_time_table(pipeline, plain))
+    assert "| validation on the eval split after each epoch | 30.0 | 0.0 | +30.0 |" in text
+    assert "| Trainer, the rest: user-module install, model build, reading class weights " \
+        "| 30.0 | 0.0 | +30.0 |" in text
+    # Evaluator 20 s against model.evaluate 15 s; the stage wall 300 s against 140 s.
+    assert "| 20.0 | 15.0 | +5.0 |" in text and "| total | 300.0 | 140.0 | +160.0 |" in text
+    # The rest: 300 - (15 + 20 + 120 + 30 + 20 + 30 + 20) = 45 s; 140 - 110 - 15 = 15 s.
+    assert "metadata store | 45.0 | 15.0 | +30.0 |" in text
+    del pipeline["trainer_phases"]
+    assert pipeline_bench.extra_time_table(pipeline, plain) == []  # older results: no table

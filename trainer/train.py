@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import os
+import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
@@ -184,16 +185,31 @@ def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
 
 
 class _EpochLog(keras.callbacks.Callback):
-    """One readable progress line per epoch in the Trainer's log."""
+    """One readable progress line per epoch in the Trainer's log, with where its time went:
+    `[Trainer] epoch 2/10 (train 51.2 s, validation 17.9 s): accuracy 0.9012, ...`."""
 
     def __init__(self, epochs: int):
         super().__init__()
         self._epochs = epochs
+        self._epoch_start = self._validation_start = 0.0
+        self._validation_seconds = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start, self._validation_seconds = time.perf_counter(), 0.0
+
+    def on_test_begin(self, logs=None):
+        self._validation_start = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        self._validation_seconds += time.perf_counter() - self._validation_start
 
     def on_epoch_end(self, epoch, logs=None):
+        total = time.perf_counter() - self._epoch_start
         shown = ", ".join(f"{key} {value:.4f}" for key, value in sorted((logs or {}).items()))
-        logging.info("epoch %d/%d: %s", epoch + 1, self._epochs, shown)
-        print(f"[Trainer] epoch {epoch + 1}/{self._epochs}: {shown}", flush=True)
+        timing = (f"train {total - self._validation_seconds:.1f} s, "
+                  f"validation {self._validation_seconds:.1f} s")
+        logging.info("epoch %d/%d (%s): %s", epoch + 1, self._epochs, timing, shown)
+        print(f"[Trainer] epoch {epoch + 1}/{self._epochs} ({timing}): {shown}", flush=True)
 
 
 def warm_start(model: keras.Model, base_model_dir: str) -> Dict[str, Any]:
@@ -278,5 +294,8 @@ def run_fn(fn_args) -> None:
                                                update_freq="epoch"),
                    _EpochLog(epochs)])
     write_history(history.history, fn_args.model_run_dir)
+    start = time.perf_counter()
     export.save_model(model, tf_transform_output, fn_args.serving_model_dir)
     models.write_model_info(info, fn_args.serving_model_dir)  # read by the pusher and reports
+    print(f"[Trainer] exported the SavedModel in {time.perf_counter() - start:.1f} s: "
+          f"{fn_args.serving_model_dir}", flush=True)
