@@ -68,6 +68,12 @@ def median_rate(step_seconds: List[float], images_per_step: List[int]) -> float:
     return full / statistics.median(times) if times else float("nan")
 
 
+def cores(needed: float) -> str:
+    """How many whole cores a share of cores rounds up to, in words: '1 core', '3 cores'."""
+    count = max(1, math.ceil(needed))
+    return f"{count} core" + ("s" if count > 1 else "")
+
+
 def percentile(values: List[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
@@ -617,8 +623,11 @@ def render(main: Dict[str, Any], small: Optional[Dict[str, Any]], args: argparse
              + "".join(f" {a}" for a in args.argv) + "`"]
     if args.note:
         lines += [f"- note: {args.note}"]
-    lines += ["", "Every figure and its reference come from the same run, one stage after the "
-              "other, each stage in its own process.", "",
+    lines += ["", ("Every figure and its reference come from the same run, one stage after the "
+                   "other, each stage in its own process." if not getattr(args, "report", False)
+                   else "Each stage ran in its own process; this file was rewritten (--report) "
+                   "from the stage results under --root, which may come from separate passes: "
+                   "see the note."), "",
               "| figure | ours | reference | reference value | ratio | target |",
               "| --- | ---: | --- | ---: | ---: | --- |"]
     pipeline = main.get("pipeline", {})
@@ -757,8 +766,8 @@ def render(main: Dict[str, Any], small: Optional[Dict[str, Any]], args: argparse
                 f"on this machine's {os.cpu_count()} cores and {per_core:,.0f} images/s on one "
                 f"tf.data thread (the rate per core) at {p['image_size']} px. Feeding "
                 f"{GPU_TARGET} images/s to a T4 would need about "
-                f"{math.ceil(GPU_TARGET / per_core)} such cores, {2 * GPU_TARGET} images/s "
-                f"about {math.ceil(2 * GPU_TARGET / per_core)}."]
+                f"{cores(GPU_TARGET / per_core)}, {2 * GPU_TARGET} images/s about "
+                f"{cores(2 * GPU_TARGET / per_core)}."]
         else:
             lines += ["The input function's rate from the files every epoch was not measured "
                       "in this run (an older version of the benchmark)."]
@@ -771,7 +780,7 @@ def render(main: Dict[str, Any], small: Optional[Dict[str, Any]], args: argparse
             decode = main["transform"]["plain_rate_one_thread"]
             lines += ["", f"For comparison, decoding and resizing the JPEGs and trimaps on the "
                       f"fly (what the tutorial does before its `.cache()`) runs at {decode:,.0f} "
-                      f"images/s per core: {math.ceil(GPU_TARGET / decode)} cores for "
+                      f"images/s per core: {cores(GPU_TARGET / decode)} for "
                       f"{GPU_TARGET} images/s."]
         lines += ["", "Mixed precision (float16 compute, float32 logits and loss) and XLA are "
                   "`PipelineConfig.mixed_precision` / `xla` (`--mixed-precision`, `--xla`: "

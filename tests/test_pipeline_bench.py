@@ -36,6 +36,11 @@ def test_cpu_steal_share_between_two_readings():
     assert ticks is None or ticks["steal"] >= 0
 
 
+def test_cores_are_whole_and_counted_in_words():
+    assert [pipeline_bench.cores(n) for n in (0.2, 1.0, 1.01, 4.2)] == [
+        "1 core", "1 core", "2 cores", "5 cores"]
+
+
 def test_percentiles_are_values_that_were_measured():
     values = [0.5, 0.1, 0.3, 0.2, 0.4]
     assert pipeline_bench.percentile(values, 0.5) == 0.3
@@ -84,7 +89,7 @@ def test_report_has_each_figure_its_reference_ratio_and_target():
     assert "| Transform | 40.0 | 13% | 1.00 | 2.00 |" in text  # per component, both sizes
     # Per stage, 500 then 2000 images: wall seconds, peak RSS, share of CPU time stolen.
     assert "| pipeline | 300 | 1.00 | 2% | 300 | 2.00 | 4% |" in text
-    assert "need about 5 such cores" in text  # 500 img/s at 120 img/s per core
+    assert "need about 5 cores, 1000 images/s about 9 cores" in text  # 500 img/s at 120 img/s per core
     assert "--count 2000" in text and "note: x" in text
 
 
