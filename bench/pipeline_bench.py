@@ -4,7 +4,8 @@ One command generates a dataset in the real layout (default 2,000 images, 300-50
 trimaps), runs every stage in its own subprocess (so each stage's peak RSS is its own), and
 writes BENCHMARKS.md: each figure with its reference and their ratio, the machine, versions and
 the date, and per stage its wall time, peak RSS and the share of CPU time the hypervisor stole
-(on a virtual machine, other tenants' load that `uptime` does not show). Stages, in order, per dataset size (--memory-count first, then --count):
+(on a virtual machine, other tenants' load that `uptime` does not show). Stages, in order, per
+dataset size (--memory-count first, then --count):
 
   ingest     the ExampleGen's Beam job vs a plain loop (bench/ingest_bench.py's functions)
   pipeline   `local_runner.py` end to end, fresh pipeline root; per-component wall time from
@@ -271,7 +272,10 @@ def plain_script_seconds(plain: Dict[str, Any]) -> float:
     return plain["stage_wall_seconds"] - plain.get("warm_evaluate_seconds", 0.0)
 
 
-TRAINER_EPOCH = re.compile(r"^\[Trainer\] epoch \d+/\d+ \(train ([\d.]+) s, validation ([\d.]+) s\)")
+# What trainer/train.py prints (its _EpochLog and EXPORT_LINE; tests/test_pipeline_bench.py
+# parses their real output).
+TRAINER_EPOCH = re.compile(
+    r"^\[Trainer\] epoch \d+/\d+ \(train ([\d.]+) s, validation ([\d.]+) s\)")
 TRAINER_EXPORT = re.compile(r"^\[Trainer\] exported the SavedModel in ([\d.]+) s")
 
 

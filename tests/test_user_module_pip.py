@@ -1,5 +1,6 @@
 """pipeline/user_module_pip.py: the pip settings TFX's user-module installs run with."""
 
+import json
 import os
 import re
 import subprocess
@@ -18,7 +19,7 @@ def _install_options(environ):
             "bool(options.disable_pip_version_check)]))")
     output = subprocess.run([sys.executable, "-c", code], env=environ, check=True,
                             capture_output=True, text=True).stdout
-    return tuple(__import__("json").loads(output))
+    return tuple(json.loads(output))
 
 
 def _clean_environ():

@@ -25,6 +25,8 @@ except ImportError:  # in TFX's user-module wheel the same files are top-level m
 
 
 VERTEX_KEY_PREFIX = "ai_platform_"
+# The Trainer's last log line (bench/pipeline_bench.py reads the seconds back).
+EXPORT_LINE = "[Trainer] exported the SavedModel in {seconds:.1f} s: {path}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -297,5 +299,5 @@ def run_fn(fn_args) -> None:
     start = time.perf_counter()
     export.save_model(model, tf_transform_output, fn_args.serving_model_dir)
     models.write_model_info(info, fn_args.serving_model_dir)  # read by the pusher and reports
-    print(f"[Trainer] exported the SavedModel in {time.perf_counter() - start:.1f} s: "
-          f"{fn_args.serving_model_dir}", flush=True)
+    print(EXPORT_LINE.format(seconds=time.perf_counter() - start,
+                             path=fn_args.serving_model_dir), flush=True)
