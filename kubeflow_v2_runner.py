@@ -7,13 +7,17 @@
         --dataflow-temp-location gs://my-bucket/petseg/tmp \\
         --vertex-training --accelerator-type NVIDIA_TESLA_T4 --accelerator-count 1
 
-writes `pipeline.json` (a KFP v2 PipelineJob), which `deploy/vertex.py submit|schedule` or
-`deploy/kfp.py schedule` then sends. The pipeline is the same `create_pipeline(config)` the local
-runner runs; only the configuration differs (gs:// paths, `PipelineConfig.cloud`).
+writes `pipeline.json` (a KFP v2 PipelineJob), which `python -m deploy.vertex submit|schedule`
+then sends. The pipeline is the same `create_pipeline(config)` the local runner runs; only the
+configuration differs (gs:// paths, `PipelineConfig.cloud`).
 
 Compiling needs no cloud access except one step: TFX packages the user module directory
 (trainer/) as a wheel and copies it to `<pipeline-root>/_wheels/`, where the Transform and
-Trainer steps pip-install it. Writing to a gs:// root uses Application Default Credentials.
+Trainer steps pip-install it. Writing to a gs:// root uses Application Default Credentials;
+without them the runner stops with one line saying so. With `--gcs-dir DIR` a local directory
+stands for Cloud Storage (gs://BUCKET/PATH is DIR/BUCKET/PATH, deploy/local_gcs.py): the wheel
+is built and written there, and the JSON keeps its gs:// paths, the same file a user submits;
+`python -m deploy.emulate --template ... --gcs-dir DIR` then runs it as Vertex AI would.
 """
 
 import argparse
@@ -36,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python kubeflow_v2_runner.py",
         description="Compile the pet segmentation pipeline to a Kubeflow V2 / Vertex AI "
-                    "pipeline JSON (no run is started; see deploy/vertex.py).",
+                    "pipeline JSON (no run is started: `python -m deploy.vertex submit` starts "
+                    "one; `python -m deploy.emulate` tries it locally).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     where = parser.add_argument_group("Google Cloud")
     where.add_argument("--project", required=True, help="Google Cloud project id")
@@ -56,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the pipeline's name in Vertex AI and in its metadata")
     paths.add_argument("--model-name", default=defaults["model_name"].default,
                        help="the model's directory name under --serving-dir")
+    paths.add_argument("--gcs-dir", default=None, metavar="DIR",
+                       help="a local directory standing for Cloud Storage (gs://BUCKET/PATH is "
+                            "DIR/BUCKET/PATH): the user-module wheel is written there instead "
+                            "of uploaded, no credentials needed; the JSON keeps its gs:// "
+                            "paths. For `python -m deploy.emulate --gcs-dir DIR`")
     dataflow = parser.add_argument_group("Dataflow (Beam components); off unless "
                                          "--dataflow-temp-location is given")
     dataflow.add_argument("--dataflow-temp-location", help="gs:// staging and temp files")
@@ -106,6 +116,16 @@ def config_from_args(args: argparse.Namespace):
                                         accelerator_count=args.accelerator_count)
     cloud = CloudConfig(project=args.project, region=args.region, image=args.image,
                         dataflow=dataflow, vertex_training=training)
+    if training is not None:
+        from deploy import vertex_rules
+
+        spec = training.machine_spec()
+        problem = vertex_rules.machine_spec_problem(
+            spec["machine_type"], spec.get("accelerator_type"), spec.get("accelerator_count", 0))
+        if problem:
+            raise ValueError(f"Vertex AI Training refuses this machine: {problem} "
+                             f"(--training-machine-type, --accelerator-type, "
+                             f"--accelerator-count)")
     return PipelineConfig(
         data_dir=args.data_dir, pipeline_root=args.pipeline_root,
         serving_dir=args.serving_dir, pipeline_name=args.pipeline_name,
@@ -118,17 +138,42 @@ def config_from_args(args: argparse.Namespace):
         cloud=cloud)
 
 
-def compile_pipeline(config, output: str) -> str:
-    """Writes the KFP v2 pipeline JSON of `create_pipeline(config)` to `output`."""
+def credentials_problem(pipeline_root: str) -> Optional[str]:
+    """Why the wheel upload to `pipeline_root` cannot work from here, or None.
+
+    TFX writes the user-module wheel with TensorFlow's gs:// filesystem, which finds credentials
+    the way Application Default Credentials do; without them it fails after a minute of retries
+    with a traceback about www.googleapis.com. Asked of google.auth first, in 0.3 s."""
+    import google.auth
+    from google.auth import exceptions
+
+    try:
+        google.auth.default()
+    except exceptions.DefaultCredentialsError:
+        return (f"compiling uploads the user-module wheel to {pipeline_root}/_wheels/ and needs "
+                f"Application Default Credentials (`gcloud auth application-default login`, "
+                f"or GOOGLE_APPLICATION_CREDENTIALS); none found. To try the pipeline locally "
+                f"without a cloud project, add --gcs-dir DIR (a directory standing for Cloud "
+                f"Storage) and run it with `python -m deploy.emulate`")
+    return None
+
+
+def compile_pipeline(config, output: str, gcs_dir: Optional[str] = None) -> str:
+    """Writes the KFP v2 pipeline JSON of `create_pipeline(config)` to `output`; with `gcs_dir`,
+    gs:// writes of the compile (the user-module wheel) go under that directory."""
+    import contextlib
+
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as runner
 
+    from deploy import local_gcs
     from pipeline.pipeline import create_pipeline
 
     dag_runner = runner.KubeflowV2DagRunner(
         config=runner.KubeflowV2DagRunnerConfig(default_image=config.cloud.image),
         output_dir=os.path.dirname(os.path.abspath(output)),
         output_filename=os.path.basename(output))
-    dag_runner.run(create_pipeline(config))
+    with local_gcs.tfx_filesystem(gcs_dir) if gcs_dir else contextlib.nullcontext():
+        dag_runner.run(create_pipeline(config))
     return output
 
 
@@ -139,9 +184,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if not args.gcs_dir:
+        problem = credentials_problem(args.pipeline_root)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     print("Loading TFX...", flush=True)
-    path = compile_pipeline(config, args.output)
-    print(f"Wrote {path}\nSubmit it: python deploy/vertex.py submit --template {path} "
+    path = compile_pipeline(config, args.output, args.gcs_dir)
+    print(f"Wrote {path}")
+    if args.gcs_dir:
+        print(f"Try it locally, as Vertex AI would run it: python -m deploy.emulate "
+              f"--template {path} --gcs-dir {args.gcs_dir}")
+    print(f"Submit it: python -m deploy.vertex submit --template {path} "
           f"--project {args.project} --region {args.region} "
           f"--pipeline-root {args.pipeline_root}")
     return 0

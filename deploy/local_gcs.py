@@ -1,0 +1,100 @@
+"""A local directory standing for Cloud Storage: `gs://BUCKET/PATH` is `DIR/BUCKET/PATH`.
+
+Used by `kubeflow_v2_runner.py --gcs-dir DIR` (the user-module wheel TFX uploads to
+`<pipeline-root>/_wheels/` is written under DIR; the compiled JSON keeps its gs:// paths) and
+by the Vertex AI emulator (`python -m deploy.emulate --gcs-dir DIR`), which maps the gs://
+paths it hands to steps. Bucket names cannot start with a dot, so DIR/.vertex-emulator (the
+emulator's own state) never collides with a bucket.
+"""
+
+import contextlib
+import os
+import re
+from typing import Any, Iterator
+
+GCS_SCHEME = "gs://"
+# A gs:// URI inside any string (a path parameter, a JSON-encoded config, a wheel spec
+# "train@gs://..."): up to the next quote, whitespace or comma.
+_GCS_URI = re.compile(r"gs://[^\s\"',]*")
+
+
+class LocalGcs:
+    """The mapping between gs:// URIs and paths under one local directory."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    def local_path(self, uri: str) -> str:
+        """gs://bucket/a/b -> ROOT/bucket/a/b (ValueError for anything else)."""
+        if not uri.startswith(GCS_SCHEME) or len(uri) == len(GCS_SCHEME):
+            raise ValueError(f"not a gs:// URI: {uri!r}")
+        bucket_and_path = uri[len(GCS_SCHEME):]
+        if bucket_and_path.startswith("/") or ".." in bucket_and_path.split("/"):
+            raise ValueError(f"malformed gs:// URI: {uri!r}")
+        return os.path.join(self.root, bucket_and_path)
+
+    def uri(self, path: str) -> str:
+        """The inverse of local_path for a path under ROOT; other paths are returned as they are."""
+        path = str(path)
+        if path == self.root or path.startswith(self.root + os.sep):
+            relative = os.path.relpath(path, self.root)
+            return GCS_SCHEME + relative.replace(os.sep, "/")
+        return path
+
+    def to_local(self, value: Any) -> Any:
+        """`value` (a JSON value: str, list, dict...) with every gs:// URI in its strings mapped
+        to its local path."""
+        return _map_strings(value, lambda text: _GCS_URI.sub(
+            lambda match: self.local_path(match.group(0)), text))
+
+    def to_gcs(self, value: Any) -> Any:
+        """The inverse of to_local: local paths under ROOT in strings become gs:// URIs."""
+        pattern = re.compile(re.escape(self.root) + r"(/[^\s\"',]*)?")
+        return _map_strings(value, lambda text: pattern.sub(
+            lambda match: self.uri(match.group(0)), text))
+
+
+def _map_strings(value: Any, change) -> Any:
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, list):
+        return [_map_strings(item, change) for item in value]
+    if isinstance(value, dict):
+        return {key: _map_strings(item, change) for key, item in value.items()}
+    return value
+
+
+@contextlib.contextmanager
+def tfx_filesystem(root: str) -> Iterator[LocalGcs]:
+    """Inside the block, TFX's fileio (tfx.dsl.io.fileio, what the user-module wheel upload
+    uses) writes and reads gs:// paths under `root`. Only this process, only TFX's fileio:
+    TensorFlow's own gs:// filesystem is untouched."""
+    from tfx.dsl.io import filesystem_registry
+    from tfx.dsl.io.plugins import local
+
+    gcs = LocalGcs(root)
+
+    class _LocalGcsFilesystem(local.LocalFilesystem):
+        SUPPORTED_SCHEMES = [GCS_SCHEME]
+
+    for name in ("open", "copy", "exists", "glob", "isdir", "listdir", "makedirs", "mkdir",
+                 "remove", "rename", "rmtree", "stat", "walk"):
+        original = getattr(local.LocalFilesystem, name)
+
+        def mapped(*args, _original=original, **kwargs):
+            args = [gcs.local_path(arg) if isinstance(arg, str) and arg.startswith(GCS_SCHEME)
+                    else arg for arg in args]
+            return _original(*args, **kwargs)
+
+        setattr(_LocalGcsFilesystem, name, staticmethod(mapped))
+
+    registry = filesystem_registry.DEFAULT_FILESYSTEM_REGISTRY
+    previous = registry._preferred_filesystem_by_scheme.get(GCS_SCHEME)  # noqa: SLF001
+    registry._preferred_filesystem_by_scheme[GCS_SCHEME] = _LocalGcsFilesystem  # noqa: SLF001
+    try:
+        yield gcs
+    finally:
+        if previous is None:
+            registry._preferred_filesystem_by_scheme.pop(GCS_SCHEME, None)  # noqa: SLF001
+        else:
+            registry._preferred_filesystem_by_scheme[GCS_SCHEME] = previous  # noqa: SLF001
