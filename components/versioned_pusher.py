@@ -26,6 +26,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.utils import json_utils, path_utils, proto_utils
 
 from components.model_versions import push_model, read_model_info, version_of
+from report.facts import properties
 
 EVALUATION_KEY = "evaluation"
 EXAMPLES_KEY = "examples"
@@ -71,12 +72,13 @@ def describe_data(examples: Optional[types.Artifact]) -> Optional[Dict[str, Any]
         elif examples.has_custom_property(name):
             data[name] = examples.get_int_custom_property(name)
     counts = {}
-    for key, value in examples.mlmd_artifact.custom_properties.items():
+    # Plain values whether stored as ints (local runs) or JSON structs (Vertex AI, KFP).
+    for key, value in properties(examples.mlmd_artifact).items():
         if key == "input_fingerprint":
-            data[key] = value.string_value
-        elif value.HasField("int_value") and key.endswith(INGEST_COUNTS):
+            data[key] = value
+        elif isinstance(value, int) and key.endswith(INGEST_COUNTS):
             split, count = key.rsplit("_", 1)  # OxfordPetExampleGen's "<split>_<count>"
-            counts.setdefault(split, {})[count] = value.int_value
+            counts.setdefault(split, {})[count] = value
     if counts:
         data["splits"] = counts
     return data

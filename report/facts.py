@@ -42,10 +42,21 @@ class RunArtifacts:
 
 
 def properties(mlmd_artifact) -> Dict[str, Any]:
-    """An ML Metadata artifact's custom properties as plain Python values."""
+    """An ML Metadata artifact's custom properties as plain Python values.
+
+    On Kubeflow V2 / Vertex AI every custom property reaches the executor as a struct holding
+    one JSON value, ints as floats (TFX 1.16 kubeflow_v2_entrypoint_utils._parse_raw_artifact,
+    found by `python -m deploy.emulate`): decoded, integral floats back to ints."""
+    from google.protobuf import json_format
+
     result = {}
     for name, value in mlmd_artifact.custom_properties.items():
         kind = value.WhichOneof("value")
+        if kind == "struct_value":
+            decoded = json_format.MessageToDict(value.struct_value).get("__value__")
+            result[name] = int(decoded) if isinstance(decoded, float) and \
+                decoded.is_integer() else decoded
+            continue
         result[name] = getattr(value, kind) if kind in ("int_value", "string_value",
                                                         "double_value") else str(value)
     return result

@@ -1,0 +1,98 @@
+"""What open-source Kubeflow Pipelines v2 does with the same compiled file (`--launcher kfp`).
+
+Read in kubeflow/pipelines `backend/src/v2` at tags 2.0.5, 2.5.0, 2.14.0, 2.17.0 and master
+(the lines cited hold in all of them unless a version is named):
+1. Creating a run compiles the PipelineJob to an Argo workflow, which refuses resolver
+   executors: "resolver executors not implemented" (compiler/argocompiler/dag.go), and Google
+   Cloud custom-job executors. TFX compiles every Resolver to one, and this pipeline always has
+   one (the Evaluator's baseline, the Trainer's warm start): no run starts.
+2. The driver resolves a task's constant parameters only from `runtimeValue.constant`; TFX
+   1.16's schema 2.0.0 writes `runtimeValue.constantValue`, which fails with "param runtime
+   value spec of type *pipelinespec.ValueOrRuntimeParameter_ConstantValue not implemented"
+   (driver/driver.go resolveInputs; driver/resolve.go from 2.14). It also hands parameters only
+   as `parameterValues`, which TFX's entrypoint ignores without an inputs spec.
+3. Input artifacts read back from ML Metadata carry an empty instance schema
+   (metadata/client.go GetOutputArtifactsByExecutionId: `Schema: "" // TODO(Bobgy): figure out
+   how to get schema`), and their name is the MLMD id: TFX's entrypoint then cannot tell the
+   artifact class (`yaml.safe_load("")` is None: AttributeError in _retrieve_class_path;
+   tensorflow/tfx#7768).
+4. `container.lifecycle.preCacheCheck` is never run (no reference in backend/src/v2), so
+   ExampleGen's span driver does not resolve `span-{SPAN}`.
+5. Output artifacts: `<pipeline root>/<task>/<salt>/<key>`; the output file is
+   /tmp/kfp_outputs/output_metadata.json inside the container (driver.go provisionOutputs,
+   component.OutputMetadataFilepath), so TFX's task directory is /tmp/kfp_outputs for every
+   step.
+
+This module states those rules for the emulator (and for `python -m deploy.kubeflow`, which
+refuses what a cluster would refuse); it changes nothing of the Vertex path.
+"""
+
+import copy
+import random
+from typing import Any, Dict, List
+
+from deploy.emulator.spec import PipelineJobSpec
+
+KFP_VERSIONS = "KFP backend 2.0.5 to 2.17.0 and master"
+OUTPUT_METADATA_FILE = "/tmp/kfp_outputs/output_metadata.json"
+
+
+def run_creation_problems(spec: PipelineJobSpec) -> List[str]:
+    """Why the KFP API server refuses to create a run of this pipeline (empty: it would not)."""
+    problems = []
+    for name in sorted(spec.tasks):
+        executor = spec.executor(name)
+        if "resolver" in executor:
+            problems.append(f"task {name}: resolver executors not implemented "
+                            "(backend/src/v2/compiler/argocompiler/dag.go)")
+        elif "customJob" in executor or "custom_job" in executor:
+            problems.append(f"task {name}: custom job executors is Google Cloud only, it's not "
+                            "supported (backend/src/v2/compiler/argocompiler/dag.go)")
+    return problems
+
+
+def driver_problems(spec: PipelineJobSpec, task_name: str) -> List[str]:
+    """Why KFP's driver fails this task before its container starts."""
+    problems = []
+    for name, parameter in sorted(spec.tasks[task_name].get("inputs", {})
+                                  .get("parameters", {}).items()):
+        if "constantValue" in parameter.get("runtimeValue", {}):
+            problems.append(f"resolving input parameter {name}: param runtime value spec of type "
+                            "*pipelinespec.ValueOrRuntimeParameter_ConstantValue not implemented"
+                            " (backend/src/v2/driver: resolveInputs)")
+    return problems
+
+
+def kfp_executor_input(parameters: Dict[str, Any], inputs: Dict[str, List[Dict]],
+                       outputs: Dict[str, Dict], output_file: str) -> Dict[str, Any]:
+    """The ExecutorInput KFP's driver builds: parameterValues only; input artifacts named by
+    their MLMD id with an empty instance schema; outputs with the declared type."""
+    def mlmd_id(artifact):
+        return artifact["name"].rsplit("/", 1)[-1]
+
+    return {
+        "inputs": {
+            "parameterValues": copy.deepcopy(parameters),
+            "artifacts": {key: {"artifacts": [
+                {"name": mlmd_id(a), "type": {"instanceSchema": ""}, "uri": a["uri"],
+                 "metadata": copy.deepcopy(a.get("metadata", {}))} for a in artifacts]}
+                for key, artifacts in inputs.items()},
+        },
+        "outputs": {
+            "artifacts": {key: {"artifacts": [{
+                "name": key, "uri": artifact["uri"],
+                "type": {"instanceSchema": artifact["schema"]} if artifact.get("schema")
+                else {"schemaTitle": artifact["schema_title"]},
+                "metadata": {}}]} for key, artifact in outputs.items()},
+            "outputFile": output_file,
+        },
+    }
+
+
+def output_uri(pipeline_root: str, task_name: str, key: str, salt: str) -> str:
+    """driver.go provisionOutputs: metadata.GenerateOutputURI(root, [task, salt, key])."""
+    return f"{pipeline_root.rstrip('/')}/{task_name}/{salt}/{key}"
+
+
+def new_salt() -> str:
+    return "%016x" % random.getrandbits(64)
