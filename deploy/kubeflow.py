@@ -9,6 +9,12 @@
 
 KFP cron expressions have six fields, seconds first. Authentication is the cluster's (in-cluster
 service account, or kfp.Client's own discovery of credentials): no token is a flag here.
+
+Open-source KFP v2 cannot run what TFX 1.16 compiles for this pipeline (README, "Plain Kubeflow
+Pipelines"; deploy/emulator/kfp.py cites the KFP sources): the API server refuses its resolver
+tasks ("resolver executors not implemented") and the driver its parameters. Both commands check
+the package first and stop with those reasons rather than send a run that cannot start; they
+still send packages KFP can run.
 """
 
 import argparse
@@ -53,6 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def kfp_refusals(package: str) -> List[str]:
+    """What a KFP v2 cluster would refuse in this package (deploy/emulator/kfp.py)."""
+    import json
+
+    import yaml
+
+    from deploy.emulator import kfp
+
+    with open(package) as handle:
+        documents = list(yaml.safe_load_all(handle)) if package.endswith((".yaml", ".yml")) \
+            else [json.load(handle)]
+    spec = documents[0] or {}
+    return kfp.incompatibilities(spec.get("pipelineSpec", spec))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -62,6 +83,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             common.check_cron(args.cron, fields=6)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    refusals = kfp_refusals(package)
+    if refusals:
+        print(f"error: a Kubeflow Pipelines v2 cluster cannot run {package}: "
+              f"{'; '.join(refusals[:3])}"
+              f"{f' (and {len(refusals) - 3} more)' if len(refusals) > 3 else ''}. TFX 1.16 "
+              "pipelines with a Resolver do not run on open-source KFP v2; run it on Vertex AI "
+              "(python -m deploy.vertex) and see README.md, \"Plain Kubeflow Pipelines\"",
+              file=sys.stderr)
         return 2
     import kfp
 

@@ -124,6 +124,10 @@ class IgnoreRules:
         regex = regex[:-1] if regex.endswith("/") else regex
         return f"^{regex}(?:/.*)?$"
 
+    @property
+    def has_exceptions(self) -> bool:
+        return any(negate for negate, _ in self.rules)
+
     def excluded(self, relative: str) -> bool:
         relative = relative.replace(os.sep, "/")
         verdict = False
@@ -298,9 +302,11 @@ def _context_files(context: str, rules: IgnoreRules, with_dirs: bool = False) ->
     for directory, dirs, files in os.walk(context):
         relative_dir = os.path.relpath(directory, context)
         relative_dir = "" if relative_dir == "." else relative_dir.replace(os.sep, "/") + "/"
-        dirs[:] = sorted(d for d in dirs if not rules.excluded(relative_dir + d))
+        # An excluded directory is skipped unless an exception (!pattern) may reach inside it.
+        dirs[:] = sorted(d for d in dirs if rules.has_exceptions or
+                         not rules.excluded(relative_dir + d))
         if with_dirs:
-            found.extend(relative_dir + d for d in dirs)
+            found.extend(relative_dir + d for d in dirs if not rules.excluded(relative_dir + d))
         found.extend(relative_dir + name for name in sorted(files)
                      if not rules.excluded(relative_dir + name))
     return found

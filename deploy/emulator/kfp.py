@@ -39,9 +39,19 @@ OUTPUT_METADATA_FILE = "/tmp/kfp_outputs/output_metadata.json"
 
 def run_creation_problems(spec: PipelineJobSpec) -> List[str]:
     """Why the KFP API server refuses to create a run of this pipeline (empty: it would not)."""
+    return refused_executors(spec.spec)
+
+
+def refused_executors(pipeline_spec: Dict[str, Any]) -> List[str]:
+    """Rule 1, on a PipelineSpec dict (`pipelineSpec` of a PipelineJob, or a YAML package)."""
     problems = []
-    for name in sorted(spec.tasks):
-        executor = spec.executor(name)
+    components = pipeline_spec.get("components", {})
+    executors = pipeline_spec.get("deploymentSpec", {}).get("executors", {})
+    for name, task in sorted(pipeline_spec.get("root", {}).get("dag", {}).get("tasks", {})
+                             .items()):
+        label = components.get(task.get("componentRef", {}).get("name"), {}).get(
+            "executorLabel")
+        executor = executors.get(label, {})
         if "resolver" in executor:
             problems.append(f"task {name}: resolver executors not implemented "
                             "(backend/src/v2/compiler/argocompiler/dag.go)")
@@ -52,14 +62,30 @@ def run_creation_problems(spec: PipelineJobSpec) -> List[str]:
 
 
 def driver_problems(spec: PipelineJobSpec, task_name: str) -> List[str]:
-    """Why KFP's driver fails this task before its container starts."""
+    """Why KFP's driver fails this task before its container starts (rule 2)."""
+    return _constant_value_problems(spec.tasks[task_name])
+
+
+def _constant_value_problems(task: Dict[str, Any]) -> List[str]:
     problems = []
-    for name, parameter in sorted(spec.tasks[task_name].get("inputs", {})
-                                  .get("parameters", {}).items()):
+    for name, parameter in sorted(task.get("inputs", {}).get("parameters", {}).items()):
         if "constantValue" in parameter.get("runtimeValue", {}):
             problems.append(f"resolving input parameter {name}: param runtime value spec of type "
                             "*pipelinespec.ValueOrRuntimeParameter_ConstantValue not implemented"
                             " (backend/src/v2/driver: resolveInputs)")
+    return problems
+
+
+def incompatibilities(pipeline_spec: Dict[str, Any]) -> List[str]:
+    """Rules 1 and 2 for a whole PipelineSpec: what stops it on a KFP v2 cluster before any of
+    its containers runs (one line per task)."""
+    problems = refused_executors(pipeline_spec)
+    for name, task in sorted(pipeline_spec.get("root", {}).get("dag", {}).get("tasks", {})
+                             .items()):
+        found = _constant_value_problems(task)
+        if found:
+            problems.append(f"task {name}: KFP's driver fails {len(found)} of its parameters: "
+                            f"{found[0]}")
     return problems
 
 

@@ -41,6 +41,8 @@ from deploy.emulator import training
 STATE_DIR = ".vertex-emulator"  # under --gcs-dir; no bucket name starts with a dot
 TAIL_LINES = 20
 LAUNCHERS = ("vertex", "kfp")
+# "ValueError: ...", "ModuleNotFoundError: ...", "tensorflow.python.framework.errors_impl.X: ..."
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): ")
 _FILTER_PLACEHOLDER = re.compile(r"\{\{\$\.inputs\.artifacts\['([^']+)'\]\.metadata\['([^']+)'\]\}\}")
 
 
@@ -302,14 +304,45 @@ class EmulatedJob:
     def print_tail(self, log: str) -> None:
         try:
             with open(log, errors="replace") as handle:
-                lines = handle.read().splitlines()[-TAIL_LINES:]
+                everything = handle.read().splitlines()
         except OSError:
-            lines = []
+            everything = []
+        lines = everything[-TAIL_LINES:]
         with self._print_lock:
+            for cause in self.causes(everything):
+                self._out(f"  error: {cause}")
             self._out(f"  --- last {len(lines)} lines of {log} ---")
             for line in lines:
                 self._out(f"  | {line}")
             self._out(f"  --- full log: {log}")
+
+    def causes(self, lines: List[str]) -> List[str]:
+        """The exceptions of the log's tracebacks, root cause first (a chain of `raise ...
+        from` shows the first one far above the last lines), with what a missing module means
+        here: the image layout lacks it."""
+        found = []
+        for index, line in enumerate(lines):
+            match = _EXCEPTION_LINE.match(line)
+            if match and index and (lines[index - 1].startswith(" ") or
+                                    lines[index - 1].startswith("Traceback")):
+                if line not in found:
+                    found.append(line)
+        said = []
+        for line in found[-4:]:
+            said.append(line)
+            missing = re.match(r"^ModuleNotFoundError: No module named '([\w.]+)'", line)
+            if missing:
+                top = missing.group(1).split(".")[0]
+                in_context = os.path.exists(os.path.join(self.layout.context, top)) or \
+                    os.path.exists(os.path.join(self.layout.context, top + ".py"))
+                in_image = os.path.exists(self.layout.host_path(
+                    f"{self.layout.workdir}/{top}")) or os.path.exists(
+                        self.layout.host_path(f"{self.layout.workdir}/{top}.py"))
+                if in_context and not in_image:
+                    said.append(f"module {missing.group(1)!r} is in the build context but not in "
+                                f"the image ({self.layout.dockerfile}: COPY lines, ignore file "
+                                f"{self.layout.ignore_file or 'none'})")
+        return said
 
     # ---- resolvers ----
     def input_artifacts(self, name: str) -> Dict[str, List[Dict[str, Any]]]:

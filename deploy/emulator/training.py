@@ -156,6 +156,7 @@ class JobService:
             json.dump(record, handle, indent=1, sort_keys=True)
         with self._changed:
             self.jobs[name] = job
+            created = dict(job)  # what create answers: PENDING, before the job starts
         pool = custom_job["job_spec"]["worker_pool_specs"][0]
         machine = pool["machine_spec"]
         gpus = (f" with {machine.get('accelerator_count', 0)} x {machine['accelerator_type']}"
@@ -167,7 +168,7 @@ class JobService:
                  f"{pool['container_spec']['image_uri']}; its container command runs here, on "
                  f"the CPU; log {log}")
         threading.Thread(target=self._run, args=(name, pool, task, log), daemon=True).start()
-        return dict(job)
+        return created
 
     def get(self, name: str, wait: bool) -> Dict[str, Any]:
         with self._changed:

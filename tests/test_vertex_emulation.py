@@ -1,0 +1,498 @@
+"""The compiled Vertex AI pipeline, run on this machine as Vertex AI would run it.
+
+One compile, offline (`kubeflow_v2_runner.py --gcs-dir`: spans, warm start, Dataflow arguments,
+Vertex AI Training with a GPU machine spec, as tests/test_kubeflow_v2.py compiles it), then two
+runs of the command users run, `python -m deploy.emulate`, sharing one module fixture: span 1
+(16 generated images, 64 px, 1 epoch), then span 2 arrives and the same template runs again.
+A negative control runs the image with one package left out. The rest are fast checks of the
+pieces: Vertex's filter syntax and schema-title rule, machine/accelerator pairings, the
+custom-job stand-in against its JobService, the image layout, the KFP v2 refusals.
+"""
+
+import contextlib
+import glob
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT, REGION = "my-project", "us-central1"
+IMAGE = "us-docker.pkg.dev/my-project/petseg/pipeline:1"
+BUCKET = "my-bucket"
+ROOT = f"gs://{BUCKET}/petseg/root"
+MACHINE = {"machine_type": "g2-standard-24", "accelerator_type": "NVIDIA_L4",
+           "accelerator_count": 2}
+ARGS = ["--project", PROJECT, "--region", REGION, "--image", IMAGE, "--pipeline-root", ROOT,
+        "--data-dir", f"gs://{BUCKET}/petseg/data", "--serving-dir",
+        f"gs://{BUCKET}/petseg/serving", "--span-pattern", "span-{SPAN}", "--warm-start",
+        "--dataflow-temp-location", f"gs://{BUCKET}/tmp", "--dataflow-machine-type",
+        "n1-highmem-4", "--vertex-training", "--training-machine-type", MACHINE["machine_type"],
+        "--accelerator-type", MACHINE["accelerator_type"], "--accelerator-count",
+        str(MACHINE["accelerator_count"]),
+        # The smallest sizes: 1 epoch (and 1 when warm-starting), 64 px; a gate every model
+        # passes, so both runs push (the gate itself is tested on the local runs).
+        "--epochs", "1", "--warm-start-epochs", "1", "--image-size", "64", "--batch-size", "4",
+        "--encoder-weights", "none", "--min-pixel-accuracy", "0",
+        "--max-pixel-accuracy-drop", "1"]
+IMAGES_PER_SPAN = 16
+
+
+def make_span(gcs_dir, span, seed):
+    from oxford_pet import demo, layout
+
+    data_root = os.path.join(gcs_dir, BUCKET, "petseg", "data")
+    demo.make_demo_data(layout.span_dir(data_root, span), count=IMAGES_PER_SPAN, seed=seed,
+                        min_size=64, max_size=96)
+
+
+def emulate(template, gcs_dir, *extra):
+    """`python -m deploy.emulate ...` as a user runs it: (exit code, stdout, job summary)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "deploy.emulate", "--template", template, "--gcs-dir", gcs_dir,
+         *extra], cwd=REPO, capture_output=True, text=True, timeout=1800)
+    output = result.stdout + result.stderr
+    summary = None
+    first = output.split("\n", 1)[0]
+    if " job " in first:
+        job_id = first.split(" job ", 1)[1].split(":", 1)[0]
+        path = os.path.join(gcs_dir, ".vertex-emulator", "jobs", job_id, "job.json")
+        if os.path.exists(path):
+            with open(path) as handle:
+                summary = json.load(handle)
+    return result.returncode, output, summary
+
+
+def job_dir(gcs_dir, summary):
+    return os.path.join(gcs_dir, ".vertex-emulator", "jobs", summary["job_id"])
+
+
+def store_data(gcs_dir):
+    with open(os.path.join(gcs_dir, ".vertex-emulator", "metadata.json")) as handle:
+        return json.load(handle)
+
+
+def output_artifact(gcs_dir, summary, task, key):
+    [name] = summary["tasks"][task]["outputs"][key]
+    return store_data(gcs_dir)["artifacts"][name]
+
+
+# ---- one compile and two emulated runs, shared ----
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    import kubeflow_v2_runner
+
+    work = tmp_path_factory.mktemp("vertex")
+    gcs = str(work / "gcs")
+    make_span(gcs, 1, seed=11)
+    template = str(work / "pipeline.json")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = kubeflow_v2_runner.main(ARGS + ["--gcs-dir", gcs, "--output", template])
+    assert code == 0, printed.getvalue()[-3000:]
+    return {"work": work, "gcs": gcs, "template": template, "printed": printed.getvalue()}
+
+
+@pytest.fixture(scope="module")
+def emulated(compiled):
+    gcs, template = compiled["gcs"], compiled["template"]
+    first = emulate(template, gcs)
+    make_span(gcs, 2, seed=12)  # new data arrives; the same compiled pipeline runs again
+    second = emulate(template, gcs)
+    return {**compiled, "first": first, "second": second}
+
+
+def test_offline_compile_writes_the_wheels_and_keeps_gs_paths(compiled):
+    wheels = glob.glob(os.path.join(compiled["gcs"], BUCKET, "petseg", "root", "_wheels",
+                                    "*.whl"))
+    assert len(wheels) == 2, wheels  # Transform's and Trainer's user module, built for real
+    with open(compiled["template"]) as handle:
+        job = json.load(handle)
+    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    module_path = tasks["Trainer"]["inputs"]["parameters"]["module_path"]["runtimeValue"][
+        "constantValue"]["stringValue"]
+    assert module_path.startswith(f"train@{ROOT}/_wheels/tfx_user_code_trainer-")
+    assert os.path.basename(module_path) in {os.path.basename(w) for w in wheels}
+    assert compiled["gcs"] not in json.dumps(job)  # the JSON a user submits: gs:// only
+    printed = compiled["printed"]
+    assert (f"python -m deploy.vertex submit --template {compiled['template']} --project "
+            f"{PROJECT} --region {REGION} --pipeline-root {ROOT}") in printed
+    assert f"python -m deploy.emulate --template {compiled['template']}" in printed
+
+
+def test_first_run_every_task_succeeded(emulated):
+    code, output, summary = emulated["first"]
+    assert code == 0, output[-6000:]
+    with open(emulated["template"]) as handle:
+        tasks = json.load(handle)["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert set(summary["tasks"]) == set(tasks)
+    assert {task["state"] for task in summary["tasks"].values()} == {"SUCCEEDED"}
+    for name in tasks:  # one line as it starts, one as it ends with state and seconds
+        assert f"START   {name} (" in output
+        assert any(line.split("] ", 1)[-1].startswith(f"END     {name} SUCCEEDED in ")
+                   and " s" in line for line in output.splitlines()), name
+    assert f"job {summary['job_id']} SUCCEEDED" in output
+    # Dataflow arguments were replaced, and the emulator says so.
+    assert "Transform: Dataflow -> Beam DirectRunner" in output
+    assert "--runner=DataflowRunner" in output and "--machine_type=n1-highmem-4" in output
+
+
+def test_first_run_pushed_version_1_which_turns_a_jpeg_into_a_mask(emulated):
+    import numpy as np
+    import tensorflow as tf
+
+    from oxford_pet import layout
+
+    serving = os.path.join(emulated["gcs"], BUCKET, "petseg", "serving", "pet_unet")
+    assert os.path.isfile(os.path.join(serving, "1", "saved_model.pb"))
+    span_1 = layout.span_dir(os.path.join(emulated["gcs"], BUCKET, "petseg", "data"), 1)
+    entry = layout.read_list(os.path.join(span_1, layout.LIST_FILE))[0]
+    with open(layout.image_path(span_1, entry.name), "rb") as handle:
+        jpeg = handle.read()
+    serve = tf.saved_model.load(os.path.join(serving, "1")).signatures["serving_default"]
+    class_ids = serve(image_bytes=tf.constant([jpeg]))["class_ids"].numpy()
+    assert class_ids.shape == (1, 64, 64)
+    assert set(np.unique(class_ids).tolist()) <= {0, 1, 2}
+
+
+def test_first_run_wrote_the_report(emulated):
+    _, _, summary = emulated["first"]
+    report = output_artifact(emulated["gcs"], summary, "EvaluationReport", "report")
+    assert report["schema_title"] == "petseg.EvaluationReport" and report["state"] == "LIVE"
+    html = os.path.join(emulated["gcs"], report["uri"][len("gs://"):], "report.html")
+    with open(html) as handle:
+        text = handle.read()
+    assert text.lstrip().lower().startswith("<!doctype html") and len(text) > 10_000
+    with open(os.path.join(os.path.dirname(html), "facts.json")) as handle:
+        facts = json.load(handle)
+    # Ingest counts arrive as Vertex's JSON structs: decoded, not lost.
+    assert facts["data"]["splits"]["train"]["ingested"] + \
+        facts["data"]["splits"]["eval"]["ingested"] == IMAGES_PER_SPAN
+    assert facts["push"]["pushed"] is True and facts["push"]["version"] == "1"
+
+
+def test_the_trainer_ran_as_a_vertex_custom_job_with_the_requested_machine(emulated):
+    _, output, summary = emulated["first"]
+    records = glob.glob(os.path.join(job_dir(emulated["gcs"], summary), "custom_jobs", "*.json"))
+    assert len(records) == 1, records
+    with open(records[0]) as handle:
+        record = json.load(handle)
+    assert record["task"] == "Trainer"
+    assert record["parent"] == f"projects/{PROJECT}/locations/{REGION}"
+    assert record["endpoint"] == f"{REGION}-aiplatform.googleapis.com"
+    [pool] = record["custom_job"]["job_spec"]["worker_pool_specs"]
+    assert {key: pool["machine_spec"][key] for key in MACHINE} == MACHINE
+    assert pool["container_spec"]["image_uri"] == IMAGE
+    assert pool["container_spec"]["command"][:3] == ["python", "-m", "tfx.scripts.run_executor"]
+    assert "tfx.components.trainer.executor.GenericExecutor" in pool["container_spec"]["command"]
+    assert "Trainer: Vertex AI custom job" in output and "with 2 x NVIDIA_L4" in output
+    with open(record["log"]) as handle:
+        assert "Training complete" in handle.read()  # the job ran the trainer, not the step
+
+
+def test_second_run_warm_starts_from_and_compares_with_run_1_and_pushes_version_2(emulated):
+    gcs = emulated["gcs"]
+    code, output, second = emulated["second"]
+    assert code == 0, output[-6000:]
+    _, _, first = emulated["first"]
+    run_1_model = output_artifact(gcs, first, "Trainer", "model")
+    # The resolvers answered from the store: run 1's blessing, then run 1's model.
+    resolved = second["tasks"]["latest_blessed_model_resolver-model-resolver"]["outputs"]
+    assert resolved == {"model": [run_1_model["name"]]}
+    inputs_dir = os.path.join(job_dir(gcs, second), "executor_inputs")
+    with open(os.path.join(inputs_dir, "Evaluator.json")) as handle:
+        evaluator = json.load(handle)["inputs"]["artifacts"]
+    assert [a["name"] for a in evaluator["baseline_model"]["artifacts"]] == [run_1_model["name"]]
+    blessing = output_artifact(gcs, second, "Evaluator", "blessing")
+    assert blessing["metadata"]["blessed"] == 1
+    assert blessing["metadata"]["baseline_model_id"] == run_1_model["name"]
+    with open(os.path.join(inputs_dir, "Trainer.json")) as handle:
+        trainer = json.load(handle)["inputs"]["artifacts"]
+    assert [a["uri"] for a in trainer["base_model"]["artifacts"]] == [run_1_model["uri"]]
+    [record] = glob.glob(os.path.join(job_dir(gcs, second), "custom_jobs", "*.json"))
+    with open(json.load(open(record))["log"]) as handle:
+        log = handle.read()
+    assert "[Trainer] warm start from " in log and ": loaded; 1 epochs" in log
+    # Span 2 was read, and version 2 pushed beside version 1.
+    examples = output_artifact(gcs, second, "OxfordPetExampleGen", "examples")
+    # ExampleGen records the span as a custom property; a Vertex artifact's metadata keeps a
+    # custom property that shares a declared property's name as "custom:<name>" (TFX
+    # kubeflow_v2_entrypoint_utils._get_json_metadata_mapping).
+    assert examples["metadata"]["custom:span"] == 2
+    serving = os.path.join(gcs, BUCKET, "petseg", "serving", "pet_unet")
+    assert sorted(name for name in os.listdir(serving) if name.isdigit()) == ["1", "2"]
+    with open(os.path.join(serving, "2", "push_manifest.json")) as handle:
+        manifest = json.load(handle)
+    assert manifest["blessing"]["baseline"]["version"] == 1
+    assert manifest["data"]["span"] == 2 and manifest["data"]["splits"]["train"]["ingested"] > 0
+    # The schema did not change: Vertex's cache gives run 1's output back.
+    assert second["tasks"]["ImportSchemaGen"]["state"] == "CACHED"
+    assert second["tasks"]["ImportSchemaGen"]["outputs"] == \
+        first["tasks"]["ImportSchemaGen"]["outputs"]
+
+
+def test_a_package_the_image_lacks_fails_the_step_that_imports_it(compiled, tmp_path):
+    """Negative control: the same Dockerfile with oxford_pet/ left out of the build context
+    (a Dockerfile-specific ignore file, as BuildKit reads it); every step a fresh process."""
+    dockerfile = tmp_path / "Dockerfile"
+    shutil.copyfile(os.path.join(REPO, "Dockerfile"), dockerfile)
+    with open(os.path.join(REPO, ".dockerignore")) as handle:
+        (tmp_path / "Dockerfile.dockerignore").write_text(handle.read() + "\noxford_pet\n")
+    gcs = str(tmp_path / "gcs")
+    shutil.copytree(os.path.join(compiled["gcs"], BUCKET, "petseg", "data"),
+                    os.path.join(gcs, BUCKET, "petseg", "data"),
+                    ignore=shutil.ignore_patterns(".vertex-emulator"))
+    code, output, summary = emulate(compiled["template"], gcs, "--dockerfile", str(dockerfile),
+                                    "--context", REPO, "--cold-start")
+    assert code == 1, output[-4000:]
+    assert "END     OxfordPetExampleGen FAILED" in output
+    assert "error: ModuleNotFoundError: No module named 'oxford_pet'" in output
+    assert "module 'oxford_pet' is in the build context but not in the image" in output
+    log = summary["tasks"]["OxfordPetExampleGen"]["log"]
+    assert f"--- full log: {log}" in output and os.path.isfile(log)
+    assert summary["tasks"]["ImportSchemaGen"]["state"] == "SUCCEEDED"  # it imports no oxford_pet
+    assert summary["tasks"]["Trainer"]["state"] == "NOT_RUN"
+    assert not os.path.exists(os.path.join(gcs, BUCKET, "petseg", "serving"))
+
+
+# ---- fast checks of the pieces ----
+
+def test_vertex_refuses_a_schema_title_outside_its_rule_before_any_task(compiled, tmp_path):
+    from deploy.emulator import run
+
+    with open(compiled["template"]) as handle:
+        job = json.load(handle)
+    outputs = job["pipelineSpec"]["components"]["EvaluationReport"]["outputDefinitions"]
+    outputs["artifacts"]["report"]["artifactType"]["instanceSchema"] = \
+        "title: EvaluationReport\ntype: object\n"
+    template = tmp_path / "pipeline.json"
+    template.write_text(json.dumps(job))
+    lines = []
+    options = run.Options(template=str(template), gcs_dir=str(tmp_path),
+                          dockerfile=os.path.join(REPO, "Dockerfile"), context=REPO)
+    assert run.EmulatedJob(options, out=lines.append).run() == 1
+    text = "\n".join(lines)
+    assert "Vertex AI refuses to create the job" in text
+    assert ("component EvaluationReport output 'report': INVALID_ARGUMENT: MetadataSchema must "
+            "include a schema title that satisfies the following regex") in text
+    assert "START" not in text and not os.path.exists(tmp_path / ".vertex-emulator")
+
+
+def test_every_artifact_type_of_the_project_imports_from_its_schema_title():
+    """What TFX's container entrypoint does with every artifact it is handed (tfx#5744)."""
+    from tfx.types.artifact import Artifact
+
+    import petseg
+    from components import evaluation_report
+    from deploy import image_check
+
+    types = image_check.project_artifact_types(["petseg", "components"])
+    assert evaluation_report.EvaluationReportArtifact in types and petseg.EvaluationReport in types
+    for cls in types:
+        assert image_check.check_artifact_type(cls) is None, cls
+
+    class Elsewhere(Artifact):  # the shape of the fault the emulation found
+        TYPE_NAME = "petseg.ElsewhereReport"
+
+    problem = image_check.check_artifact_type(Elsewhere)
+    assert "imports its schema title 'petseg.ElsewhereReport' as a class path and fails" in problem
+
+    class NoNamespace(Artifact):
+        TYPE_NAME = "EvaluationReport"
+
+    assert "MetadataSchema must include a schema title" in image_check.check_artifact_type(
+        NoNamespace)
+
+
+def _artifact(store, title, metadata, contexts=("ctx",), state="LIVE", uri="gs://b/x"):
+    artifact = store.new_artifact("x", title, "", uri, list(contexts))
+    return store.update_artifact(artifact["name"], state=state, metadata=metadata)
+
+
+def test_the_metadata_store_answers_vertex_filters(tmp_path):
+    from deploy.emulator.store import MetadataStore
+
+    store = MetadataStore(str(tmp_path / "metadata.json"), "projects/1/locations/r/"
+                                                           "metadataStores/default")
+    old = _artifact(store, "tfx.ModelBlessing", {"blessed": 1.0})
+    _artifact(store, "tfx.ModelBlessing", {"blessed": 0.0})
+    new = _artifact(store, "tfx.ModelBlessing", {"blessed": 1.0, "current_model_id": "m"})
+    _artifact(store, "tfx.ModelBlessing", {"blessed": 1.0}, state="PENDING")
+    _artifact(store, "tfx.ModelBlessing", {"blessed": 1.0}, contexts=("another pipeline",))
+    blessed = 'schema_title="tfx.ModelBlessing" AND state=LIVE AND metadata.blessed.number_value=1'
+    assert [a["name"] for a in store.list_artifacts(blessed, "ctx")] == [new["name"]]  # latest
+    assert [a["name"] for a in store.list_artifacts(blessed, "ctx", limit=5)] == \
+        [new["name"], old["name"]]
+    assert store.list_artifacts('schema_title="tfx.Model" AND state=LIVE', "ctx") == []
+    # AIP-160: OR binds tighter than AND.
+    assert len(store.list_artifacts('state=PENDING AND schema_title="tfx.Model" OR '
+                                    'schema_title="tfx.ModelBlessing"', "ctx", limit=9)) == 1
+    assert len(store.list_artifacts('metadata."current_model_id".string_value="m"', "ctx")) == 1
+    assert len(store.list_artifacts('in_context("another pipeline")', "ctx", limit=9)) == 1
+
+
+@pytest.mark.parametrize("text, refused", [
+    ("NOT state=LIVE", "NOT is not among the operators"),
+    ("labels.team=\"a\"", "field 'labels.team' cannot be filtered on"),
+    ("schema_title:\"tfx\"", "has-operator ':'"),
+    ("metadata.blessed.int_value=1", "metadata.<key>.<number_value|string_value|bool_value>"),
+    ("state=ALIVE", "an artifact state is one of"),
+    ("((((((state=LIVE))))))", "nests deeper than 5"),
+    ("create_time>\"yesterday\"", "RFC-3339"),
+    ("has_label(\"x\")", "function has_label"),
+    ("name=\"{{$.inputs.artifacts['x'].metadata['y']}}\"", "still holds a placeholder"),
+])
+def test_filters_the_store_cannot_evaluate_are_refused_by_name(tmp_path, text, refused):
+    from deploy.emulator.store import FilterError, MetadataStore
+
+    store = MetadataStore(str(tmp_path / "metadata.json"), "projects/1/locations/r/"
+                                                           "metadataStores/default")
+    with pytest.raises(FilterError, match=".*" + __import__("re").escape(refused)):
+        store.list_artifacts(text, "ctx")
+
+
+@pytest.mark.parametrize("machine, accelerator, count, problem", [
+    ("n1-standard-8", "NVIDIA_L4", 2, "NVIDIA_L4 cannot be attached to N1 machine types; "
+                                      "NVIDIA_L4 comes on g2-standard-4"),
+    ("g2-standard-24", "NVIDIA_L4", 2, None),
+    ("g2-standard-8", "NVIDIA_L4", 2, "has exactly 1 NVIDIA_L4, not 2; NVIDIA_L4 x2 comes on "
+                                      "g2-standard-24"),
+    ("g2-standard-8", "NVIDIA_TESLA_T4", 1, "carries NVIDIA_L4, not NVIDIA_TESLA_T4"),
+    ("n1-standard-8", "NVIDIA_TESLA_T4", 1, None),
+    ("n1-standard-8", "NVIDIA_TESLA_T4", 3, "in counts of 1, 2, 4, not 3"),
+    ("n1-standard-8", None, 0, None),
+    ("e2-standard-8", "NVIDIA_TESLA_T4", 1, "takes no accelerators"),
+    ("a2-highgpu-2g", "NVIDIA_TESLA_A100", 2, None),
+    ("a2-highgpu-2g", None, 0, "comes with 2 NVIDIA_TESLA_A100"),
+])
+def test_vertex_machine_and_accelerator_pairings(machine, accelerator, count, problem):
+    from deploy import vertex_rules
+
+    found = vertex_rules.machine_spec_problem(machine, accelerator, count)
+    assert found == problem if problem is None else problem in found
+
+
+def _pool(**machine):
+    return {"machine_spec": {"machine_type": "n1-standard-8", **machine}, "replica_count": 1,
+            "container_spec": {"image_uri": IMAGE, "command": ["python", "-c", "pass"]}}
+
+
+def test_the_custom_job_stand_in_talks_to_the_job_service_with_the_real_signatures(
+        tmp_path, monkeypatch):
+    import inspect
+
+    from google.api_core import exceptions
+    from google.cloud.aiplatform_v1.services.job_service import client as real
+    from google.cloud.aiplatform_v1.types import JobState
+
+    from deploy.emulator import processes, standin, training
+
+    for method in ("__init__", "create_custom_job", "get_custom_job", "cancel_custom_job"):
+        assert list(inspect.signature(getattr(standin.JobServiceClient, method)).parameters) == \
+            list(inspect.signature(getattr(real.JobServiceClient, method)).parameters), method
+    ran, said = [], []
+    service = training.JobService(
+        str(tmp_path / "jobs.sock"), str(tmp_path / "records"), str(tmp_path), IMAGE,
+        lambda argv, env, task, log: ran.append(argv) or 0, said.append)
+    monkeypatch.setenv(processes.SERVICE_ENV, str(tmp_path / "jobs.sock"))
+    monkeypatch.setenv(processes.TASK_ENV, "Trainer")
+    try:
+        client = standin.JobServiceClient(
+            client_options={"api_endpoint": f"{REGION}-aiplatform.googleapis.com"})
+        parent = f"projects/{PROJECT}/locations/{REGION}"
+        with pytest.raises(exceptions.InvalidArgument, match="cannot be attached to N1"):
+            client.create_custom_job(parent=parent, custom_job={
+                "display_name": "x", "job_spec": {"worker_pool_specs": [_pool(
+                    accelerator_type="NVIDIA_L4", accelerator_count=2)]}})
+        with pytest.raises(exceptions.InvalidArgument, match="not the pipeline image"):
+            client.create_custom_job(parent=parent, custom_job={
+                "display_name": "x", "job_spec": {"worker_pool_specs": [dict(
+                    _pool(), container_spec={"image_uri": "other/image:1",
+                                             "command": ["true"]})]}})
+        with pytest.raises(exceptions.InvalidArgument, match="not served by the endpoint"):
+            client.create_custom_job(parent="projects/p/locations/europe-west4", custom_job={
+                "display_name": "x", "job_spec": {"worker_pool_specs": [_pool()]}})
+        with pytest.raises(ValueError):  # the real client's message check: an unknown field
+            client.create_custom_job(parent=parent, custom_job={"no_such_field": 1})
+        job = client.create_custom_job(parent=parent, custom_job={
+            "display_name": "ok", "job_spec": {"worker_pool_specs": [_pool(
+                accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1)]}})
+        assert job.state == JobState.JOB_STATE_PENDING and job.name.startswith(parent)
+        done = client.get_custom_job(name=job.name)
+        assert done.state == JobState.JOB_STATE_SUCCEEDED
+        assert ran == [["python", "-c", "pass"]]
+        [record] = os.listdir(tmp_path / "records")
+        with open(tmp_path / "records" / record) as handle:
+            recorded = json.load(handle)
+        assert recorded["custom_job"]["job_spec"]["worker_pool_specs"][0]["machine_spec"][
+            "accelerator_type"] == "NVIDIA_TESLA_T4" and recorded["task"] == "Trainer"
+    finally:
+        service.close()
+
+
+def test_the_image_layout_follows_the_dockerfile_and_its_ignore_file(tmp_path):
+    from deploy.emulator import image
+
+    context = tmp_path / "context"
+    (context / "pkg" / "__pycache__").mkdir(parents=True)
+    (context / "pkg" / "__init__.py").write_text("")
+    (context / "pkg" / "__pycache__" / "x.pyc").write_text("")
+    (context / "notes").mkdir()
+    (context / "notes" / "keep.md").write_text("")
+    (context / "notes" / "drop.md").write_text("")
+    (context / "lock.txt").write_text("")
+    (context / ".dockerignore").write_text("**/__pycache__\nnotes\n!notes/keep.md\n")
+    dockerfile = context / "Dockerfile"
+    dockerfile.write_text("FROM base:1\nWORKDIR /app\nCOPY lock.txt /app/lock.txt\n"
+                          "# a comment\nCOPY . /app/\nENV A=1\nENV B=$A/x \\\n    A=2 C=${A}\n"
+                          "ENV PYTHONPATH=/app:/opt/other\nRUN echo built\n")
+    layout = image.build_layout(str(dockerfile), str(context), str(tmp_path / "root"))
+    root = tmp_path / "root" / "app"
+    assert (root / "pkg" / "__init__.py").is_file() and (root / "lock.txt").is_file()
+    assert not (root / "pkg" / "__pycache__").exists()
+    assert (root / "notes" / "keep.md").is_file() and not (root / "notes" / "drop.md").exists()
+    # Docker: a variable set in an ENV line is seen by the next lines, not by that one.
+    assert layout.workdir == "/app" and layout.env["B"] == "1/x" and layout.env["C"] == "1"
+    assert layout.host_env()["PYTHONPATH"] == f"{root}:/opt/other"  # only image paths mapped
+    assert [step.args for step in layout.build_steps] == ["echo built"]
+    # A Dockerfile-specific ignore file wins over the context's (BuildKit).
+    (tmp_path / "Other").write_text("FROM base:1\nCOPY . /app/\n")
+    (tmp_path / "Other.dockerignore").write_text("pkg\n")
+    other = image.build_layout(str(tmp_path / "Other"), str(context), str(tmp_path / "root2"))
+    assert not (tmp_path / "root2" / "app" / "pkg").exists()
+    assert (tmp_path / "root2" / "app" / "notes" / "drop.md").is_file()
+    assert other.ignore_file.endswith("Other.dockerignore")
+
+
+def test_kfp_v2_refuses_the_pipeline_and_hands_inputs_tfx_cannot_parse(compiled, tmp_path):
+    """--launcher kfp: the KFP API server refuses the resolvers before any task; and what its
+    driver would hand a step (no instance schema on inputs) fails TFX's entrypoint parser."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from google.protobuf import json_format
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
+
+    from deploy.emulator import kfp, run, spec
+
+    code, output, _ = emulate(compiled["template"], str(tmp_path), "--launcher", "kfp")
+    assert code == 1
+    assert "The KFP API server refuses to create the job" in output
+    assert ("task latest_blessed_model_resolver-model-resolver: resolver executors not "
+            "implemented") in output and "START" not in output
+    job = spec.load(compiled["template"])
+    assert kfp.driver_problems(job, "Trainer")  # constantValue parameters
+    upstream = {"name": "projects/1/locations/r/metadataStores/default/artifacts/7",
+                "uri": "gs://b/examples", "metadata": {"span": 1.0}, "schema": "x"}
+    handed = kfp.kfp_executor_input({}, {"examples": [upstream]}, {}, "/tmp/out.json")
+    executor_input = json_format.ParseDict(handed, pipeline_spec_pb2.ExecutorInput())
+    with pytest.raises(AttributeError):
+        kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(executor_input.inputs.artifacts)
+    vertex = run.invocation.vertex_executor_input({}, {"examples": [dict(
+        upstream, schema="title: tfx.Examples\ntype: object\n")]}, {}, "/tmp/out.json")
+    parsed = kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(json_format.ParseDict(
+        vertex, pipeline_spec_pb2.ExecutorInput()).inputs.artifacts)
+    assert type(parsed["examples"][0]).__name__ == "Examples"
