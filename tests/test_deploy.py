@@ -215,3 +215,31 @@ def test_the_fakes_match_the_real_client_signatures(template, fake_aiplatform, m
     assert {"experiment_id", "job_name", "cron_expression", "max_concurrency", "no_catchup",
             "params", "pipeline_package_path", "pipeline_root", "service_account"} <= set(
                 recurring)
+
+
+def test_kfp_refuses_a_package_a_kfp_v2_cluster_cannot_run(tmp_path, fake_kfp, capsys):
+    """A TFX 1.16 package with a resolver (this pipeline always has one) and legacy constant
+    parameters: the KFP API server and driver would refuse it (deploy/emulator/kfp.py)."""
+    import yaml
+
+    from deploy import kubeflow
+
+    package = tmp_path / "tfx.yaml"
+    package.write_text(yaml.safe_dump({
+        "pipelineInfo": {"name": "pet-segmentation"},
+        "components": {"resolver": {"executorLabel": "resolver_executor"},
+                       "Trainer": {"executorLabel": "Trainer_executor"}},
+        "deploymentSpec": {"executors": {
+            "resolver_executor": {"resolver": {"outputArtifactQueries": {}}},
+            "Trainer_executor": {"container": {"image": "i", "command": ["python"]}}}},
+        "root": {"dag": {"tasks": {
+            "latest_blessed_model_resolver-model-resolver": {
+                "componentRef": {"name": "resolver"}},
+            "Trainer": {"componentRef": {"name": "Trainer"}, "inputs": {"parameters": {
+                "epochs": {"runtimeValue": {"constantValue": {"intValue": "1"}}}}}}}}}}))
+    assert kubeflow.main(["submit", "--package", str(package), *KFP]) == 2
+    error = capsys.readouterr().err
+    assert "resolver executors not implemented" in error
+    assert "ValueOrRuntimeParameter_ConstantValue not implemented" in error
+    assert "Plain Kubeflow Pipelines" in error
+    assert FakeKfpClient.instances == []  # nothing sent

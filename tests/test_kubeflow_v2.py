@@ -1,11 +1,13 @@
 """The same pipeline compiled for Kubeflow V2 / Vertex AI, offline.
 
 One compile (KubeflowV2DagRunner, through kubeflow_v2_runner.main) is shared by the tests that
-read the JSON. Only TFX's user-module packaging step is faked: it builds the trainer/ wheel and
-copies it to <pipeline-root>/_wheels/ on GCS, which needs the network and credentials; the fake
-records the same module_path a real upload would (module@<wheel>).
+read the JSON. Nothing is faked: with `--gcs-dir` a local directory stands for Cloud Storage, so
+TFX's user-module step builds the trainer/ wheels for real and writes them where
+`<pipeline-root>/_wheels/` maps to, while the JSON keeps its gs:// paths.
+tests/test_vertex_emulation.py runs such a compile the way Vertex AI would.
 """
 
+import glob
 import json
 import os
 import subprocess
@@ -18,48 +20,28 @@ IMAGE = "us-docker.pkg.dev/my-project/petseg/pipeline:1"
 ROOT = "gs://my-bucket/petseg/root"
 COMPONENTS = {"OxfordPetExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator",
               "AnomaliesGate", "Transform", "Trainer", "Evaluator", "VersionedPusher"}
+# Two NVIDIA L4 come on a g2-standard-24 (L4s attach to G2 machine types only).
 ARGS = ["--project", PROJECT, "--region", REGION, "--image", IMAGE, "--pipeline-root", ROOT,
         "--data-dir", "gs://my-bucket/petseg/data", "--serving-dir", "gs://my-bucket/serving",
         "--span-pattern", "span-{SPAN}", "--warm-start",
         "--dataflow-temp-location", "gs://my-bucket/tmp", "--dataflow-machine-type",
         "n1-highmem-4", "--dataflow-max-workers", "8",
-        "--vertex-training", "--training-machine-type", "n1-standard-8",
+        "--vertex-training", "--training-machine-type", "g2-standard-24",
         "--accelerator-type", "NVIDIA_L4", "--accelerator-count", "2"]
-
-
-def fake_wheel_upload(monkeypatch):
-    """Replaces TFX's user-module wheel build + GCS copy with its recorded outcome."""
-    from tfx.components.util import udf_utils
-
-    uploads = []
-
-    def resolve(self, pipeline_root):
-        properties = self.component.spec.exec_properties
-        module_file = properties.get(self.module_file_key)
-        if not module_file:
-            return None
-        assert os.path.isfile(module_file), module_file  # the real step needs it too
-        wheel = f"{pipeline_root}/_wheels/tfx_user_code_{self.component.id}-0.0+fake-py3-none-any.whl"
-        module = os.path.splitext(os.path.basename(module_file))[0]
-        properties[self.module_path_key] = f"{module}@{wheel}"
-        properties[self.module_file_key] = None
-        uploads.append(wheel)
-        return wheel
-
-    monkeypatch.setattr(udf_utils.UserModuleFilePipDependency, "resolve", resolve)
-    return uploads
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     import kubeflow_v2_runner
 
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        uploads = fake_wheel_upload(monkeypatch)
-        output = str(tmp_path_factory.mktemp("kfp") / "pipeline.json")
-        assert kubeflow_v2_runner.main(ARGS + ["--output", output]) == 0
+    work = tmp_path_factory.mktemp("kfp")
+    output = str(work / "pipeline.json")
+    gcs = str(work / "gcs")
+    assert kubeflow_v2_runner.main(ARGS + ["--gcs-dir", gcs, "--output", output]) == 0
     with open(output) as handle:
-        return json.load(handle), uploads
+        wheels = glob.glob(os.path.join(gcs, "my-bucket", "petseg", "root", "_wheels", "*"))
+        return json.load(handle), wheels
 
 
 def _parameter(task, name):
@@ -103,7 +85,7 @@ def test_trainer_runs_on_vertex_with_the_gpu_machine_spec(compiled):
     training = custom["ai_platform_training_args"]
     assert training["project"] == PROJECT
     [pool] = training["worker_pool_specs"]
-    assert pool["machine_spec"] == {"machine_type": "n1-standard-8",
+    assert pool["machine_spec"] == {"machine_type": "g2-standard-24",
                                     "accelerator_type": "NVIDIA_L4", "accelerator_count": 2}
     assert pool["container_spec"] == {"image_uri": IMAGE}
     # The pipeline's own Trainer settings travel beside the Vertex keys, run_fn ignores those.
@@ -114,7 +96,7 @@ def test_trainer_runs_on_vertex_with_the_gpu_machine_spec(compiled):
 
 
 def test_warm_start_and_spans_are_wired(compiled):
-    job, uploads = compiled
+    job, wheels = compiled
     tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
     base_model = tasks["Trainer"]["inputs"]["artifacts"]["base_model"]["taskOutputArtifact"]
     assert base_model["producerTask"].startswith("latest_blessed_model_resolver")
@@ -125,7 +107,10 @@ def test_warm_start_and_spans_are_wired(compiled):
     assert _parameter(tasks["ImportSchemaGen"], "schema_file") == "/pipeline/schema/schema.pbtxt"
     module_path = _parameter(tasks["Trainer"], "module_path")
     assert module_path.startswith(f"train@{ROOT}/_wheels/")
-    assert len(uploads) == 2  # Transform's and Trainer's user module
+    # Transform's and Trainer's user module, built and written under --gcs-dir.
+    assert sorted(os.path.basename(path) for path in wheels) == sorted(
+        os.path.basename(_parameter(tasks[name], "module_path")) for name in ("Transform",
+                                                                              "Trainer"))
 
 
 def test_no_credentials_in_the_compiled_pipeline(compiled):
@@ -169,7 +154,7 @@ def test_runner_help_and_bad_flags():
 
     help_text = kubeflow_v2_runner.build_parser().format_help()
     for flag in ("--image", "--pipeline-root", "--dataflow-temp-location", "--accelerator-type",
-                 "--warm-start-epochs", "--span-pattern"):
+                 "--warm-start-epochs", "--span-pattern", "--gcs-dir"):
         assert flag in help_text
     bad = list(ARGS)
     bad[bad.index("--pipeline-root") + 1] = "/local/root"
@@ -193,3 +178,31 @@ def test_a_local_pipeline_does_not_import_the_cloud_clients(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
                             text=True, env={**os.environ, "PYTHONPATH": repo})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_a_machine_vertex_training_refuses_is_refused_when_compiling(capsys):
+    """Two L4 on an n1-standard-8: Vertex AI would refuse the custom job only when the Trainer
+    step starts, after every data step of the run."""
+    import kubeflow_v2_runner
+
+    bad = list(ARGS)
+    bad[bad.index("--training-machine-type") + 1] = "n1-standard-8"
+    assert kubeflow_v2_runner.main(bad + ["--output", "/nonexistent/x.json"]) == 2
+    error = capsys.readouterr().err
+    assert "Vertex AI Training refuses this machine: NVIDIA_L4 cannot be attached to N1" in error
+    assert "g2-standard-24" in error
+
+
+def test_without_credentials_or_gcs_dir_the_compile_stops_with_one_line(tmp_path):
+    """Today's alternative was a minute of retries and a traceback about www.googleapis.com."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG")}
+    env.update(HOME=str(tmp_path), CLOUDSDK_CONFIG=str(tmp_path / "gcloud"))
+    result = subprocess.run(
+        [sys.executable, "kubeflow_v2_runner.py", *ARGS, "--output", str(tmp_path / "p.json")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "needs Application Default Credentials" in lines[0] and "--gcs-dir" in lines[0]
+    assert "Loading TFX" not in result.stdout and not (tmp_path / "p.json").exists()
