@@ -61,7 +61,9 @@ def write_bootstrap(directory: str) -> str:
         handle.write(SITECUSTOMIZE)
     shutil.copyfile(os.path.join(HERE, "standin.py"),
                     os.path.join(directory, STANDIN_MODULE + ".py"))
-    shutil.copyfile(os.path.join(HERE, "zygote.py"), os.path.join(directory, ZYGOTE_SCRIPT))
+    with open(os.path.join(HERE, "zygote.py")) as source, \
+            open(os.path.join(directory, ZYGOTE_SCRIPT), "w") as script:
+        script.write(source.read() + '\n\nif __name__ == "__main__":\n    main()\n')
     return directory
 
 

@@ -17,7 +17,9 @@ unaffected: a module the image lacks is missing in the step. `python -m deploy.e
 
 Protocol (one JSON object per line on a Unix socket): request {"module", "args", "cwd",
 "env", "log", "standin"}; replies {"pid": N}, then {"exit": CODE} (negative: killed by that
-signal). Started as `python zygote.py SOCKET MODULE...`; prints "ready" on stdout once loaded.
+signal). Started as `python vertex_emulator_zygote.py SOCKET MODULE...` (the copy
+processes.write_bootstrap makes, which calls main()); prints "ready" on stdout once loaded.
+Not a command of the project: it has no `__main__` block of its own.
 """
 
 import importlib
@@ -178,6 +180,3 @@ def main():
         code = 1
     finish(code)
 
-
-if __name__ == "__main__":
-    main()
