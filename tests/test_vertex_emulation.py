@@ -435,6 +435,16 @@ def test_the_custom_job_stand_in_talks_to_the_job_service_with_the_real_signatur
         service.close()
 
 
+def test_the_warm_process_server_preloads_nothing_of_the_project():
+    """A forked step must import the project's modules from the image layout, like a fresh
+    interpreter: the server loads only the environment's third-party packages."""
+    from deploy import image_check
+    from deploy.emulator import processes
+
+    project = {name.split(".")[0] for name in image_check.project_packages()}
+    assert not {module.split(".")[0] for module in processes.PRELOAD} & project
+
+
 def test_the_image_layout_follows_the_dockerfile_and_its_ignore_file(tmp_path):
     from deploy.emulator import image
 
@@ -491,8 +501,31 @@ def test_kfp_v2_refuses_the_pipeline_and_hands_inputs_tfx_cannot_parse(compiled,
     executor_input = json_format.ParseDict(handed, pipeline_spec_pb2.ExecutorInput())
     with pytest.raises(AttributeError):
         kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(executor_input.inputs.artifacts)
+    # Even a parameter KFP's driver accepts reaches the step only as parameterValues, which
+    # TFX's entrypoint reads only with an inputs spec (this IR has none): no exec properties.
+    handed = kfp.kfp_executor_input({"schema_file": "/pipeline/schema/schema.pbtxt"}, {}, {},
+                                    "/tmp/out.json")
+    executor_input = json_format.ParseDict(handed, pipeline_spec_pb2.ExecutorInput())
+    assert kubeflow_v2_entrypoint_utils.parse_execution_properties(
+        executor_input.inputs.parameter_values, executor_input.inputs.parameters) == {}
     vertex = run.invocation.vertex_executor_input({}, {"examples": [dict(
         upstream, schema="title: tfx.Examples\ntype: object\n")]}, {}, "/tmp/out.json")
     parsed = kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(json_format.ParseDict(
         vertex, pipeline_spec_pb2.ExecutorInput()).inputs.artifacts)
     assert type(parsed["examples"][0]).__name__ == "Examples"
+
+
+def test_a_local_directory_stands_for_cloud_storage(tmp_path):
+    from deploy.local_gcs import LocalGcs
+
+    gcs = LocalGcs(str(tmp_path))
+    assert gcs.local_path("gs://b/a/x.json") == str(tmp_path / "b" / "a" / "x.json")
+    value = {"uri": "gs://b/m", "spec": '{"dir": "gs://b/serving/pet_unet"}',
+             "wheel": "train@gs://b/root/_wheels/w.whl", "other": "/pipeline/schema", "n": 1}
+    local = gcs.to_local(value)
+    assert local["wheel"] == f"train@{tmp_path}/b/root/_wheels/w.whl"
+    assert json.loads(local["spec"])["dir"] == f"{tmp_path}/b/serving/pet_unet"
+    assert local["other"] == "/pipeline/schema" and gcs.to_gcs(local) == value
+    for bad in ("gs://", "gs:///x", "gs://b/../x", "/b/x"):
+        with pytest.raises(ValueError):
+            gcs.local_path(bad)

@@ -410,7 +410,8 @@ class EmulatedJob:
         if not self.vertex:
             problems = kfp.driver_problems(spec, name)
             if problems:
-                return TaskResult(name, "FAILED", message="KFP driver: " + "; ".join(problems))
+                more = f" (and {len(problems) - 1} more parameters)" if len(problems) > 1 else ""
+                return TaskResult(name, "FAILED", message=f"KFP driver: {problems[0]}{more}")
         parameters = invocation.task_parameters(spec, name, self.output_parameters)
         inputs = self.input_artifacts(name)
         if self.vertex:
