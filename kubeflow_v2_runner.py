@@ -147,5 +147,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
+def run(argv: Optional[List[str]] = None) -> int:
+    """The command: `main` with what TFX, the wheel build and the cloud libraries write sent to
+    a log file beside --output (build/logs/compile-<time>.log); --verbose shows it too."""
+    from pipeline import console
+
+    parser = build_parser()
+    parser.add_argument("--verbose", action="store_true",
+                        help="show every TFX and setuptools line on the console too (they "
+                             "always go to <dir of --output>/logs/compile-<time>.log)")
+    args = parser.parse_args(argv)  # --help and wrong flags stop here, before any log
+    argv = [arg for arg in (sys.argv[1:] if argv is None else argv)  # main() has no --verbose
+            if not (arg.startswith("--") and len(arg) > 2 and "--verbose".startswith(arg))]
+    log_path = console.new_log_path(os.path.dirname(os.path.abspath(args.output)), "compile")
+    return console.run_logged(main, argv, log_path=log_path, verbose=args.verbose,
+                              failure="compiling stopped")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

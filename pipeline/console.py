@@ -37,7 +37,6 @@ import logging
 import os
 import re
 import selectors
-import shutil
 import sys
 import sysconfig
 import threading
@@ -102,10 +101,12 @@ class _Terminal:
             pass
 
     def width(self) -> int:
+        """Columns of the terminal; 100 when it does not say (a pseudo-terminal without a size)."""
         try:
-            return os.get_terminal_size(self.fd).columns
+            columns = os.get_terminal_size(self.fd).columns
         except (OSError, TypeError):
-            return shutil.get_terminal_size((100, 20)).columns
+            columns = 0
+        return columns or 100
 
     def close(self) -> None:
         if self.fd is not None:

@@ -231,7 +231,8 @@ class _EpochLog(keras.callbacks.Callback):
         self._epoch = epoch
         self._epoch_start, self._validation_seconds = time.perf_counter(), 0.0
         self._phase_start = self._epoch_start
-        self._totals["train"] = (self.params or {}).get("steps") or self._totals["train"]
+        steps = (getattr(self, "params", None) or {}).get("steps")  # None: unknown length
+        self._totals["train"] = steps or self._totals["train"]
 
     def on_test_begin(self, logs=None):
         self._validation_start = self._phase_start = time.perf_counter()
