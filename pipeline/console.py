@@ -30,7 +30,6 @@ Standard library only, and nothing of the pipeline: the local and Kubeflow runne
     return 1  # reached only when the session caught an error (it printed it already)
 """
 
-import codecs
 import contextlib
 import io
 import logging
@@ -39,6 +38,7 @@ import re
 import selectors
 import sys
 import sysconfig
+import tempfile
 import threading
 import time
 import traceback
@@ -51,6 +51,8 @@ PROGRESS_LOGGER = "petseg.progress"  # trainer/train.py emits its in-epoch progr
 EXIT_FAILED = 1
 _TAGGED = re.compile(rb"^\[[A-Z][A-Za-z0-9_]*\] ")  # a component's own progress line
 _CLEAR_LINE = "\r\033[K"
+_SYNC_MARK = b"\x00petseg-console-sync-%d\x00\n"  # a line only the reader sees (Session.sync)
+_SYNC_LINE = re.compile(rb"\x00petseg-console-sync-(\d+)\x00$")
 
 
 def new_log_path(parent: str, stem: str) -> str:
@@ -194,6 +196,8 @@ class _OwnWarnings(logging.Handler):
         self._session = session
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self._session.verbose:  # shown as a record already
+            return
         if record.levelno == logging.WARNING and not is_library_code(record.pathname):
             text = short_errors.shorten(record.getMessage(), max_lines=3)
             self._session._own_write("err", "warning: " + text.replace("\n", "\n  ") + "\n")
@@ -247,6 +251,8 @@ class Session:
         self._handlers: List = []
         self._log = None
         self._started = 0.0
+        self._sync_count = 0
+        self._sync_events: Dict[int, List[threading.Event]] = {}
 
     # -- what the command calls --------------------------------------------------------------
 
@@ -260,6 +266,7 @@ class Session:
         return _Stream(self, "err", 2, own=True)
 
     def step_started(self, name: str) -> None:
+        self.sync()
         self._steps[name] = [time.perf_counter(), []]
         self.say(f"Component {name} is running")
 
@@ -269,11 +276,13 @@ class Session:
             list(self._steps.values())[-1][1].append(note)
 
     def step_finished(self, name: str) -> None:
+        self.sync()
         start, notes = self._steps.pop(name, [time.perf_counter(), []])
         extra = f" ({', '.join(notes)})" if notes else ""
         self.say(f"Component {name} finished in {time.perf_counter() - start:.1f} s{extra}")
 
     def step_failed(self, name: str) -> None:
+        self.sync()
         start, _ = self._steps.pop(name, [time.perf_counter(), []])
         self.say(f"Component {name} failed after {time.perf_counter() - start:.1f} s")
 
@@ -310,8 +319,17 @@ class Session:
     # -- the machinery -----------------------------------------------------------------------
 
     def __enter__(self) -> "Session":
-        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        self._log = open(self.log_path, "ab", buffering=0)
+        try:
+            os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+            self._log = open(self.log_path, "ab", buffering=0)
+        except OSError as error:  # an unwritable output directory: log to the temp dir
+            fallback = os.path.join(tempfile.gettempdir(), "petseg-logs",
+                                    os.path.basename(self.log_path))
+            print(f"warning: cannot write the log {self.log_path} ({error.strerror}); "
+                  f"writing {fallback}", file=sys.stderr)
+            self.log_path = fallback
+            os.makedirs(os.path.dirname(fallback), exist_ok=True)
+            self._log = open(fallback, "ab", buffering=0)
         self._started = time.time()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
@@ -348,6 +366,7 @@ class Session:
 
     def __exit__(self, kind, error, tb) -> bool:
         try:
+            self.sync()
             if error is None or isinstance(error, SystemExit):
                 self.say(f"Log: {self.log_path}")
             else:
@@ -404,8 +423,9 @@ class Session:
                             f"{time.time() - self._started:.1f} s\n")
             self._log.close()
             self._log = None
-            self._out.close()
-            self._err.close()
+            if not self._reader.is_alive():  # else it may still show a child's line
+                self._out.close()
+                self._err.close()
 
     def _log_write(self, text) -> None:
         with self._lock:
@@ -432,32 +452,59 @@ class Session:
             if own or self.verbose:
                 self._console(kind, text)
 
+    def sync(self, timeout: float = 5.0) -> None:
+        """Waits until the reader has taken in what was written to fds 1 and 2 so far (by
+        children too), so that a line shown next comes after their lines."""
+        if threading.current_thread() is self._reader or not self._reader.is_alive():
+            return
+        with self._lock:
+            self._sync_count += 1
+            token = self._sync_count
+            events = [threading.Event(), threading.Event()]
+            self._sync_events[token] = events
+        for fd in (1, 2):
+            os.write(fd, _SYNC_MARK % token)
+        for event in events:
+            event.wait(timeout)
+        with self._lock:
+            self._sync_events.pop(token, None)
+
     def _read(self, out_fd: int, err_fd: int) -> None:
-        """Drains the pipes behind fds 1 and 2 into the log until every writer closed them."""
+        """Drains the pipes behind fds 1 and 2 into the log, line by line, until every writer
+        closed them; shows child processes' `[Name] ...` lines (everything, verbose)."""
         selector = selectors.DefaultSelector()
         pending = {out_fd: b"", err_fd: b""}
-        decoders = {fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in pending}
         for fd in pending:
             selector.register(fd, selectors.EVENT_READ)
         while selector.get_map():
             for key, _ in selector.select():
-                fd, kind = key.fd, "out" if key.fd == out_fd else "err"
+                fd = key.fd
                 chunk = os.read(fd, 1 << 16)
                 if chunk:
-                    self._log_write(chunk)
-                    if self.verbose:
-                        self._console(kind, decoders[fd].decode(chunk))
-                        continue
                     *lines, pending[fd] = (pending[fd] + chunk).split(b"\n")
                 else:  # every writer closed it
                     selector.unregister(fd)
                     os.close(fd)
-                    lines, pending[fd] = [pending[fd]], b""
-                if kind == "out":
-                    for line in lines:
-                        if _TAGGED.match(line):
-                            self._console("out", line.decode("utf-8", "replace") + "\n")
+                    lines, pending[fd] = ([pending[fd]] if pending[fd] else []), b""
+                for line in lines:
+                    self._read_line(line, 0 if fd == out_fd else 1)
         selector.close()
+
+    def _read_line(self, line: bytes, index: int) -> None:
+        mark = _SYNC_LINE.search(line)
+        if mark:
+            with self._lock:
+                events = self._sync_events.get(int(mark.group(1)))
+            if events:
+                events[index].set()
+            line = line[:mark.start()]
+            if not line:
+                return
+        self._log_write(line + b"\n")
+        if self.verbose:
+            self._console("out" if index == 0 else "err", line.decode("utf-8", "replace") + "\n")
+        elif index == 0 and _TAGGED.match(line):
+            self._console("out", line.decode("utf-8", "replace") + "\n")
 
 
 def run_logged(function: Callable[..., int], *args, log_path: str, **session) -> int:

@@ -49,7 +49,7 @@ def _shorten(message: str, max_lines: int, max_chars: int, max_line_chars: int,
         in_frame = False
         if line.endswith(_DEFINED_AT):
             line = line[:-len(_DEFINED_AT)]
-        lines.append(line)
+        lines.append(line.strip())
     kept, size = [], 0
     for line in lines:
         if len(line) > max_line_chars:
@@ -72,4 +72,4 @@ def same_kind(error: BaseException, message: str) -> Optional[BaseException]:
         shorter = type(error)(message)
     except Exception:  # noqa: BLE001 - any constructor that wants more than a message
         return None
-    return shorter if str(shorter) == message else None
+    return shorter if message in str(shorter) else None
