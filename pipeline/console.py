@@ -302,8 +302,9 @@ class Session:
         INFO records go to the log."""
         from absl import logging as absl_logging  # TFX logs through absl
 
-        # Through absl's verbosity flag: absl resets its logger's level to it when flags are
-        # parsed (Beam does, in Transform), so a level set on the logger alone does not last.
+        # Through absl's verbosity flag: TensorFlow, saving a SavedModel (Transform does), sets
+        # the verbosity to FATAL and back to the flag's value (autotrackable.py), so a level set
+        # on absl's logger alone does not last.
         absl_logging.set_verbosity(absl_logging.INFO)
         self._attach(logging.getLogger("absl"), _StepsOfTfx(self))
 

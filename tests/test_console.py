@@ -150,8 +150,11 @@ NOISY_BODY = LIBRARY + """
     os.write(1, b"C code writing to fd 1\\n")
     with session.step("Transform"):
         subprocess.run([sys.executable, "-c", "import sys; print('Looking in indexes: pip'); "
+                        "print('child stderr', file=sys.stderr); "
                         "print('[Transform] a line of a component run as a child'); "
-                        "print('child stderr', file=sys.stderr)"], check=True)
+                        "print('noise ' * 50000); "
+                        "print('[Transform] its last line')"], check=True)
+        os.write(1, b"[Transform] written by C code just before the end line\\n")
 """
 
 
@@ -162,6 +165,8 @@ def test_the_console_shows_the_projects_lines_and_the_log_keeps_everything(tmp_p
     shown = [re.sub(r"\d+\.\d s", "N s", line) for line in result.stdout.splitlines()]
     assert shown == [f"Log: {log_path}", "own line", "Component Transform is running",
                      "[Transform] a line of a component run as a child",
+                     "[Transform] its last line",  # before the end line: the reader lags
+                     "[Transform] written by C code just before the end line",
                      "Component Transform finished in N s", f"Log: {log_path}",
                      "after the session"]
     assert result.stderr.splitlines() == ["error: an own message", "warning: an own warning"]
@@ -173,6 +178,22 @@ def test_the_console_shows_the_projects_lines_and_the_log_keeps_everything(tmp_p
     for line in result.stdout.splitlines()[:-1] + result.stderr.splitlines():
         assert line in log
     assert "after the session" not in log
+
+
+def test_an_end_line_waits_for_what_was_written_before_it(tmp_path):
+    """A slow reader (a busy machine) still shows a child's lines before the step's end."""
+    body = """
+        import time
+        read_line = session._read_line
+        session._read_line = lambda line, index: (time.sleep(0.05), read_line(line, index))
+        with session.step("Trainer"):
+            subprocess.run([sys.executable, "-c", "for i in range(5): print(f'[Trainer] {i}')"],
+                           check=True)
+    """
+    result, _ = _child(tmp_path, body)
+    shown = result.stdout.splitlines()
+    assert shown[1:8] == ["Component Trainer is running"] + [f"[Trainer] {i}" for i in range(5)] \
+        + [shown[7]] and shown[7].startswith("Component Trainer finished in")
 
 
 def test_verbose_shows_everything_and_still_logs_it(tmp_path):
@@ -203,12 +224,15 @@ def test_an_error_ends_the_output_with_its_first_lines_and_the_log(tmp_path):
 
 
 def test_tfx_records_become_start_and_end_lines(tmp_path):
-    """The records TFX's LocalDagRunner and launcher write, also after absl parses its flags
-    (Beam does, inside Transform: a level set on absl's logger alone was reset there)."""
+    """The records TFX's LocalDagRunner and launcher write, also after TensorFlow saved a
+    SavedModel (which sets absl's verbosity to FATAL and back to the verbosity flag's value:
+    Transform does, and a level set on absl's logger alone was lost there)."""
     body = """
-        from absl import flags, logging as absl_logging
+        from absl import logging as absl_logging
         session.follow_tfx()
-        flags.FLAGS(["beam"])
+        verbosity = absl_logging.get_verbosity()  # as tensorflow/python/trackable/autotrackable.py
+        absl_logging.set_verbosity(absl_logging.FATAL)
+        absl_logging.set_verbosity(verbosity)
         absl_logging.info("Component %s is running.", "Transform")
         absl_logging.info("A cached execution %d is used.", 7)
         absl_logging.info("Component %s is finished.", "Transform")
