@@ -381,3 +381,28 @@ def test_a_component_failure_with_a_huge_message_ends_in_its_first_lines(tmp_pat
     text = open(log_path, encoding="utf-8").read()
     assert "1 " * 50000 in text  # the whole message, in the log
     assert "Received a label value" not in captured.out
+
+
+# ---- the compile command, through its wrapper ------------------------------------------------
+
+def test_the_compile_command_logs_beside_its_output(tmp_path, capsys, monkeypatch):
+    """kubeflow_v2_runner.py's command (`run`, a wrapper around main): its own lines shown,
+    the compile's output in <dir of --output>/logs/; --verbose is its own flag, not main's."""
+    import kubeflow_v2_runner
+    from tests.test_kubeflow_v2 import ARGS, fake_wheel_upload
+
+    fake_wheel_upload(monkeypatch)  # no GCS here
+    output = tmp_path / "build" / "pipeline.json"
+    assert kubeflow_v2_runner.run(ARGS + ["--output", str(output)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    [log] = os.listdir(tmp_path / "build" / "logs")
+    log_path = str(tmp_path / "build" / "logs" / log)
+    assert out[0] == f"Log: {log_path}" and out[-1] == f"Log: {log_path}"
+    assert "Loading TFX..." in out and f"Wrote {output}" in out and len(out) <= 6
+    assert output.exists() and re.fullmatch(r"compile-\d{8}-\d{6}\.log", log)
+    assert "Loading TFX..." in open(log_path, encoding="utf-8").read()
+
+    bad = list(ARGS)
+    bad[bad.index("--pipeline-root") + 1] = "/local/root"  # main refuses it: its error shown
+    assert kubeflow_v2_runner.run(bad + ["--output", str(output), "--verbose"]) == 2
+    assert "error: " in capsys.readouterr().err
