@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import selectors
+import site
 import sys
 import sysconfig
 import tempfile
@@ -117,9 +118,9 @@ class _Terminal:
 
 
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_LIBRARY_ROOTS = tuple(sorted({os.path.join(os.path.abspath(path), "")
-                               for name in ("stdlib", "platstdlib", "purelib", "platlib")
-                               for path in [sysconfig.get_paths().get(name)] if path}))
+_LIBRARY_ROOTS = tuple(sorted({os.path.join(os.path.abspath(path), "") for path in [
+    *(sysconfig.get_paths().get(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")),
+    *site.getsitepackages()] if path}))  # site: Debian's dist-packages too (the pipeline image)
 _library_files: Dict[str, bool] = {}
 
 
@@ -142,9 +143,9 @@ class _Stream(io.TextIOBase):
     Library code (logging's handlers, warnings, tracebacks, Keras' download notes) is only
     logged."""
 
-    def __init__(self, session: "Session", kind: str, fd: int, own: Optional[bool] = None):
+    def __init__(self, session: "Session", kind: str, fd: int):
         super().__init__()
-        self._session, self._kind, self._fd, self._own = session, kind, fd, own
+        self._session, self._kind, self._fd = session, kind, fd
 
     @property
     def encoding(self):
@@ -154,9 +155,7 @@ class _Stream(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        own = self._own
-        if own is None:
-            own = not is_library_code(sys._getframe(1).f_code.co_filename)  # noqa: SLF001
+        own = not is_library_code(sys._getframe(1).f_code.co_filename)  # noqa: SLF001
         self._session._python_write(self._kind, text, own)
         return len(text)
 
@@ -259,11 +258,6 @@ class Session:
     def say(self, line: str = "") -> None:
         """A line for the console (and the log)."""
         self._own_write("out", line + "\n")
-
-    @property
-    def stderr(self) -> io.TextIOBase:
-        """The console's stderr, for the command's own messages (logged as well)."""
-        return _Stream(self, "err", 2, own=True)
 
     def step_started(self, name: str) -> None:
         self.sync()
