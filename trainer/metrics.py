@@ -41,8 +41,8 @@ except ImportError:  # in TFX's user-module wheel the same files are top-level m
 CONFUSION_MATRIX_NAME = features.CONFUSION_MATRIX_NAME
 PIXEL_ACCURACY_NAME = features.PIXEL_ACCURACY_NAME
 MEAN_IOU_NAME = features.MEAN_IOU_NAME
-# Pixels per strip when upsampling logits to an image's own size: the strip's float32 logits
-# take 12 bytes a pixel, so about 12 MB a strip (bench/native_metrics_bench.py measures it).
+# Pixels per strip when resizing logits to an image's own size: about 1 M pixels, whose float32
+# logits take 12 MB (bench/NATIVE_METRICS.md measures the peak).
 STRIP_PIXELS = 1 << 20
 
 
@@ -51,8 +51,8 @@ STRIP_PIXELS = 1 << 20
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray,
                      num_classes: int = features.NUM_CLASSES) -> np.ndarray:
     """[C, C] int64 pixel counts; labels and predicted are class-id arrays of one shape."""
-    labels = np.asarray(labels).reshape(-1).astype(np.int64)
-    predicted = np.asarray(predicted).reshape(-1).astype(np.int64)
+    labels = np.asarray(labels).reshape(-1).astype(np.int64, copy=False)
+    predicted = np.asarray(predicted).reshape(-1).astype(np.int64, copy=False)
     if labels.shape != predicted.shape:
         raise ValueError(f"{labels.size} label pixels but {predicted.size} predicted pixels")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
@@ -139,7 +139,7 @@ def bilinear_taps(out_size: int, in_size: int) -> Tuple[np.ndarray, np.ndarray, 
 def _argmax_first(planes: np.ndarray) -> np.ndarray:
     """argmax over axis 0 of [C, ...] (the first maximum on ties, as np.argmax), one
     comparison per class instead of a strided reduction."""
-    best, ids = planes[0], np.zeros(planes.shape[1:], np.int64)
+    best, ids = planes[0], np.zeros(planes.shape[1:], np.uint8)
     for index in range(1, planes.shape[0]):
         better = planes[index] > best
         ids[better] = index
@@ -176,12 +176,18 @@ def native_confusion_matrix(logits: np.ndarray, trimap: np.ndarray,
     for start in range(0, height, rows):
         stop = min(height, start + rows)
         top = columns[:, y_low[start:stop]]
-        strip = top + (columns[:, y_high[start:stop]] - top) * y_weight[start:stop, None]
+        strip = columns[:, y_high[start:stop]]  # top + (bottom - top) * weight, in place
+        strip -= top
+        strip *= y_weight[start:stop, None]
+        strip += top
+        del top
+        predicted = _argmax_first(strip)
+        del strip
         labels = trimap[start:stop].astype(np.int64) - first
         if labels.min() < 0 or labels.max() >= num_classes:
             raise ValueError(f"trimap values must be in {list(features.TRIMAP_VALUES)}, found "
                              f"{int(labels.min()) + first}..{int(labels.max()) + first}")
-        matrix += confusion_matrix(labels, _argmax_first(strip), num_classes)
+        matrix += confusion_matrix(labels, predicted, num_classes)
     return matrix
 
 
