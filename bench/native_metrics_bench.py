@@ -157,9 +157,9 @@ def render(results: List[Dict[str, Any]], args: argparse.Namespace) -> str:
     ratios = []
     if "strips" in by_name and "whole" in by_name and by_name["whole"]["peak_rss_growth_mib"]:
         strips, whole = by_name["strips"], by_name["whole"]
+        memory = strips["peak_rss_growth_mib"] / whole["peak_rss_growth_mib"]
         ratios.append(f"- Strips against one strip: {strips['seconds'] / whole['seconds']:.2f}x "
-                      f"the time, {strips['peak_rss_growth_mib'] / whole['peak_rss_growth_mib']:.2f}x "
-                      f"the peak memory growth.")
+                      f"the time, {memory:.2f}x the peak memory growth.")
     if "strips" in by_name and "tf_resize" in by_name:
         strips, plain = by_name["strips"], by_name["tf_resize"]
         ratios.append(f"- Strips against tf.image.resize of the whole image: "

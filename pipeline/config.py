@@ -68,7 +68,7 @@ class PipelineConfig:
     cache_examples: bool = True
 
     # Evaluation gate: the metric that blesses a model (one of features.GATE_METRICS; by default
-    # pixel accuracy at each image's own size, as published figures are), its minimum on
+    # pixel accuracy at each image's own size, as native-resolution results are), its minimum on
     # every run, and how far it may fall below the latest blessed model's. The two bounds keep
     # their first names (they bound the gate metric, whichever it is).
     gate_metric: str = features.DEFAULT_GATE_METRIC

@@ -81,9 +81,10 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
                       default=defaults["gate_metric"].default, metavar="METRIC",
                       help=f"the metric the two bounds below apply to: "
                            f"{', '.join(features.GATE_METRICS)}. native_*: at each image's own "
-                           f"size, as published figures are; {features.FOREGROUND_IOU_NAME}: "
-                           f"pet and border against background, at each image's own size; the "
-                           f"others at the model's input size")
+                           f"size, as native-resolution results are; "
+                           f"{features.FOREGROUND_IOU_NAME}: pet and border against "
+                           f"background, at each image's own size; the others at the model's "
+                           f"input size")
     gate.add_argument("--min-pixel-accuracy", type=float,
                       default=defaults["min_pixel_accuracy"].default,
                       help="bless only models whose gate metric (pixel accuracy by default) "

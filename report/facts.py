@@ -30,8 +30,8 @@ RESOLUTIONS = {
     MODEL_SIZE: "the trimap resized to S×S with nearest neighbour, against the argmax of the "
                 "S×S logits",
     NATIVE_SIZE: "the S×S logits resized bilinearly to the image's own height and width, then "
-                 "argmax, against the original trimap (how published Oxford-IIIT Pet figures "
-                 "are measured)",
+                 "argmax, against the original trimap (how 3-class results at the images' own "
+                 "resolution are measured)",
 }
 THREE_CLASSES = "3 classes"  # pet, background, border (trimap values 1, 2, 3)
 TWO_CLASSES = "2 classes: pet + border vs background"

@@ -201,8 +201,10 @@ def metrics_section(facts: Dict[str, Any]) -> str:
             f"{RESOLUTIONS[NATIVE_SIZE]}. 3 classes: pet, background, border (the trimap's 1, "
             f"2, 3); a class's pixel accuracy is its recall, IoU is TP / (TP + FP + FN). Pixels "
             f"are summed over the eval images before each ratio, so at their own sizes larger "
-            f"images weigh more. Compare published 3-class results with the own-size column, "
-            f"published 2-class (binary) results with foreground IoU.")
+            f"images weigh more. Compare 3-class results reported at the images' own "
+            f"resolution with the own-size column, results at a model's input size (the TF "
+            f"tutorial's accuracy) with the model-input column, 2-class (binary) results with "
+            f"foreground IoU.")
     return (f"<h2>Metrics</h2><p class=\"sub\">{_e(', '.join(extent))}.</p>"
             f"<p class=\"sub\">{_e(note)}</p><table>{head}{body}</table>")
 

@@ -38,8 +38,8 @@ TRIMAP_VALUES = (1, 2, 3)  # what the annotation PNGs hold, in CLASS_NAMES order
 CONFUSION_MATRIX_NAME = "pixel_confusion_matrix"
 PIXEL_ACCURACY_NAME = "pixel_accuracy"
 MEAN_IOU_NAME = "mean_iou"
-# At each image's own size, as published Oxford-IIIT Pet figures are: the logits resized
-# bilinearly to the trimap's height and width, then argmax, against the original trimap.
+# At each image's own size, as 3-class results at native resolution are reported: the logits
+# resized bilinearly to the trimap's height and width, then argmax, against the original trimap.
 NATIVE_PREFIX = "native_"
 NATIVE_CONFUSION_MATRIX_NAME = NATIVE_PREFIX + CONFUSION_MATRIX_NAME
 NATIVE_PIXEL_ACCURACY_NAME = NATIVE_PREFIX + PIXEL_ACCURACY_NAME

@@ -9,7 +9,7 @@ Two matrices, two resolutions:
 - at the model's input size (`pixel_accuracy`, `mean_iou`, `<class>_iou`, ...): the transformed
   label (the trimap resized to S x S with nearest neighbour) against the argmax of the S x S
   logits;
-- at each image's own size, as published Oxford-IIIT Pet figures are (`native_pixel_accuracy`,
+- at each image's own size, as native-resolution 3-class results are (`native_pixel_accuracy`,
   `native_mean_iou`, `native_<class>_iou`, ... and the 2-class `foreground_iou`): the logits
   resized bilinearly to the raw example's trimap size (`tf.image.resize`'s half-pixel-centre
   bilinear, on logits), then argmax, against that original trimap. The upsampling runs in strips
