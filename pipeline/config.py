@@ -55,12 +55,23 @@ class PipelineConfig:
     # GPU speed-ups: None ("auto") turns each on iff the Trainer sees a GPU.
     mixed_precision: Optional[bool] = None  # float16 compute; logits and loss stay float32
     xla: Optional[bool] = None  # XLA-compiled train/eval steps
+    # Fine-tuning, as the TF tutorial suggests and TFX's former cifar10 example did: with
+    # pretrained encoder weights loaded (and frozen for the first `epochs`), fine_tune_epochs
+    # more with the encoder unfrozen, its BatchNorm layers kept in inference mode, at
+    # fine_tune_learning_rate (None: a tenth of learning_rate). Without pretrained weights the
+    # Trainer says it does nothing (the encoder then trains from the first epoch).
+    fine_tune_epochs: int = 0
+    fine_tune_learning_rate: Optional[float] = None
     # The Trainer keeps decoded examples in memory after the first epoch (8-bit pixels and
     # class ids, 64 KB an example at 128 px): later epochs skip gunzip and parsing. Off for
     # data larger than memory.
     cache_examples: bool = True
 
-    # Evaluation gate.
+    # Evaluation gate: the metric that blesses a model (one of features.GATE_METRICS; by default
+    # pixel accuracy at each image's own size, as native-resolution results are), its minimum on
+    # every run, and how far it may fall below the latest blessed model's. The two bounds keep
+    # their first names (they bound the gate metric, whichever it is).
+    gate_metric: str = features.DEFAULT_GATE_METRIC
     min_pixel_accuracy: float = 0.8  # value threshold, every run (all-background scores ~0.6)
     max_pixel_accuracy_drop: float = 0.0  # change threshold against the latest blessed model
 
@@ -115,6 +126,17 @@ class PipelineConfig:
                 f"report_max_examples and report_samples must be 0 or more, got "
                 f"{self.report_max_examples} and {self.report_samples}")
         features.parse_class_weights(self.class_weights)  # ValueError saying what is accepted
+        require(self.gate_metric in features.GATE_METRICS,
+                f"gate_metric must be one of {', '.join(features.GATE_METRICS)}, got "
+                f"{self.gate_metric!r}")
+        require(self.fine_tune_epochs >= 0,
+                f"fine_tune_epochs must be 0 or more, got {self.fine_tune_epochs}")
+        require(self.fine_tune_learning_rate is None or self.fine_tune_learning_rate > 0,
+                f"fine_tune_learning_rate must be positive, got {self.fine_tune_learning_rate}")
+        require(not (self.fine_tune_epochs and self.train_encoder is True),
+                "fine_tune_epochs unfreezes an encoder frozen for the first epochs, but "
+                "train_encoder is on (the encoder trains from the first epoch): drop "
+                "--train-encoder, or --fine-tune-epochs")
         require(self.warm_start_epochs > 0,
                 f"warm_start_epochs must be positive, got {self.warm_start_epochs}")
         require(self.span_pattern is None or (
@@ -160,6 +182,10 @@ class PipelineConfig:
             **({"warm_start_epochs": self.warm_start_epochs} if self.warm_start else {}),
             "mixed_precision": self.mixed_precision, "xla": self.xla,
             "cache_examples": self.cache_examples,
+            # Only when on, so the Trainer's cache key stays as it was without fine-tuning.
+            **({"fine_tune_epochs": self.fine_tune_epochs,
+                "fine_tune_learning_rate": self.fine_tune_learning_rate}
+               if self.fine_tune_epochs else {}),
         }
 
 

@@ -13,8 +13,9 @@ from trainer import features  # names only: no TensorFlow import here
 # PipelineConfig fields set by the flags below (argparse dest == field name).
 TRAINING_FIELDS = (
     "architecture", "class_weights", "epochs", "batch_size", "image_size", "learning_rate",
-    "encoder_weights", "train_encoder", "seed", "warm_start", "warm_start_epochs",
-    "min_pixel_accuracy", "max_pixel_accuracy_drop", "mixed_precision", "xla", "cache_examples")
+    "encoder_weights", "train_encoder", "fine_tune_epochs", "fine_tune_learning_rate", "seed",
+    "warm_start", "warm_start_epochs", "gate_metric", "min_pixel_accuracy",
+    "max_pixel_accuracy_drop", "mixed_precision", "xla", "cache_examples")
 ON_OFF_AUTO = {"auto": None, "on": True, "off": False}  # None: on iff the Trainer sees a GPU
 
 
@@ -51,6 +52,14 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
                                            "pretrained weights loaded)")
     frozen.add_argument("--freeze-encoder", dest="train_encoder", action="store_false",
                         help="keep the encoder frozen")
+    model.add_argument("--fine-tune-epochs", type=int,
+                       default=defaults["fine_tune_epochs"].default, metavar="N",
+                       help="with pretrained encoder weights: N more epochs after the frozen "
+                            "ones, the encoder unfrozen (its BatchNorm layers stay in inference "
+                            "mode); without pretrained weights the Trainer says it does nothing")
+    model.add_argument("--fine-tune-learning-rate", type=float,
+                       default=defaults["fine_tune_learning_rate"].default,
+                       help="Adam's while fine-tuning (default: a tenth of --learning-rate)")
     model.add_argument("--seed", type=int, default=defaults["seed"].default,
                        help="random seed for initialization and shuffling")
     model.add_argument("--warm-start", action="store_true",
@@ -66,14 +75,24 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--no-example-cache", dest="cache_examples", action="store_false",
                        help="do not keep the parsed training/eval examples in memory after "
                             "the first epoch (for data larger than memory)")
-    gate = parser.add_argument_group("evaluation gate")
+    gate = parser.add_argument_group(
+        "evaluation gate (on the whole eval split and on each species)")
+    gate.add_argument("--gate-metric", choices=features.GATE_METRICS,
+                      default=defaults["gate_metric"].default, metavar="METRIC",
+                      help=f"the metric the two bounds below apply to: "
+                           f"{', '.join(features.GATE_METRICS)}. native_*: at each image's own "
+                           f"size, as native-resolution results are; "
+                           f"{features.FOREGROUND_IOU_NAME}: pet and border against "
+                           f"background, at each image's own size; the others at the model's "
+                           f"input size")
     gate.add_argument("--min-pixel-accuracy", type=float,
                       default=defaults["min_pixel_accuracy"].default,
-                      help="bless only models at least this accurate on the eval split")
+                      help="bless only models whose gate metric (pixel accuracy by default) "
+                           "is at least this")
     gate.add_argument("--max-pixel-accuracy-drop", type=float,
                       default=defaults["max_pixel_accuracy_drop"].default,
-                      help="bless only models at most this much less accurate than the "
-                           "latest blessed model")
+                      help="bless only models whose gate metric is at most this much below "
+                           "the latest blessed model's")
 
 
 def training_settings(args: argparse.Namespace) -> Dict[str, Any]:

@@ -47,7 +47,8 @@ EVAL_SPLIT = "eval"
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-    """Pixel metrics, overall, by species and by breed, and the thresholds that bless a model.
+    """Pixel metrics at both resolutions, overall, by species and by breed, and the thresholds
+    on `config.gate_metric` that bless a model.
 
     The thresholds apply to the whole eval split and to each species, not to each breed: a
     breed has a few eval examples, too few to gate on; its metrics are for the report.
@@ -55,7 +56,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     metric_configs: List[tfma.MetricConfig] = metrics.metric_configs()
     gated = [tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.SPECIES_KEY])]
     for metric_config in metric_configs:
-        if metric_config.class_name == metrics.PixelAccuracy.__name__:
+        if metrics.metric_name(metric_config) == config.gate_metric:
             metric_config.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(
                 slicing_specs=gated, threshold=tfma.MetricThreshold(
                     value_threshold=tfma.GenericValueThreshold(

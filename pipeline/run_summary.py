@@ -187,6 +187,41 @@ def overall_metrics(evaluation_uri: str, model_name: str = "") -> Dict[str, floa
     return result
 
 
+def metric_lines(values: Dict[str, float], gate_metric: Optional[str] = None,
+                 image_size: Optional[int] = None) -> List[str]:
+    """What the runner prints about quality (values from `overall_metrics`): the eval split's
+    figures at the model's input size and at each image's own size side by side, per class,
+    the 2-class foreground IoU, and which metric gated. Empty without pixel metrics."""
+    from report.facts import MODEL_SIZE, NATIVE_SIZE, describe_metric
+    from trainer import features
+
+    if features.PIXEL_ACCURACY_NAME not in values:
+        return []
+
+    def shown(name: Optional[str]) -> str:
+        value = values.get(name) if name else None
+        return f"{'–':^6}" if value is None else f"{value:.4f}"
+
+    model_size = f"model input {image_size}x{image_size}" if image_size else "model input"
+    lines = [f"  {'eval split':<26} {model_size:<20} own size (each image's height x width)"]
+    rows = [("pixel accuracy", features.PIXEL_ACCURACY_NAME),
+            ("mean IoU", features.MEAN_IOU_NAME)] + [
+        (f"{name} {'IoU' if kind == 'iou' else 'pixel accuracy'}",
+         features.class_metric_name(name, kind))
+        for name in features.CLASS_NAMES for kind in features.CLASS_METRIC_KINDS]
+    for label, name in rows:
+        lines.append(f"  {label:<26} {shown(name):<20} {shown(features.NATIVE_PREFIX + name)}")
+    lines.append(f"  {'foreground IoU':<26} {shown(None):<20} "
+                 f"{shown(features.FOREGROUND_IOU_NAME)}  (pet + border vs background)")
+    if gate_metric:
+        described = describe_metric(gate_metric)
+        where = "each image's own size" if described["resolution"] == NATIVE_SIZE else (
+            model_size if described["resolution"] == MODEL_SIZE else "")
+        lines.append(f"  gate: {gate_metric} ({described['label']} at {where}, "
+                     f"{described['classes']})")
+    return lines
+
+
 def validation_failures(evaluation_uri: str) -> List[str]:
     """Why the Evaluator did not bless the model: one line per failed threshold (empty when it
     passed, or when there is no validation result)."""

@@ -21,9 +21,38 @@ from trainer import features
 
 SPLITS = ("train", "eval")
 COUNT_KEYS = ("listed", "ingested", "repaired", "quarantined")
-SCALAR_METRICS = (features.PIXEL_ACCURACY_NAME, features.MEAN_IOU_NAME) + tuple(
-    f"{name}_{kind}" for name in features.CLASS_NAMES for kind in ("pixel_accuracy", "iou"))
+SCALAR_METRICS = features.GATE_METRICS  # every scalar pixel metric, at both resolutions
 CANDIDATE, BASELINE = "candidate", "baseline"  # TFX Evaluator's model names with a baseline
+
+# What every figure measures: where its pixels come from and which classes it tells apart.
+MODEL_SIZE, NATIVE_SIZE = "model", "native"
+RESOLUTIONS = {
+    MODEL_SIZE: "the trimap resized to S×S with nearest neighbour, against the argmax of the "
+                "S×S logits",
+    NATIVE_SIZE: "the S×S logits resized bilinearly to the image's own height and width, then "
+                 "argmax, against the original trimap (how 3-class results at the images' own "
+                 "resolution are measured)",
+}
+THREE_CLASSES = "3 classes"  # pet, background, border (trimap values 1, 2, 3)
+TWO_CLASSES = "2 classes: pet + border vs background"
+
+
+def describe_metric(name: str) -> Dict[str, str]:
+    """{"label", "classes", "resolution" (MODEL_SIZE or NATIVE_SIZE)} of a pixel metric."""
+    resolution = NATIVE_SIZE if features.is_native_metric(name) else MODEL_SIZE
+    base = name[len(features.NATIVE_PREFIX):] if name.startswith(features.NATIVE_PREFIX) \
+        else name
+    known = {features.FOREGROUND_IOU_NAME: ("foreground IoU", TWO_CLASSES),
+             features.PIXEL_ACCURACY_NAME: ("pixel accuracy", THREE_CLASSES),
+             features.MEAN_IOU_NAME: ("mean IoU", f"{THREE_CLASSES}, mean of per-class IoU"),
+             features.CONFUSION_MATRIX_NAME: ("pixel confusion matrix", THREE_CLASSES)}
+    for class_name in features.CLASS_NAMES:
+        known[features.class_metric_name(class_name, "pixel_accuracy")] = (
+            f"{class_name}: pixel accuracy", f"{class_name} vs the rest (recall)")
+        known[features.class_metric_name(class_name, "iou")] = (
+            f"{class_name}: IoU", f"{class_name} vs the rest")
+    label, classes = known.get(base, (name, ""))
+    return {"label": label, "classes": classes, "resolution": resolution}
 
 
 @dataclasses.dataclass
@@ -202,6 +231,7 @@ def verdict(evaluation_uri: str, blessing: Optional[Dict[str, Any]], overall: Di
                     thresholds.append({"metric": name, "kind": kind, "bound": bound,
                                        "slices": slices, "value": value, "passed": passed,
                                        "note": note})
+    gate_metrics = sorted({threshold["metric"] for threshold in thresholds})
     blessing = blessing or {}
     blessed = blessing.get("blessed")
     baseline_uri = blessing.get("baseline_model_uri") or eval_run["model_locations"].get(
@@ -210,6 +240,8 @@ def verdict(evaluation_uri: str, blessing: Optional[Dict[str, Any]], overall: Di
         "blessed": None if blessed is None else bool(blessed),
         "validation_ok": None if validation is None else bool(validation.validation_ok),
         "thresholds": thresholds, "failures": failures,
+        # The metrics the thresholds bound (config.gate_metric), each described.
+        "gate": [dict(describe_metric(name), metric=name) for name in gate_metrics],
         "candidate_uri": blessing.get("current_model_uri") or eval_run["model_locations"].get(
             CANDIDATE) or eval_run["model_locations"].get(""),
         "baseline_uri": baseline_uri if has_baseline or baseline_uri else None,
@@ -306,6 +338,8 @@ def gather(run: RunArtifacts, max_examples: int = 256, samples_per_group: int = 
     for entry in [overall] + list(slices.values()):
         matrix = entry[CANDIDATE].get(features.CONFUSION_MATRIX_NAME)
         entry["pixels"] = int(sum(matrix)) if matrix else None
+        native = entry[CANDIDATE].get(features.NATIVE_CONFUSION_MATRIX_NAME)
+        entry["native_pixels"] = int(sum(native)) if native else None
         count = entry[CANDIDATE].get("example_count")  # TFMA counts every slice's examples
         entry["examples"] = int(count) if count is not None else None
     return {

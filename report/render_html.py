@@ -6,6 +6,7 @@ import math
 from typing import Any, Dict, List, Optional, Sequence
 
 from report import images, svg
+from report.facts import MODEL_SIZE, NATIVE_SIZE, RESOLUTIONS, describe_metric
 from trainer import features
 
 CSS = """
@@ -25,7 +26,7 @@ text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}th{bac
 .grid figcaption{font-size:.8em;color:#444}.example{margin-bottom:6px}
 .legend span{display:inline-block;width:14px;height:14px;vertical-align:middle;
 margin:0 4px 0 12px;border:1px solid #999}code{background:#f3f3f3;padding:0 3px}
-.notes li{color:#6a4b00}
+.notes li{color:#6a4b00}.pair{display:flex;flex-wrap:wrap;gap:28px}
 """
 
 
@@ -82,6 +83,9 @@ def verdict_section(facts: Dict[str, Any]) -> str:
                      _e(threshold.get("slices", "")), shown, result + (f' <span class="skip">{_e(threshold["note"])}</span>'
                                       if threshold["note"] else "")])
     parts = [f'<div class="verdict {css}">{_e(banner)}</div>']
+    gate = gate_text(facts)
+    if gate:
+        parts.append(f"<p>{_e(gate)}</p>")
     if rows:
         parts.append(_table(["metric", "threshold", "bound", "checked on", "value (all)",
                              "result"], rows, 4))
@@ -100,83 +104,174 @@ def verdict_section(facts: Dict[str, Any]) -> str:
     return "<h2>Verdict</h2>" + "".join(parts)
 
 
-def metric_rows(facts: Dict[str, Any]) -> List[List[Any]]:
-    """(label, candidate, baseline or None, difference or None) for the headline metrics."""
+def gate_metrics(facts: Dict[str, Any]) -> List[str]:
+    """The metrics whose thresholds decide the blessing (older facts: pixel accuracy)."""
+    verdict = facts["verdict"]
+    if "gate" in verdict:
+        return [gate["metric"] for gate in verdict["gate"]]
+    return sorted({threshold["metric"] for threshold in verdict["thresholds"]})
+
+
+def resolution_name(resolution: str, facts: Dict[str, Any]) -> str:
+    """'model input (64×64)' or "each image's own size"."""
+    if resolution == NATIVE_SIZE:
+        return "each image's own size"
+    size = (facts.get("model") or {}).get("image_size")
+    return f"model input ({size}×{size})" if size else "model input (S×S)"
+
+
+def gate_text(facts: Dict[str, Any]) -> str:
+    """One sentence: which metric gated, at which resolution, over which classes."""
+    parts = []
+    for name in gate_metrics(facts):
+        described = describe_metric(name)
+        parts.append(f"{name}: {described['label']} at "
+                     f"{resolution_name(described['resolution'], facts)}, "
+                     f"{described['classes']}")
+    return ("The push is gated on " + "; and on ".join(parts) + ".") if parts else ""
+
+
+# The headline rows: (model-size metric or None, own-size metric or None), model size first.
+HEADLINE = [(features.PIXEL_ACCURACY_NAME, features.NATIVE_PIXEL_ACCURACY_NAME),
+            (features.MEAN_IOU_NAME, features.NATIVE_MEAN_IOU_NAME)] + [
+    (features.class_metric_name(name, kind), features.class_metric_name(name, kind, True))
+    for name in features.CLASS_NAMES for kind in features.CLASS_METRIC_KINDS] + [
+    (None, features.FOREGROUND_IOU_NAME)]
+
+
+def metric_rows(facts: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """One row per figure: {"label", "classes", MODEL_SIZE: cell, NATIVE_SIZE: cell}, a cell
+    {"metric", "candidate", "baseline", "diff", "gate"} or None where a figure has no such
+    resolution (or this evaluation did not record it: an older one has no native metrics)."""
     overall = facts["overall"]
-    names = [(features.PIXEL_ACCURACY_NAME, "pixel accuracy (all classes)"),
-             (features.MEAN_IOU_NAME, "mean IoU")]
-    for name in features.CLASS_NAMES:
-        names += [(f"{name}_pixel_accuracy", f"{name}: pixel accuracy"),
-                  (f"{name}_iou", f"{name}: IoU")]
+    gated = set(gate_metrics(facts))
     rows = []
-    for key, label in names:
-        candidate = overall["candidate"].get(key)
-        baseline = overall["baseline"].get(key)
-        diff = overall["diff"].get(key)
-        if diff is None and candidate is not None and baseline is not None:
-            diff = candidate - baseline
-        rows.append([label, candidate, baseline, diff])
+    for names in HEADLINE:
+        row: Dict[str, Any] = {}
+        for resolution, key in zip((MODEL_SIZE, NATIVE_SIZE), names):
+            candidate = overall["candidate"].get(key) if key else None
+            baseline = overall["baseline"].get(key) if key else None
+            diff = overall["diff"].get(key) if key else None
+            if diff is None and candidate is not None and baseline is not None:
+                diff = candidate - baseline
+            row[resolution] = None if candidate is None and baseline is None else {
+                "metric": key, "candidate": candidate, "baseline": baseline, "diff": diff,
+                "gate": key in gated}
+            if key and "label" not in row:
+                row.update({k: v for k, v in describe_metric(key).items()
+                            if k in ("label", "classes")})
+        if row[MODEL_SIZE] or row[NATIVE_SIZE]:
+            rows.append(row)
     return rows
+
+
+def has_baseline(rows: List[Dict[str, Any]]) -> bool:
+    return any(row[r] and row[r]["baseline"] is not None for row in rows
+               for r in (MODEL_SIZE, NATIVE_SIZE))
 
 
 def metrics_section(facts: Dict[str, Any]) -> str:
     rows = metric_rows(facts)
-    has_baseline = any(row[2] is not None for row in rows)
-    header = ["metric (eval split)", "candidate"] + (["baseline", "difference"]
-                                                     if has_baseline else [])
-    shown = [[_e(label), _num(candidate)] + ([_num(baseline), _signed(diff)]
-                                             if has_baseline else [])
-             for label, candidate, baseline, diff in rows]
+    baseline = has_baseline(rows)
+    columns = ["candidate"] + (["baseline", "difference"] if baseline else [])
+
+    def cells(cell: Optional[Dict[str, Any]]) -> List[str]:
+        if cell is None:
+            return ['<span class="skip">not at this size</span>'] + [""] * (len(columns) - 1)
+        value = _num(cell["candidate"])
+        if cell["gate"]:
+            value = f'<b title="gates the push">{value} (gate)</b>'
+        return [value] + ([_num(cell["baseline"]), _signed(cell["diff"])] if baseline else [])
+
+    groups = "".join(f'<th colspan="{len(columns)}">at {_e(resolution_name(r, facts))}</th>'
+                     for r in (MODEL_SIZE, NATIVE_SIZE))
+    head = ("<tr><th></th><th></th>" + groups + "</tr><tr><th>metric (eval split)</th>"
+            "<th>classes</th>" + "".join(f"<th>{_e(c)}</th>" for c in columns) * 2 + "</tr>")
+    body = "".join(
+        "<tr>" + f"<td>{_e(row['label'])}</td><td>{_e(row['classes'])}</td>" + "".join(
+            f'<td class="num">{cell}</td>' for cell in cells(row[MODEL_SIZE])
+            + cells(row[NATIVE_SIZE])) + "</tr>" for row in rows)
     overall = facts["overall"]
-    pixels = overall.get("pixels")
-    extent = (f"{overall['examples']:,} eval examples, " if overall.get("examples") else "") + (
-        f"{pixels:,} pixels" if pixels else "")
-    note = ("Pixel accuracy of a class is the share of its true pixels predicted as it; IoU "
-            "is TP / (TP + FP + FN).")
-    return (f"<h2>Metrics</h2><p class=\"sub\">{_e(extent)}. {note}</p>"
-            + _table(header, shown))
+    extent = [f"{overall['examples']:,} eval examples"] if overall.get("examples") else []
+    if overall.get("pixels"):
+        extent.append(f"{overall['pixels']:,} pixels at the model's input size")
+    if overall.get("native_pixels"):
+        extent.append(f"{overall['native_pixels']:,} at their own sizes")
+    note = (f"Two resolutions side by side. Model input: {RESOLUTIONS[MODEL_SIZE]}. Own size: "
+            f"{RESOLUTIONS[NATIVE_SIZE]}. 3 classes: pet, background, border (the trimap's 1, "
+            f"2, 3); a class's pixel accuracy is its recall, IoU is TP / (TP + FP + FN). Pixels "
+            f"are summed over the eval images before each ratio, so at their own sizes larger "
+            f"images weigh more. Compare 3-class results reported at the images' own "
+            f"resolution with the own-size column, results at a model's input size (the TF "
+            f"tutorial's accuracy) with the model-input column, 2-class (binary) results with "
+            f"foreground IoU.")
+    return (f"<h2>Metrics</h2><p class=\"sub\">{_e(', '.join(extent))}.</p>"
+            f"<p class=\"sub\">{_e(note)}</p><table>{head}{body}</table>")
 
 
 def confusion_section(facts: Dict[str, Any]) -> str:
-    matrix = facts["overall"]["candidate"].get(features.CONFUSION_MATRIX_NAME)
-    if not matrix or len(matrix) != features.NUM_CLASSES ** 2:
-        return "<h2>Pixel confusion matrix</h2><p>Not recorded in this evaluation.</p>"
     size = features.NUM_CLASSES
-    rows = [matrix[i * size:(i + 1) * size] for i in range(size)]
-    return ("<h2>Pixel confusion matrix</h2><p class=\"sub\">Candidate model; rows are the "
-            "true class, columns the predicted class; each cell shows the share of its row "
-            "(row-normalized) and the pixel count.</p>"
-            + svg.heat_map(rows, features.CLASS_NAMES))
+    parts = ["<h2>Pixel confusion matrices</h2><p class=\"sub\">Candidate model, "
+             f"{_e(describe_metric(features.CONFUSION_MATRIX_NAME)['classes'])}; rows are the "
+             "true class, columns the predicted class; each cell shows the share of its row "
+             "(row-normalized) and the pixel count.</p>"]
+    maps = []
+    for name, resolution in ((features.CONFUSION_MATRIX_NAME, MODEL_SIZE),
+                             (features.NATIVE_CONFUSION_MATRIX_NAME, NATIVE_SIZE)):
+        matrix = facts["overall"]["candidate"].get(name)
+        if matrix and len(matrix) == size ** 2:
+            maps.append(f"<div><h3>At {_e(resolution_name(resolution, facts))}</h3>"
+                        + svg.heat_map([matrix[i * size:(i + 1) * size] for i in range(size)],
+                                       features.CLASS_NAMES, cell=90) + "</div>")
+    parts.append(f'<div class="pair">{"".join(maps)}</div>' if maps else
+                 "<p>Not recorded in this evaluation.</p>")
+    return "".join(parts)
 
 
-def slice_rows(facts: Dict[str, Any], feature: str) -> List[Dict[str, Any]]:
-    """The slices of one feature, worst pixel accuracy first."""
+def slice_metric(facts: Dict[str, Any]) -> str:
+    """The metric the slice charts show: the (first) gate metric where the slices have it,
+    else pixel accuracy at the model's input size."""
+    for name in gate_metrics(facts):
+        if any(name in s["candidate"] for s in facts["slices"]):
+            return name
+    return features.PIXEL_ACCURACY_NAME
+
+
+def slice_rows(facts: Dict[str, Any], feature: str,
+               metric: Optional[str] = None) -> List[Dict[str, Any]]:
+    """The slices of one feature, worst first by `metric` (default: `slice_metric`)."""
+    metric = metric or slice_metric(facts)
     chosen = [s for s in facts["slices"] if s["feature"] == feature
-              and s["candidate"].get(features.PIXEL_ACCURACY_NAME) is not None]
-    return sorted(chosen, key=lambda s: (s["candidate"][features.PIXEL_ACCURACY_NAME],
-                                         str(s["name"])))
+              and s["candidate"].get(metric) is not None]
+    return sorted(chosen, key=lambda s: (s["candidate"][metric], str(s["name"])))
 
 
 def slices_section(facts: Dict[str, Any]) -> str:
-    parts = ["<h2>Metrics per slice</h2><p class=\"sub\">Pixel accuracy, sorted worst "
-             "first; the dashed line is the whole eval split. After each bar: mean IoU and "
-             "the number of eval examples in the slice. The axis starts where the tick labels "
-             "say (not always at 0), so that close values still differ.</p>"]
-    overall = facts["overall"]["candidate"].get(features.PIXEL_ACCURACY_NAME)
+    metric = slice_metric(facts)
+    described = describe_metric(metric)
+    mean_iou = (features.NATIVE_MEAN_IOU_NAME if described["resolution"] == NATIVE_SIZE
+                else features.MEAN_IOU_NAME)
+    parts = [f"<h2>Metrics per slice</h2><p class=\"sub\">{_e(described['label'])} "
+             f"({_e(metric)}) at {_e(resolution_name(described['resolution'], facts))}, "
+             f"{_e(described['classes'])}, sorted worst first; the dashed line is the whole "
+             f"eval split. After each bar: mean IoU at the same size and the number of eval "
+             f"examples in the slice. The axis starts where the tick labels say (not always at "
+             f"0), so that close values still differ.</p>"]
+    overall = facts["overall"]["candidate"].get(metric)
     found = False
     for feature, title in (("species", "By species"), ("breed", "By breed")):
-        rows = slice_rows(facts, feature)
+        rows = slice_rows(facts, feature, metric)
         if not rows:
             continue
         found = True
-        low = svg.axis_floor([s["candidate"][features.PIXEL_ACCURACY_NAME] for s in rows]
+        low = svg.axis_floor([s["candidate"][metric] for s in rows]
                              + ([overall] if overall is not None else []))
-        bars = [(str(s["name"]), s["candidate"][features.PIXEL_ACCURACY_NAME],
-                 f"IoU {_num(s['candidate'].get(features.MEAN_IOU_NAME), 3)}"
+        bars = [(str(s["name"]), s["candidate"][metric],
+                 f"IoU {_num(s['candidate'].get(mean_iou), 3)}"
                  + (f", n={s['examples']}" if s.get("examples") is not None else ""))
                 for s in rows]
         parts.append(f"<h3>{title}</h3>")
-        parts.append(svg.bar_chart(bars, "pixel accuracy", low=low,
+        parts.append(svg.bar_chart(bars, described["label"], low=low,
                                    reference=("all", overall) if overall is not None else None))
     if not found:
         parts.append("<p>This evaluation has no per-slice metrics.</p>")
@@ -191,9 +286,14 @@ def history_section(facts: Dict[str, Any]) -> str:
     series = [(name, history[name]) for name in ("loss", "val_loss") if name in history]
     epochs = len(history["loss"])
     final = ", ".join(f"{name} {values[-1]:.4f}" for name, values in series if values)
+    phases = history.get("phase") or []
+    tuned = [index + 1 for index, phase in enumerate(phases) if phase > 1]
+    fine_tune = (f" Epochs {tuned[0]}–{tuned[-1]} fine-tuned the encoder (unfrozen, BatchNorm in "
+                 f"inference mode, lower learning rate); the loss may jump where the optimizer "
+                 f"restarts." if tuned else "")
     return (f"<h2>Training curves</h2><p class=\"sub\">Loss (training, per epoch) and "
-            f"validation loss (eval split, after each epoch), as the TF tutorial plots them. "
-            f"{epochs} epochs; final {_e(final)}.</p>"
+            f"validation loss (eval split at the model's input size, after each epoch), as the "
+            f"TF tutorial plots them. {epochs} epochs; final {_e(final)}.{_e(fine_tune)}</p>"
             + svg.line_chart(series, "epoch", "loss (cross-entropy)"))
 
 
@@ -209,7 +309,8 @@ def samples_section(facts: Dict[str, Any]) -> str:
         return (f"<h2>Sample predictions</h2><p>{_e(samples.get('error', 'none'))}</p>")
     parts = [f"<h2>Sample predictions</h2><p class=\"sub\">Scored {samples['scored']:,} of "
              f"{samples['available']:,} eval examples with the candidate's "
-             f"<code>serving_default</code> (mean per-image pixel accuracy "
+             f"<code>serving_default</code>, at {_e(resolution_name(MODEL_SIZE, facts))} "
+             f"(mean per-image pixel accuracy, 3 classes: "
              f"{_num(samples.get('mean_pixel_accuracy'))}). Each row: input image, true "
              f"mask, predicted mask, and the prediction over the image.</p>", legend()]
     for group, title in (("best", "Best examples"), ("worst", "Worst examples")):
@@ -251,6 +352,7 @@ def data_section(facts: Dict[str, Any]) -> str:
                                f"({model.get('trainable_parameters', 0):,} trainable)"],
                 ["encoder pretrained", _e(model.get("encoder_pretrained", "–"))],
                 ["image size", _e(model.get("image_size", "–"))],
+                ["fine-tuning", _e(fine_tune_text(model))],
                 ["class weights", _e(", ".join(f"{w:.3g}" for w in weights)
                                      if weights else "none")],
                 ["SavedModel", f"<code>{_e(model.get('path', '–'))}</code>"]]
@@ -264,6 +366,18 @@ def data_section(facts: Dict[str, Any]) -> str:
     else:
         parts.append("<p>Not pushed: the evaluation did not bless the candidate.</p>")
     return "".join(parts)
+
+
+def fine_tune_text(model: Dict[str, Any]) -> str:
+    """What model_info.json says about fine-tuning: done, asked for but not done (why), none."""
+    plan = model.get("fine_tune")
+    if not plan:
+        return "none"
+    if not plan.get("ran"):
+        return f"{plan['epochs']} epochs asked for, none done: {plan.get('reason', '')}"
+    return (f"{plan['epochs']} epochs at learning rate {plan['learning_rate']:g} after "
+            f"{model.get('epochs', '?')} with the encoder frozen (encoder unfrozen, BatchNorm in "
+            f"inference mode)")
 
 
 def notes_section(facts: Dict[str, Any]) -> str:

@@ -4,7 +4,7 @@ the headline metrics beside the baseline, the weakest slices, the data and the p
 from typing import Any, Dict, List
 
 from report import render_html
-from trainer import features
+from report.facts import MODEL_SIZE, NATIVE_SIZE, RESOLUTIONS
 
 WORST_SLICES = 3
 
@@ -41,19 +41,36 @@ def render(facts: Dict[str, Any], html_name: str = "report.html") -> str:
             lines.append(f"| {threshold['metric']} ({threshold['kind']}) | "
                          f"{threshold['bound']} | {threshold.get('slices', '')} | {value} | "
                          f"{result} |")
+    gate = render_html.gate_text(facts)
+    if gate:
+        lines += ["", gate]
     rows = render_html.metric_rows(facts)
-    has_baseline = any(row[2] is not None for row in rows)
-    lines += ["", "| metric | candidate |" + (" baseline | difference |" if has_baseline else ""),
-              "| --- | ---: |" + (" ---: | ---: |" if has_baseline else "")]
-    for label, candidate, baseline, diff in rows:
-        lines.append(f"| {label} | {_num(candidate)} |"
-                     + (f" {_num(baseline)} | {_signed(diff)} |" if has_baseline else ""))
+    baseline = render_html.has_baseline(rows)
+    sizes = [render_html.resolution_name(r, facts) for r in (MODEL_SIZE, NATIVE_SIZE)]
+    lines += ["", f"| metric | classes | at {sizes[0]} | at {sizes[1]} |",
+              "| --- | --- | ---: | ---: |"]
+
+    def cell(value) -> str:
+        if value is None:
+            return "–"
+        text = _num(value["candidate"])
+        if value["gate"]:
+            text = f"**{text}** (gate)"
+        if baseline:
+            text += f" (baseline {_num(value['baseline'])}, {_signed(value['diff'])})"
+        return text
+
+    for row in rows:
+        lines.append(f"| {row['label']} | {row['classes']} | {cell(row[MODEL_SIZE])} | "
+                     f"{cell(row[NATIVE_SIZE])} |")
+    lines.append(f"\nModel input: {RESOLUTIONS[MODEL_SIZE]}. Own size: "
+                 f"{RESOLUTIONS[NATIVE_SIZE]}.")
+    metric = render_html.slice_metric(facts)
     for feature in ("species", "breed"):
-        worst = render_html.slice_rows(facts, feature)[:WORST_SLICES]
+        worst = render_html.slice_rows(facts, feature, metric)[:WORST_SLICES]
         if worst:
-            shown = ", ".join(f"{s['name']} {s['candidate'][features.PIXEL_ACCURACY_NAME]:.3f}"
-                              for s in worst)
-            lines.append(f"\nWorst {feature} by pixel accuracy: {shown}.")
+            shown = ", ".join(f"{s['name']} {s['candidate'][metric]:.3f}" for s in worst)
+            lines.append(f"\nWorst {feature} by {metric}: {shown}.")
     data = facts.get("data")
     if data and data["splits"]:
         shown = "; ".join(f"{split} {c['ingested']:,} of {c['listed']:,} listed "
@@ -63,7 +80,8 @@ def render(facts: Dict[str, Any], html_name: str = "report.html") -> str:
     model = facts.get("model") or {}
     if model.get("architecture"):
         lines.append(f"Model: {model['architecture']}, {model.get('parameters', 0):,} "
-                     f"parameters, {model.get('image_size')} px.")
+                     f"parameters, {model.get('image_size')} px; fine-tuning: "
+                     f"{render_html.fine_tune_text(model)}.")
     for note in facts.get("notes") or []:
         lines.append(f"\n> {note}")
     lines.append(f"\nFull report (charts, sample predictions): `{html_name}`.")

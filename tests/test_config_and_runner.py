@@ -27,6 +27,9 @@ def test_defaults_and_derived_paths():
     ("batch_size", -1, "batch_size must be positive"),
     ("min_pixel_accuracy", 1.5, r"min_pixel_accuracy must be in \[0, 1\]"),
     ("max_pixel_accuracy_drop", -0.1, r"max_pixel_accuracy_drop must be in \[0, 1\]"),
+    ("gate_metric", "accuracy", "gate_metric must be one of pixel_accuracy, mean_iou"),
+    ("fine_tune_epochs", -1, "fine_tune_epochs must be 0 or more, got -1"),
+    ("fine_tune_learning_rate", 0.0, "fine_tune_learning_rate must be positive"),
 ])
 def test_bad_values_are_refused_with_the_fix(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -60,6 +63,36 @@ def test_flags_flow_into_the_config(tmp_path):
     assert config.pipeline_root == str(tmp_path / "w" / "pipeline_root")
 
 
+def test_gate_and_fine_tune_flags_flow_into_the_config_of_both_runners(tmp_path):
+    import kubeflow_v2_runner
+    from trainer import features
+    from trainer.train import TrainerSettings
+
+    flags = ["--gate-metric", "foreground_iou", "--fine-tune-epochs", "2",
+             "--fine-tune-learning-rate", "2e-5"]
+    local = local_runner.config_from_args(local_runner.build_parser().parse_args(
+        ["--data-dir", str(tmp_path)] + flags))
+    cloud = kubeflow_v2_runner.config_from_args(kubeflow_v2_runner.build_parser().parse_args(
+        ["--project", "my-project", "--region", "us-central1", "--image",
+         "us-docker.pkg.dev/my-project/repo/petseg:1", "--pipeline-root", "gs://b/r",
+         "--data-dir", "gs://b/d", "--serving-dir", "gs://b/s"] + flags))
+    for config in (local, cloud):
+        assert (config.gate_metric, config.fine_tune_epochs,
+                config.fine_tune_learning_rate) == ("foreground_iou", 2, 2e-5)
+        settings = TrainerSettings.from_custom_config(config.trainer_config())
+        assert (settings.fine_tune_epochs, settings.fine_tune_learning_rate) == (2, 2e-5)
+    default = _config()
+    assert default.gate_metric == features.NATIVE_PIXEL_ACCURACY_NAME == "native_pixel_accuracy"
+    # Without fine-tuning the Trainer's custom_config (its cache key) is what it was.
+    assert not {"fine_tune_epochs", "fine_tune_learning_rate"} & set(default.trainer_config())
+
+
+def test_fine_tuning_a_trained_encoder_is_refused():
+    with pytest.raises(ValueError, match="drop --train-encoder, or --fine-tune-epochs"):
+        _config(fine_tune_epochs=1, train_encoder=True)
+    assert _config(fine_tune_epochs=1, train_encoder=False).fine_tune_epochs == 1
+
+
 def test_tfds_source_without_a_prepared_dataset_says_what_to_do(tmp_path, capsys):
     assert local_runner.main(["--tfds", "--tfds-data-dir", str(tmp_path),
                               "--work-dir", str(tmp_path / "w")]) == 2
@@ -80,6 +113,8 @@ def test_tfds_source_picks_the_newest_prepared_version(tmp_path):
     (["--batch-size", "-4"], "batch_size must be positive, got -4"),
     (["--min-pixel-accuracy", "1.2"], r"min_pixel_accuracy must be in [0, 1], got 1.2"),
     (["--max-pixel-accuracy-drop", "-0.5"], "max_pixel_accuracy_drop must be in [0, 1]"),
+    (["--fine-tune-epochs", "-2"], "fine_tune_epochs must be 0 or more, got -2"),
+    (["--fine-tune-epochs", "1", "--train-encoder"], "drop --train-encoder"),
     (["--max-quarantined-fraction", "2"], "max_quarantined_fraction must be in [0, 1]"),
     (["--wait-for-lock", "-1"], "--wait-for-lock must be 0 or more seconds, got -1"),
     (["--pipeline-root", "/sys/petseg/root"], "pipeline_root /sys/petseg/root cannot be "

@@ -107,3 +107,128 @@ def test_a_model_below_the_threshold_is_not_pushed(runs):
     from components.model_versions import existing_versions
 
     assert existing_versions(config.model_dir) == [1]
+
+
+# ---- quality at each image's own size, the gate, fine-tuning (on the same shared run) ----
+
+def _eval_trimaps(config):
+    """name -> the eval split's original trimap values [H, W], read from the dataset's files."""
+    from PIL import Image
+
+    from oxford_pet import layout
+
+    entries = layout.read_list(os.path.join(config.data_dir, layout.SPLIT_LISTS["eval"]))
+    return {entry.name: np.asarray(Image.open(layout.trimap_path(config.data_dir, entry.name)))
+            for entry in entries}
+
+
+def _overall(evaluation_uri):
+    import tensorflow_model_analysis as tfma
+
+    return dict(tfma.load_eval_result(evaluation_uri).slicing_metrics)[()][""][""]
+
+
+def _matrix(value):
+    array = value["arrayValue"]
+    return np.array(array.get("int64Values") or array.get("int32Values"),
+                    dtype=np.int64).reshape(3, 3)
+
+
+def test_native_metrics_count_every_pixel_of_every_eval_image_at_its_own_size(runs):
+    from trainer import metrics
+
+    config, first, _, _ = runs
+    overall = _overall(first.evaluation_uri)
+    native = _matrix(overall["native_pixel_confusion_matrix"])
+    trimaps = _eval_trimaps(config)
+    assert len(trimaps) == 12 and len({t.shape for t in trimaps.values()}) > 1  # sizes vary
+    assert native.sum() == sum(t.size for t in trimaps.values()) != 12 * IMAGE_SIZE ** 2
+    # Row sums are the true classes of the original trimaps, not of the resized ones.
+    expected_rows = sum(np.bincount(t.ravel() - 1, minlength=3) for t in trimaps.values())
+    np.testing.assert_array_equal(native.sum(axis=1), expected_rows)
+    for name in ("native_pixel_accuracy", "native_mean_iou", "native_pet_iou",
+                 "native_background_iou", "native_border_iou", "foreground_iou"):
+        assert 0.0 <= overall[name]["doubleValue"] <= 1.0, name
+    assert overall["native_pixel_accuracy"]["doubleValue"] == pytest.approx(
+        np.trace(native) / native.sum())
+    assert overall["foreground_iou"]["doubleValue"] == pytest.approx(
+        metrics.foreground_iou(native))
+
+
+def test_native_metrics_equal_an_independent_resize_of_the_pushed_models_logits(runs):
+    """The pushed model's serving_examples logits on the raw eval examples, resized with
+    tf.image.resize to each trimap file's size: the same matrix TFMA summed in Beam."""
+    import tensorflow as tf
+
+    from report import samples
+    from trainer import features, metrics
+
+    config, first, _, _ = runs
+    model = tf.saved_model.load(os.path.join(config.model_dir, "1"))
+    logits_of = model.signatures[features.EXAMPLES_SIGNATURE]
+    trimaps = _eval_trimaps(config)
+    examples = first.component("OxfordPetExampleGen").output("examples").uri
+    total = np.zeros((3, 3), np.int64)
+    for record in tf.data.TFRecordDataset(samples.eval_files(examples), compression_type="GZIP"):
+        name = tf.train.Example.FromString(record.numpy()).features.feature[
+            features.FILE_NAME_KEY].bytes_list.value[0].decode()
+        trimap = trimaps.pop(name[:-len(".jpg")])
+        logits = logits_of(examples=tf.reshape(record, [1]))[features.LOGITS_KEY][0]
+        resized = tf.image.resize(logits[None], trimap.shape, method="bilinear")[0]
+        total += metrics.confusion_matrix(trimap - 1, tf.argmax(resized, axis=-1).numpy())
+    assert not trimaps  # every eval image once
+    np.testing.assert_array_equal(total, _matrix(_overall(first.evaluation_uri)[
+        "native_pixel_confusion_matrix"]))
+
+
+def test_the_native_pixel_accuracy_gates_by_default(runs):
+    from pipeline import run_summary
+
+    config, first, _, strict = runs
+    assert config.gate_metric == "native_pixel_accuracy"
+    failures = run_summary.validation_failures(strict.evaluation_uri)
+    assert failures and all(line.startswith("native_pixel_accuracy (") for line in failures)
+    assert any("(overall)" in line and "below the minimum 0.9999" in line for line in failures)
+    values = run_summary.overall_metrics(first.evaluation_uri)
+    lines = run_summary.metric_lines(values, config.gate_metric, IMAGE_SIZE)
+    accuracy = [line for line in lines if line.strip().startswith("pixel accuracy")][0]
+    assert (f"{values['pixel_accuracy']:.4f}" in accuracy
+            and f"{values['native_pixel_accuracy']:.4f}" in accuracy)  # side by side
+    assert lines[-1].startswith("  gate: native_pixel_accuracy (pixel accuracy at each image")
+
+
+def test_the_trainer_fine_tunes_a_pretrained_encoder_and_records_both_phases(runs, tmp_path):
+    """run_fn itself on the shared run's Transform output, with encoder weights loaded from a
+    file (the encoder's own random weights: ImageNet's cannot be downloaded here)."""
+    import glob
+    import json
+    import types
+
+    import tf_keras as keras
+
+    from trainer import features, train
+
+    _, first, _, _ = runs
+    weights = str(tmp_path / "mobilenet_v2_no_top.h5")
+    keras.applications.MobileNetV2(input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), include_top=False,
+                                   weights=None).save_weights(weights)
+    transform = first.component("Transform")
+    examples = transform.output("transformed_examples").uri
+    fn_args = types.SimpleNamespace(
+        custom_config={"image_size": IMAGE_SIZE, "epochs": 1, "batch_size": 4,
+                       "encoder_weights": weights, "fine_tune_epochs": 1},
+        transform_output=transform.output("transform_graph").uri,
+        train_files=glob.glob(os.path.join(examples, "Split-train", "*")),
+        eval_files=glob.glob(os.path.join(examples, "Split-eval", "*")),
+        model_run_dir=str(tmp_path / "run"), serving_model_dir=str(tmp_path / "serving"),
+        base_model=None)
+    train.run_fn(fn_args)
+    info = json.load(open(tmp_path / "serving" / features.MODEL_INFO_FILE))
+    assert info["encoder_pretrained"] is True and info["epochs"] == 1
+    assert info["fine_tune"] == {"epochs": 1, "learning_rate": pytest.approx(1e-4), "ran": True}
+    assert [(p["phase"], p["encoder"], p["first_epoch"]) for p in info["phases"]] == [
+        ("train", "frozen", 1), ("fine-tune", "trained, BatchNorm in inference mode", 2)]
+    assert info["phases"][1]["trainable_parameters"] > info["phases"][0]["trainable_parameters"]
+    history = json.load(open(tmp_path / "run" / features.TRAINING_HISTORY_FILE))
+    assert history["phase"] == [1.0, 2.0] and len(history["loss"]) == 2
+    assert os.path.isfile(tmp_path / "serving" / "saved_model.pb")

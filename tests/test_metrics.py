@@ -140,7 +140,13 @@ def test_metric_configs_round_trip_through_tfma():
         names.append(metric.name)
     expected = {"pixel_confusion_matrix", "pixel_accuracy", "mean_iou"} | {
         f"{name}_{kind}" for name in features.CLASS_NAMES for kind in ("pixel_accuracy", "iou")}
+    expected |= {"native_" + name for name in expected} | {"foreground_iou"}
     assert set(names) == expected and len(names) == len(expected)
+    assert {"native_pixel_accuracy", "native_mean_iou", "native_pet_iou", "native_border_iou",
+            "native_background_iou"} <= set(names)  # the names the issue asks for
+    assert [metrics.metric_name(c) for c in configs[1:]] == names
+    assert set(features.GATE_METRICS) == expected - {"pixel_confusion_matrix",
+                                                     "native_pixel_confusion_matrix"}
 
 
 def test_eval_config_path_builds_one_shared_confusion_computation():
@@ -153,7 +159,133 @@ def test_eval_config_path_builds_one_shared_confusion_computation():
     computations = metric_specs.to_computations([spec], eval_config=eval_config)
     derived_names = {key.name for c in computations
                      if isinstance(c, metric_types.DerivedMetricComputation) for key in c.keys}
-    assert {"pixel_accuracy", "mean_iou", "pet_iou", "border_pixel_accuracy"} <= derived_names
-    matrix_computations = {c for c in computations if isinstance(c, metric_types.MetricComputation)
-                           and any(k.name == "_pixel_confusion_matrix" for k in c.keys)}
-    assert len(matrix_computations) == 1
+    assert {"pixel_accuracy", "mean_iou", "pet_iou", "border_pixel_accuracy",
+            "native_pixel_accuracy", "native_pet_iou", "foreground_iou"} <= derived_names
+    for matrix in ("_pixel_confusion_matrix", "_native_pixel_confusion_matrix"):
+        matrix_computations = {c for c in computations  # TFMA's identity: combiner and keys
+                               if isinstance(c, metric_types.MetricComputation)
+                               and any(k.name == matrix for k in c.keys)}
+        assert len(matrix_computations) == 1, matrix  # one per resolution, shared
+
+
+# ---- at each image's own size ----
+
+def test_foreground_iou_merges_pet_and_border_against_background(masks):
+    matrix = metrics.confusion_matrix(*masks)  # [[3, 1, 0], [0, 8, 0], [2, 0, 2]]
+    np.testing.assert_array_equal(
+        metrics.merge_classes(matrix, [(PET, BORDER), (BACKGROUND,)]), [[7, 1], [0, 8]])
+    # Foreground: 8 true pixels, 7 predicted as pet or border (border called pet still counts),
+    # 1 called background; no background pixel called foreground: IoU 7 / (7 + 0 + 1).
+    assert metrics.foreground_iou(matrix) == pytest.approx(7 / 8)
+    assert metrics.FOREGROUND_IDS == (PET, BORDER) and metrics.BACKGROUND_IDS == (BACKGROUND,)
+
+
+def test_bilinear_taps_follow_half_pixel_centres():
+    lower, upper, weight = metrics.bilinear_taps(4, 2)  # 2 -> 4: positions -0.25 .. 1.25
+    np.testing.assert_array_equal(lower, [0, 0, 0, 1])
+    np.testing.assert_array_equal(upper, [0, 1, 1, 1])
+    np.testing.assert_allclose(weight, [0.75, 0.25, 0.75, 0.25])  # clamped at both edges
+
+
+def _trimap(labels: np.ndarray) -> np.ndarray:
+    return (labels + features.TRIMAP_VALUES[0]).astype(np.uint8)
+
+
+def test_native_matrix_of_constant_logits_counts_every_native_pixel():
+    logits = np.zeros((4, 4, 3), np.float32)
+    logits[..., BORDER] = 1.0  # border everywhere, whatever the size
+    truth = np.random.default_rng(1).integers(0, 3, (7, 11))
+    matrix = metrics.native_confusion_matrix(logits, _trimap(truth))
+    assert matrix.sum() == 7 * 11 and matrix[:, BORDER].sum() == 7 * 11
+    np.testing.assert_array_equal(matrix[:, BORDER], np.bincount(truth.ravel(), minlength=3))
+
+
+def test_native_matrix_upsamples_before_the_argmax():
+    """A 2x2 prediction blown up to 4x4: resizing the logits, then the argmax, puts the class
+    boundary where resizing the predicted classes would not."""
+    logits = np.zeros((2, 2, 3), np.float32)
+    logits[:, 0, PET] = 1.0  # left column pet, right column background
+    logits[:, 1, BACKGROUND] = 1.0
+    truth = np.array([[0, 0, 1, 1]] * 4)
+    matrix = metrics.native_confusion_matrix(logits, _trimap(truth))
+    np.testing.assert_array_equal(matrix, [[8, 0, 0], [0, 8, 0], [0, 0, 0]])
+    # The right column is background by a little (1.0 against 0.9 pet): resizing its class
+    # would make native columns 3 and 4 background; the blended logits keep column 3 pet.
+    logits[:, 1, PET] = 0.9
+    matrix = metrics.native_confusion_matrix(logits, _trimap(truth))
+    np.testing.assert_array_equal(matrix, [[8, 0, 0], [4, 4, 0], [0, 0, 0]])
+
+
+@pytest.mark.parametrize("logits_shape,trimap_shape", [
+    ((8, 8), (13, 21)),  # upsampled, neither side a multiple
+    ((16, 16), (9, 5)),  # downsampled
+    ((8, 12), (300, 7)),  # many strips
+])
+def test_native_matrix_equals_tensorflow_resize_then_argmax(logits_shape, trimap_shape):
+    """The strips give exactly what resizing the whole logits with tf.image.resize does."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(sum(trimap_shape))
+    logits = rng.normal(size=logits_shape + (3,)).astype(np.float32)
+    truth = rng.integers(0, 3, trimap_shape)
+    whole = tf.image.resize(logits[None], trimap_shape, method="bilinear")[0]
+    expected = metrics.confusion_matrix(truth, tf.argmax(whole, axis=-1).numpy())
+    for strip_pixels in (1, 64, 10 ** 6):  # one row a strip ... the whole image at once
+        np.testing.assert_array_equal(
+            metrics.native_confusion_matrix(logits, _trimap(truth), strip_pixels), expected)
+
+
+def test_native_matrix_refuses_values_outside_the_trimap():
+    with pytest.raises(ValueError, match=r"trimap values must be in \[1, 2, 3\], found 0..2"):
+        metrics.native_confusion_matrix(np.zeros((2, 2, 3)), np.array([[0, 1], [2, 2]]))
+
+
+def _png(trimap: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(trimap, "L").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _native_extracts(truth: np.ndarray, logits: np.ndarray, name: bytes = b"cat_1.jpg"):
+    """What TFMA hands the native preprocessor: raw features (a one-element bytes array, as
+    TFMA decodes tf.Examples) and the model's logits at the model's size."""
+    return {tfma.FEATURES_KEY: {features.MASK_KEY: np.array([_png(_trimap(truth))], object),
+                                features.FILE_NAME_KEY: np.array([name], object)},
+            tfma.LABELS_KEY: np.zeros(logits.shape[:2] + (1,), np.int64),  # not read
+            tfma.PREDICTIONS_KEY: {features.LOGITS_KEY: logits}}
+
+
+def test_tfma_native_metrics_read_the_raw_trimap():
+    """Two images of other sizes than the 4x4 logits: every native pixel is counted."""
+    rng = np.random.default_rng(2)
+    truths = [rng.integers(0, 3, (6, 10)), rng.integers(0, 3, (3, 5))]
+    logits = [rng.normal(size=(4, 4, 3)).astype(np.float32) for _ in truths]
+    examples = [_native_extracts(t, l) for t, l in zip(truths, logits)]
+    expected = sum(metrics.native_confusion_matrix(l, _trimap(t)) for t, l in zip(truths, logits))
+    values = _run(metrics.NativePixelConfusionMatrix(), examples)
+    np.testing.assert_array_equal(values["native_pixel_confusion_matrix"], expected)
+    assert expected.sum() == 6 * 10 + 3 * 5
+    assert _run(metrics.NativePixelAccuracy(), examples)["native_pixel_accuracy"] == (
+        pytest.approx(metrics.overall_accuracy(expected)))
+    assert _run(metrics.NativeMeanIoU(), examples)["native_mean_iou"] == pytest.approx(
+        metrics.mean_iou(expected))
+    assert _run(metrics.NativeClassIoU(class_index=BORDER), examples)["native_border_iou"] == (
+        pytest.approx(metrics.per_class_iou(expected)[BORDER]))
+    assert _run(metrics.NativeClassPixelAccuracy(class_index=PET), examples)[
+        "native_pet_pixel_accuracy"] == pytest.approx(metrics.per_class_accuracy(expected)[PET])
+    assert _run(metrics.ForegroundIoU(), examples)["foreground_iou"] == pytest.approx(
+        metrics.foreground_iou(expected))
+
+
+def test_a_bad_raw_trimap_is_named():
+    extracts = _native_extracts(np.full((3, 3), -1), np.zeros((2, 2, 3), np.float32),
+                                name=b"pug_7.jpg")
+    with pytest.raises(ValueError, match="pug_7.jpg: trimap values must be in"):
+        _run(metrics.NativePixelAccuracy(), [extracts])
+    del extracts[tfma.FEATURES_KEY][features.MASK_KEY]
+    with pytest.raises(ValueError, match="raw example's trimap"):
+        _run(metrics.NativePixelAccuracy(), [extracts])

@@ -1,7 +1,8 @@
 """The evaluation report's rendering and fact gathering, from a small recorded evaluation.
 
 tests/data/report/ holds what a real small pipeline run recorded (24 generated images, 64 px,
-2 epochs, a gate of pixel accuracy >= 0.9999 the model failed, the run before as baseline):
+2 epochs, a gate of native pixel accuracy >= 0.9999 the model failed, the run before as
+baseline):
 `evaluation/` is the Evaluator's output as TFMA wrote it, `facts.json` the facts
 report/facts.py gathered from that run (regenerate both with the commands in
 tests/data/report/README.md). No pipeline runs here.
@@ -91,35 +92,71 @@ def test_page_states_the_verdict_thresholds_and_baseline(facts, page):
     assert facts["verdict"]["blessed"] is False
     assert "Not blessed" in page and ">FAIL<" in page
     assert "≥ 0.9999" in page  # the value threshold, with the candidate's value beside it
-    value = facts["overall"]["candidate"]["pixel_accuracy"]
+    value = facts["overall"]["candidate"]["native_pixel_accuracy"]
     assert f"{value:.4f}" in page
     assert facts["verdict"]["baseline_uri"] in page
     assert "Not pushed" in page
 
 
-def test_page_puts_candidate_beside_baseline_with_the_difference(facts, page):
-    overall = facts["overall"]
-    assert "<th>baseline</th>" in page and "<th>difference</th>" in page
+def test_page_says_which_metric_gated_at_which_resolution(facts, page):
+    assert [gate["metric"] for gate in facts["verdict"]["gate"]] == ["native_pixel_accuracy"]
+    assert ("The push is gated on native_pixel_accuracy: pixel accuracy at each image&#x27;s "
+            "own size, 3 classes.") in page
+    value = facts["overall"]["candidate"]["native_pixel_accuracy"]
+    assert page.count('title="gates the push"') == 1
+    assert f'<b title="gates the push">{value:.4f} (gate)</b>' in page
+
+
+def _metrics_table(page: str) -> str:
+    start = page.index("<h2>Metrics</h2>")
+    return page[start:page.index("</table>", start)]
+
+
+def test_page_puts_both_resolutions_side_by_side(facts, page):
+    table = _metrics_table(page)
+    assert ('<th colspan="3">at model input (64×64)</th>'
+            '<th colspan="3">at each image&#x27;s own size</th>') in table
+    assert table.count("<th>baseline</th>") == table.count("<th>difference</th>") == 2
+    candidate, baseline = facts["overall"]["candidate"], facts["overall"]["baseline"]
     for name in ("pet", "background", "border"):
-        for kind in ("pixel accuracy", "IoU"):
-            assert f"{name}: {kind}" in page
-    assert f"{overall['candidate']['mean_iou']:.4f}" in page
-    assert f"{overall['baseline']['mean_iou']:.4f}" in page
+        for kind, key in (("pixel accuracy", "pixel_accuracy"), ("IoU", "iou")):
+            row = table[table.index(f"<td>{name}: {kind}</td>"):]
+            row = row[:row.index("</tr>")]
+            model, native = candidate[f"{name}_{key}"], candidate[f"native_{name}_{key}"]
+            assert row.index(f">{model:.4f}<") < row.rindex(f">{native:.4f}<"), (name, kind)
+    for key in ("mean_iou", "native_mean_iou"):
+        assert f"{candidate[key]:.4f}" in table and f"{baseline[key]:.4f}" in table
+    # Foreground IoU exists at each image's own size only, and says its classes.
+    row = table[table.index("<td>foreground IoU</td>"):]
+    row = row[:row.index("</tr>")]
+    assert "<td>2 classes: pet + border vs background</td>" in row
+    assert "not at this size" in row and f"{candidate['foreground_iou']:.4f}" in row
+    assert "nearest neighbour" in page and "resized bilinearly" in page  # how each is measured
 
 
-def test_page_has_the_confusion_matrix_with_counts(facts, page):
-    matrix = facts["overall"]["candidate"]["pixel_confusion_matrix"]
-    for count in matrix:
-        assert f">{count:,} px<" in page
+def test_page_has_both_confusion_matrices_with_counts(facts, page):
+    section = page[page.index("<h2>Pixel confusion matrices</h2>"):]
+    model = section[section.index("<h3>At model input (64×64)</h3>"):
+                    section.index("<h3>At each image")]
+    native = section[section.index("<h3>At each image"):section.index("<h2>", 1)]
+    for part, name in ((model, "pixel_confusion_matrix"),
+                       (native, "native_pixel_confusion_matrix")):
+        for count in facts["overall"]["candidate"][name]:
+            assert f">{count:,} px<" in part, name
+    assert sum(facts["overall"]["candidate"]["native_pixel_confusion_matrix"]) == (
+        facts["overall"]["native_pixels"]) != facts["overall"]["pixels"]
 
 
-def test_breed_slices_are_sorted_worst_first(facts, page):
+def test_breed_slices_are_sorted_worst_first_by_the_gate_metric(facts, page):
     from report import render_html
 
+    assert render_html.slice_metric(facts) == "native_pixel_accuracy"
     breeds = render_html.slice_rows(facts, "breed")
     assert len(breeds) >= 5
-    accuracies = [s["candidate"]["pixel_accuracy"] for s in breeds]
+    accuracies = [s["candidate"]["native_pixel_accuracy"] for s in breeds]
     assert accuracies == sorted(accuracies)
+    chart = page[page.index("<h2>Metrics per slice</h2>"):page.index("<h3>By species</h3>")]
+    assert "pixel accuracy (native_pixel_accuracy) at each image&#x27;s own size" in chart
     chart = page[page.index("<h3>By breed</h3>"):]
     positions = [chart.index(f">{s['name']}<") for s in breeds]
     assert positions == sorted(positions)
@@ -136,6 +173,45 @@ def test_page_has_training_curves_and_sample_grid(facts, page):
         assert example["name"] in page
 
 
+def test_facts_of_an_evaluation_before_native_metrics_still_render(facts):
+    """An older evaluation has model-size metrics only, gated on pixel_accuracy."""
+    from report import render_html, render_markdown
+
+    old = copy.deepcopy(facts)
+    for model in ("candidate", "baseline", "diff"):
+        old["overall"][model] = {k: v for k, v in old["overall"][model].items()
+                                 if not k.startswith("native_") and k != "foreground_iou"}
+    for entry in old["slices"]:
+        entry["candidate"] = {k: v for k, v in entry["candidate"].items()
+                              if not k.startswith("native_")}
+    del old["verdict"]["gate"]
+    for threshold in old["verdict"]["thresholds"]:
+        threshold["metric"] = "pixel_accuracy"
+    page = render_html.render(old)
+    assert "The push is gated on pixel_accuracy: pixel accuracy at model input (64×64)" in page
+    assert render_html.slice_metric(old) == "pixel_accuracy"
+    assert "<h3>At each image" not in page
+    assert "| pixel accuracy | 3 classes | **0.6662** (gate)" in render_markdown.render(old)
+
+
+def test_fine_tuning_is_stated_in_the_model_table(facts):
+    from report import render_html
+
+    tuned = copy.deepcopy(facts)
+    tuned["model"].update(epochs=10, fine_tune={"epochs": 2, "learning_rate": 1e-4, "ran": True})
+    tuned["history"]["phase"] = [1.0] * (len(tuned["history"]["loss"]) - 1) + [2.0]
+    page = render_html.render(tuned)
+    assert ("2 epochs at learning rate 0.0001 after 10 with the encoder frozen (encoder "
+            "unfrozen, BatchNorm in inference mode)") in page
+    epochs = len(tuned["history"]["loss"])
+    assert f"Epochs {epochs}–{epochs} fine-tuned the encoder" in page
+    tuned["model"]["fine_tune"] = {"epochs": 2, "learning_rate": 1e-4, "ran": False,
+                                   "reason": "no pretrained encoder weights were loaded"}
+    assert ("2 epochs asked for, none done: no pretrained encoder weights were loaded"
+            in render_html.render(tuned))
+    assert "<td>fine-tuning</td><td>none</td>" in render_html.render(facts)
+
+
 def test_page_says_what_is_missing_instead_of_failing(facts):
     from report import render_html, render_markdown
 
@@ -148,7 +224,7 @@ def test_page_says_what_is_missing_instead_of_failing(facts):
     page = render_html.render(sparse)
     assert "No training history" in page and "no candidate SavedModel found" in page
     assert "no per-slice metrics" in page and "No push record." in page
-    assert "<th>baseline</th>" not in page
+    assert "<th>baseline</th>" not in page and "<th>candidate</th>" in page
     assert "No push record." in render_markdown.render(sparse)
 
 
@@ -159,9 +235,16 @@ def test_markdown_summary(facts):
 
     text = render_markdown.render(facts)
     assert "❌ **Not blessed**" in text and "not pushed" in text
-    assert "| pixel_accuracy (value) | ≥ 0.9999 |" in text and "**FAIL** (failed on: " in text
-    assert "| metric | candidate | baseline | difference |" in text
-    assert "Worst breed by pixel accuracy:" in text
+    assert ("| native_pixel_accuracy (value) | ≥ 0.9999 |" in text
+            and "**FAIL** (failed on: " in text)
+    assert "The push is gated on native_pixel_accuracy: pixel accuracy at each image's" in text
+    assert "| metric | classes | at model input (64×64) | at each image's own size |" in text
+    overall = facts["overall"]
+    assert (f"| pixel accuracy | 3 classes | {overall['candidate']['pixel_accuracy']:.4f} "
+            f"(baseline {overall['baseline']['pixel_accuracy']:.4f}, +0.0000) | "
+            f"**{overall['candidate']['native_pixel_accuracy']:.4f}** (gate)") in text
+    assert "| foreground IoU | 2 classes: pet + border vs background | – |" in text
+    assert "Worst breed by native_pixel_accuracy:" in text
     assert "`report.html`" in text
     assert len(text.splitlines()) < 60
 
@@ -194,11 +277,13 @@ def test_verdict_names_the_failed_threshold():
         report_facts.read_eval_run(EVALUATION))
     assert verdict["blessed"] is False and verdict["validation_ok"] is False
     by_kind = {t["kind"]: t for t in verdict["thresholds"]}
-    assert by_kind["value"]["metric"] == "pixel_accuracy"
+    assert by_kind["value"]["metric"] == "native_pixel_accuracy"
+    assert verdict["gate"] == [{"metric": "native_pixel_accuracy", "label": "pixel accuracy",
+                                "classes": "3 classes", "resolution": "native"}]
     assert by_kind["value"]["bound"] == "≥ 0.9999" and by_kind["value"]["passed"] is False
     assert "all" in by_kind["value"]["note"] and "cat" in by_kind["value"]["note"]
     assert by_kind["change"]["passed"] is True  # the candidate is its own baseline
-    assert any("pixel_accuracy" in failure for failure in verdict["failures"])
+    assert any("native_pixel_accuracy" in failure for failure in verdict["failures"])
     assert verdict["baseline_uri"] == "/models/baseline"
 
 
@@ -247,10 +332,26 @@ def test_the_gate_checks_the_split_and_each_species_but_not_each_breed(tmp_path)
     gated = [metric for spec in config.metrics_specs for metric in spec.metrics
              if metric.per_slice_thresholds or metric.HasField("threshold")]
     assert len(gated) == 1 and not gated[0].HasField("threshold")  # ...but not gated on
+    assert json.loads(gated[0].config)["name"] == "native_pixel_accuracy"  # the default gate
     specs = gated[0].per_slice_thresholds[0].slicing_specs
     assert report_facts._slices_text(specs) == "whole eval split, each species"
     bounds = report_facts._bound_text(gated[0].per_slice_thresholds[0].threshold)
     assert bounds == [("value", "≥ 0.8"), ("change", "candidate ≥ baseline")]
+
+
+@pytest.mark.parametrize("gate_metric", ["pixel_accuracy", "foreground_iou", "native_pet_iou"])
+def test_the_gate_metric_is_a_config_choice(tmp_path, gate_metric):
+    from pipeline.config import PipelineConfig
+    from pipeline.pipeline import eval_config
+
+    config = eval_config(PipelineConfig(data_dir=str(tmp_path), pipeline_root=str(tmp_path),
+                                        serving_dir=str(tmp_path), gate_metric=gate_metric,
+                                        min_pixel_accuracy=0.5))
+    gated = [metric for spec in config.metrics_specs for metric in spec.metrics
+             if metric.per_slice_thresholds]
+    assert [json.loads(metric.config)["name"] for metric in gated] == [gate_metric]
+    threshold = gated[0].per_slice_thresholds[0].threshold
+    assert threshold.value_threshold.lower_bound.value == 0.5
 
 
 def test_report_settings_are_validated_and_reach_the_runner(tmp_path):

@@ -53,6 +53,29 @@ def test_first_report_blessed_without_baseline_and_pushed(runs):
     assert "✅ **Blessed**" in text and "Baseline: none" in text
 
 
+def test_reports_show_both_resolutions_and_which_metric_gated(runs):
+    config, first, _, strict = runs
+    facts = load_facts(first)
+    candidate = facts["overall"]["candidate"]
+    for name in ("native_pixel_accuracy", "native_mean_iou", "native_pet_iou",
+                 "native_border_iou", "foreground_iou"):
+        assert 0.0 <= candidate[name] <= 1.0, name
+    assert facts["overall"]["native_pixels"] == sum(candidate["native_pixel_confusion_matrix"])
+    assert facts["overall"]["native_pixels"] != facts["overall"]["pixels"] == 12 * 64 * 64
+    assert [gate["metric"] for gate in facts["verdict"]["gate"]] == [config.gate_metric]
+    text = open(os.path.join(report_dir(strict), "report.md"), encoding="utf-8").read()
+    assert "| metric | classes | at model input (64×64) | at each image's own size |" in text
+    assert ("The push is gated on native_pixel_accuracy: pixel accuracy at each image's own "
+            "size, 3 classes.") in text
+    assert "| native_pixel_accuracy (value) | ≥ 0.9999 |" in text
+    page = open(os.path.join(report_dir(strict), "report.html"), encoding="utf-8").read()
+    strict_facts = load_facts(strict)
+    gate_value = strict_facts["overall"]["candidate"]["native_pixel_accuracy"]
+    assert f'<b title="gates the push">{gate_value:.4f} (gate)</b>' in page
+    assert "<h3>At model input (64×64)</h3>" in page
+    assert "<h3>At each image&#x27;s own size</h3>" in page  # html.escape's apostrophe
+
+
 def test_report_of_a_rejected_model_says_why(runs):
     _, first, _, strict = runs
     facts = load_facts(strict)
@@ -97,6 +120,6 @@ def test_report_opens_in_headless_chromium(runs, tmp_path):
     assert len(probe["images"]) == 4 * shown > 0
     for image in probe["images"]:
         assert image["complete"] and image["naturalWidth"] == 64, image
-    assert probe["svgs"] >= 4  # confusion matrix, species, breed, training curves
+    assert probe["svgs"] >= 5  # 2 confusion matrices, species, breed, training curves
     shot = chromium.screenshot(page, str(tmp_path / "report.png"), str(tmp_path))
     chromium.assert_not_blank(shot)

@@ -33,9 +33,45 @@ NUM_CLASSES = len(CLASS_NAMES)
 TRIMAP_VALUES = (1, 2, 3)  # what the annotation PNGs hold, in CLASS_NAMES order
 
 # Names of the TFMA pixel metrics (trainer/metrics.py computes them; reports read them).
+# At the model's input size: the trimap resized to S x S (nearest neighbour, as Transform does)
+# against the argmax of the S x S logits.
 CONFUSION_MATRIX_NAME = "pixel_confusion_matrix"
 PIXEL_ACCURACY_NAME = "pixel_accuracy"
 MEAN_IOU_NAME = "mean_iou"
+# At each image's own size, as 3-class results at native resolution are reported: the logits
+# resized bilinearly to the trimap's height and width, then argmax, against the original trimap.
+NATIVE_PREFIX = "native_"
+NATIVE_CONFUSION_MATRIX_NAME = NATIVE_PREFIX + CONFUSION_MATRIX_NAME
+NATIVE_PIXEL_ACCURACY_NAME = NATIVE_PREFIX + PIXEL_ACCURACY_NAME
+NATIVE_MEAN_IOU_NAME = NATIVE_PREFIX + MEAN_IOU_NAME
+# Two classes, at each image's own size: foreground (pet and border merged) against background,
+# the figure published binary results quote (segmentation_models.pytorch's pets example).
+FOREGROUND_CLASSES = ("pet", "border")
+FOREGROUND_IOU_NAME = "foreground_iou"
+CLASS_METRIC_KINDS = ("pixel_accuracy", "iou")  # per class: recall of the class, and IoU
+
+
+def class_metric_name(class_name: str, kind: str, native: bool = False) -> str:
+    """'pet_iou', or 'native_pet_iou' at each image's own size."""
+    return (NATIVE_PREFIX if native else "") + f"{class_name}_{kind}"
+
+
+def scalar_metric_names(native: bool = False):
+    """The scalar pixel metrics at one resolution: overall accuracy, mean IoU, per class."""
+    prefix = NATIVE_PREFIX if native else ""
+    return (prefix + PIXEL_ACCURACY_NAME, prefix + MEAN_IOU_NAME) + tuple(
+        class_metric_name(name, kind, native) for name in CLASS_NAMES
+        for kind in CLASS_METRIC_KINDS)
+
+
+# Any scalar pixel metric can gate the push (all are higher-is-better, in [0, 1]).
+GATE_METRICS = scalar_metric_names() + scalar_metric_names(native=True) + (FOREGROUND_IOU_NAME,)
+DEFAULT_GATE_METRIC = NATIVE_PIXEL_ACCURACY_NAME
+
+
+def is_native_metric(name: str) -> bool:
+    """Whether a metric is computed at each image's own size (else at the model's input)."""
+    return name.startswith(NATIVE_PREFIX) or name == FOREGROUND_IOU_NAME
 
 # Names of the exported SavedModel's signatures.
 SERVING_SIGNATURE = "serving_default"  # encoded image bytes -> class ids, probabilities

@@ -1,19 +1,31 @@
-"""Per-class pixel metrics for TFMA: confusion matrix, pixel accuracy, IoU, mean IoU.
+"""Per-class pixel metrics for TFMA, at the model's input size and at each image's own size.
 
 TFMA's Keras metric wrappers do not handle per-pixel labels (see ../shared/KNOWLEDGE.md), so
-these are native TFMA metrics. A Preprocessor turns each example's mask and logits into a 3x3
-pixel confusion matrix (only those 9 counts travel through Beam, never the masks), a CombineFn
-sums them per slice, and derived computations read accuracy and IoU off the sum.
+these are native TFMA metrics. A Preprocessor turns each example into a 3x3 pixel confusion
+matrix (only those 9 counts travel through Beam, never masks or logits), a CombineFn sums them
+per slice, and derived computations read accuracy and IoU off the sum.
 
-Rows of the confusion matrix are the true class, columns the predicted class, in
+Two matrices, two resolutions:
+- at the model's input size (`pixel_accuracy`, `mean_iou`, `<class>_iou`, ...): the transformed
+  label (the trimap resized to S x S with nearest neighbour) against the argmax of the S x S
+  logits;
+- at each image's own size, as native-resolution 3-class results are (`native_pixel_accuracy`,
+  `native_mean_iou`, `native_<class>_iou`, ... and the 2-class `foreground_iou`): the logits
+  resized bilinearly to the raw example's trimap size (`tf.image.resize`'s half-pixel-centre
+  bilinear, on logits), then argmax, against that original trimap. The upsampling runs in strips
+  of rows (`native_confusion_matrix`), so memory stays bounded for any image size.
+
+Rows of a confusion matrix are the true class, columns the predicted class, in
 `features.CLASS_NAMES` order. Pixel accuracy of a class is its recall (TP / true pixels), the
-Oxford-IIIT Pet papers' per-class accuracy; IoU is TP / (TP + FP + FN).
+Oxford-IIIT Pet papers' per-class accuracy; IoU is TP / (TP + FP + FN). Pixels are summed over
+the slice's examples before any ratio is taken (so at native size a large image weighs more).
 
 Used by name from the EvalConfig (`module="trainer.metrics"`), so the repository (or the
 pipeline image) must be importable where the Evaluator runs.
 """
 
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+import json
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -29,6 +41,9 @@ except ImportError:  # in TFX's user-module wheel the same files are top-level m
 CONFUSION_MATRIX_NAME = features.CONFUSION_MATRIX_NAME
 PIXEL_ACCURACY_NAME = features.PIXEL_ACCURACY_NAME
 MEAN_IOU_NAME = features.MEAN_IOU_NAME
+# Pixels per strip when resizing logits to an image's own size: about 1 M pixels, whose float32
+# logits take 12 MB (bench/NATIVE_METRICS.md measures the peak).
+STRIP_PIXELS = 1 << 20
 
 
 # ---- the arithmetic, on plain numpy arrays (unit-tested on hand-made masks) ----
@@ -36,8 +51,8 @@ MEAN_IOU_NAME = features.MEAN_IOU_NAME
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray,
                      num_classes: int = features.NUM_CLASSES) -> np.ndarray:
     """[C, C] int64 pixel counts; labels and predicted are class-id arrays of one shape."""
-    labels = np.asarray(labels).reshape(-1).astype(np.int64)
-    predicted = np.asarray(predicted).reshape(-1).astype(np.int64)
+    labels = np.asarray(labels).reshape(-1).astype(np.int64, copy=False)
+    predicted = np.asarray(predicted).reshape(-1).astype(np.int64, copy=False)
     if labels.shape != predicted.shape:
         raise ValueError(f"{labels.size} label pixels but {predicted.size} predicted pixels")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
@@ -74,8 +89,25 @@ def mean_iou(matrix: np.ndarray) -> float:
     return float(np.nanmean(iou)) if not np.all(np.isnan(iou)) else float("nan")
 
 
-def predicted_classes(prediction: Any) -> np.ndarray:
-    """Class ids from a model output: logits/probabilities [..., C], or a dict holding them."""
+def merge_classes(matrix: np.ndarray, groups: Iterable[Iterable[int]]) -> np.ndarray:
+    """A [C, C] matrix -> [G, G]: the counts of the classes in each group added up."""
+    groups = [list(group) for group in groups]
+    matrix = np.asarray(matrix)
+    return np.array([[matrix[np.ix_(rows, columns)].sum() for columns in groups]
+                     for rows in groups], dtype=np.int64)
+
+
+FOREGROUND_IDS = tuple(features.CLASS_NAMES.index(name) for name in features.FOREGROUND_CLASSES)
+BACKGROUND_IDS = tuple(i for i in range(features.NUM_CLASSES) if i not in FOREGROUND_IDS)
+
+
+def foreground_iou(matrix: np.ndarray) -> float:
+    """IoU of foreground (pet and border merged) against background: the 2-class figure."""
+    return float(per_class_iou(merge_classes(matrix, [FOREGROUND_IDS, BACKGROUND_IDS]))[0])
+
+
+def logits_array(prediction: Any) -> np.ndarray:
+    """The logits (or probabilities) [..., C] of a model output, or of a dict holding them."""
     if isinstance(prediction, dict):
         if features.LOGITS_KEY in prediction:
             prediction = prediction[features.LOGITS_KEY]
@@ -84,13 +116,117 @@ def predicted_classes(prediction: Any) -> np.ndarray:
         else:
             raise ValueError(f"cannot tell which model output holds the logits: "
                              f"{sorted(prediction)}")
-    return np.argmax(np.asarray(prediction), axis=-1)
+    return np.asarray(prediction)
+
+
+def predicted_classes(prediction: Any) -> np.ndarray:
+    """Class ids from a model output: logits/probabilities [..., C], or a dict holding them."""
+    return np.argmax(logits_array(prediction), axis=-1)
+
+
+def bilinear_taps(out_size: int, in_size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of `out_size` output positions: the lower and upper input index and the upper
+    one's weight, as TensorFlow's bilinear resize computes them (half-pixel centres, no
+    antialiasing: `tf.image.resize(method="bilinear")`), in float32 as it does."""
+    scale = np.float32(in_size) / np.float32(out_size)
+    position = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5)
+    floor = np.floor(position)
+    lower = np.maximum(floor.astype(np.int64), 0)
+    upper = np.minimum(np.ceil(position).astype(np.int64), in_size - 1)
+    return lower, upper, (position - floor).astype(np.float32)
+
+
+def _argmax_first(planes: np.ndarray) -> np.ndarray:
+    """argmax over axis 0 of [C, ...] (the first maximum on ties, as np.argmax), one
+    comparison per class instead of a strided reduction."""
+    best, ids = planes[0], np.zeros(planes.shape[1:], np.uint8)
+    for index in range(1, planes.shape[0]):
+        better = planes[index] > best
+        ids[better] = index
+        best = np.where(better, planes[index], best)
+    return ids
+
+
+def native_confusion_matrix(logits: np.ndarray, trimap: np.ndarray,
+                            strip_pixels: int = STRIP_PIXELS) -> np.ndarray:
+    """[C, C] pixel counts at the trimap's own size.
+
+    `logits` [h, w, C] (the model's output for one image), `trimap` [H, W] the original
+    annotation's values (1 pet, 2 background, 3 border). The logits are resized bilinearly to
+    H x W (as `tf.image.resize` does), then argmax. Resizing is separable: the columns are
+    interpolated once ([C, h, W]), then rows in strips of about `strip_pixels` pixels, each
+    counted and dropped, so memory is O(C * (h + strip rows) * W), never the whole H x W x C.
+    """
+    logits = np.asarray(logits, dtype=np.float32)
+    trimap = np.asarray(trimap)
+    if logits.ndim != 3 or trimap.ndim != 2:
+        raise ValueError(f"need logits [h, w, C] and a trimap [H, W], got shapes "
+                         f"{logits.shape} and {trimap.shape}")
+    height, width = trimap.shape
+    num_classes = logits.shape[-1]
+    planes = np.moveaxis(logits, -1, 0)  # [C, h, w]
+    x_low, x_high, x_weight = bilinear_taps(width, logits.shape[1])
+    y_low, y_high, y_weight = bilinear_taps(height, logits.shape[0])
+    left = planes[:, :, x_low]
+    columns = left + (planes[:, :, x_high] - left) * x_weight  # [C, h, W]
+    del left
+    first = features.TRIMAP_VALUES[0]
+    matrix = np.zeros((num_classes, num_classes), np.int64)
+    rows = max(1, strip_pixels // max(width, 1))
+    for start in range(0, height, rows):
+        stop = min(height, start + rows)
+        top = columns[:, y_low[start:stop]]
+        strip = columns[:, y_high[start:stop]]  # top + (bottom - top) * weight, in place
+        strip -= top
+        strip *= y_weight[start:stop, None]
+        strip += top
+        del top
+        predicted = _argmax_first(strip)
+        del strip
+        labels = trimap[start:stop].astype(np.int64) - first
+        if labels.min() < 0 or labels.max() >= num_classes:
+            raise ValueError(f"trimap values must be in {list(features.TRIMAP_VALUES)}, found "
+                             f"{int(labels.min()) + first}..{int(labels.max()) + first}")
+        matrix += confusion_matrix(labels, predicted, num_classes)
+    return matrix
+
+
+def decode_trimap(encoded: bytes) -> np.ndarray:
+    """Encoded trimap PNG -> uint8 [H, W] trimap values, decoded as Transform decodes it
+    (`tf.io.decode_png`, one channel), so both resolutions read the same annotation."""
+    import tensorflow as tf
+
+    return tf.io.decode_png(encoded, channels=1).numpy()[..., 0]
 
 
 # ---- TFMA plumbing ----
 
+def _model_outputs(extracts: tfma.Extracts, model_name: str, output_name: str):
+    """(labels, predictions, the raw features) of one example for one model and output."""
+    extracts = tfma_util.StandardExtracts(extracts)
+    labels = extracts.get_labels(model_name)
+    predictions = extracts.get_predictions(model_name)
+    if output_name:
+        labels = labels[output_name] if labels is not None else None
+        predictions = predictions[output_name] if predictions is not None else None
+    return labels, predictions, extracts.get_features()
+
+
+def _single_bytes(value: Any) -> Optional[bytes]:
+    """A bytes feature as TFMA gives it (bytes, or an array or list holding one) -> bytes."""
+    if value is None or isinstance(value, bytes):
+        return value
+    values = np.asarray(value, dtype=object).reshape(-1)
+    return values[0] if values.size == 1 else None
+
+
+def _example_name(raw: Optional[Dict[str, Any]]) -> str:
+    name = _single_bytes((raw or {}).get(features.FILE_NAME_KEY))
+    return name.decode("utf-8", "replace") if name else "an eval example"
+
+
 class _ConfusionPreprocessor(metric_types.Preprocessor):
-    """Example extracts -> that example's [C, C] pixel confusion matrix."""
+    """Example extracts -> that example's [C, C] pixel confusion matrix at the model's size."""
 
     def __init__(self, model_name: str = "", output_name: str = ""):
         super().__init__(name=f"_pixel_confusion_preprocessor:{model_name}:{output_name}")
@@ -98,12 +234,7 @@ class _ConfusionPreprocessor(metric_types.Preprocessor):
         self._output_name = output_name
 
     def process(self, extracts: tfma.Extracts) -> Iterator[np.ndarray]:
-        extracts = tfma_util.StandardExtracts(extracts)
-        labels = extracts.get_labels(self._model_name)
-        predictions = extracts.get_predictions(self._model_name)
-        if self._output_name:
-            labels = labels[self._output_name]
-            predictions = predictions[self._output_name]
+        labels, predictions, _ = _model_outputs(extracts, self._model_name, self._output_name)
         if labels is None or predictions is None:
             raise ValueError("pixel metrics need labels and predictions; set label_key to the "
                              f"transformed mask ({features.MASK_XF!r}) in the ModelSpec")
@@ -115,6 +246,30 @@ class _ConfusionPreprocessor(metric_types.Preprocessor):
             raise ValueError(f"mask shape {labels.shape} does not match prediction shape "
                              f"{predicted.shape}")
         yield confusion_matrix(labels, predicted)
+
+
+class _NativeConfusionPreprocessor(metric_types.Preprocessor):
+    """Example extracts -> [C, C] pixel counts at the image's own size: the logits resized to
+    the raw example's trimap (`features.MASK_KEY`), against that trimap."""
+
+    def __init__(self, model_name: str = "", output_name: str = ""):
+        super().__init__(
+            name=f"_native_pixel_confusion_preprocessor:{model_name}:{output_name}")
+        self._model_name = model_name
+        self._output_name = output_name
+
+    def process(self, extracts: tfma.Extracts) -> Iterator[np.ndarray]:
+        _, predictions, raw = _model_outputs(extracts, self._model_name, self._output_name)
+        encoded = _single_bytes((raw or {}).get(features.MASK_KEY))
+        if predictions is None or encoded is None:
+            raise ValueError(f"native-resolution pixel metrics need the model's logits and the "
+                             f"raw example's trimap ({features.MASK_KEY!r}, one PNG) among the "
+                             f"Evaluator's features; got features {sorted(raw or {})}")
+        logits = logits_array(predictions)
+        try:
+            yield native_confusion_matrix(logits, decode_trimap(encoded))
+        except ValueError as error:
+            raise ValueError(f"{_example_name(raw)}: {error}") from None
 
 
 class _SumCombiner(beam.CombineFn):
@@ -141,15 +296,22 @@ class _SumCombiner(beam.CombineFn):
         return {self._key: accumulator}
 
 
-def _confusion_key(model_name: str, output_name: str, example_weighted: bool):
-    return metric_types.MetricKey(name="_" + CONFUSION_MATRIX_NAME, model_name=model_name,
+# Per resolution: the hidden matrix metric's name and the preprocessor that fills it.
+_MATRIX = {False: ("_" + CONFUSION_MATRIX_NAME, _ConfusionPreprocessor),
+           True: ("_" + features.NATIVE_CONFUSION_MATRIX_NAME, _NativeConfusionPreprocessor)}
+
+
+def _confusion_key(model_name: str, output_name: str, example_weighted: bool,
+                   native: bool = False):
+    return metric_types.MetricKey(name=_MATRIX[native][0], model_name=model_name,
                                   output_name=output_name, example_weighted=example_weighted)
 
 
 def _computations(name: str, derive, model_name: str = "", output_name: str = "",
-                  example_weighted: bool = False) -> metric_types.MetricComputations:
-    """The shared confusion-matrix computation plus one derived value named `name`."""
-    matrix_key = _confusion_key(model_name, output_name, example_weighted)
+                  example_weighted: bool = False,
+                  native: bool = False) -> metric_types.MetricComputations:
+    """The shared confusion-matrix computation of one resolution plus one derived value."""
+    matrix_key = _confusion_key(model_name, output_name, example_weighted, native)
     key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
                                  example_weighted=example_weighted)
 
@@ -159,14 +321,17 @@ def _computations(name: str, derive, model_name: str = "", output_name: str = ""
     return [
         metric_types.MetricComputation(
             keys=[matrix_key],
-            preprocessors=[_ConfusionPreprocessor(model_name, output_name)],
+            preprocessors=[_MATRIX[native][1](model_name, output_name)],
             combiner=_SumCombiner(matrix_key)),
         metric_types.DerivedMetricComputation(keys=[key], result=result),
     ]
 
 
 class _PixelMetric(metric_types.Metric):
-    """Base: a value derived from the slice's pixel confusion matrix."""
+    """Base: a value derived from the slice's pixel confusion matrix, at the model's input
+    size, or (NATIVE) at each image's own size."""
+
+    NATIVE = False
 
     def __init__(self, name: str, **kwargs):
         super().__init__(metric_util.merge_per_key_computations(self._create), name=name,
@@ -180,7 +345,8 @@ class _PixelMetric(metric_types.Metric):
                 output_name: str = "", example_weighted: bool = False,
                 class_index: Optional[int] = None) -> metric_types.MetricComputations:
         return _computations(name, self._derive, model_name=model_name,
-                             output_name=output_name, example_weighted=example_weighted)
+                             output_name=output_name, example_weighted=example_weighted,
+                             native=self.NATIVE)
 
 
 class PixelConfusionMatrix(_PixelMetric):
@@ -217,7 +383,8 @@ class _ClassMetric(_PixelMetric):
     def __init__(self, class_index: int = 0, name: Optional[str] = None):
         self._class_index = int(class_index)
         super().__init__(
-            name=name or f"{features.CLASS_NAMES[self._class_index]}_{self.SUFFIX}",
+            name=name or features.class_metric_name(features.CLASS_NAMES[self._class_index],
+                                                    self.SUFFIX, self.NATIVE),
             class_index=self._class_index)
 
     @staticmethod
@@ -242,20 +409,82 @@ class ClassIoU(_ClassMetric):
     _per_class = staticmethod(per_class_iou)
 
 
-for _metric in (PixelConfusionMatrix, PixelAccuracy, MeanIoU, ClassPixelAccuracy, ClassIoU):
+# ---- the same at each image's own size ----
+
+class NativePixelConfusionMatrix(PixelConfusionMatrix):
+    NATIVE = True
+
+    def __init__(self, name: str = features.NATIVE_CONFUSION_MATRIX_NAME):
+        super().__init__(name=name)
+
+
+class NativePixelAccuracy(PixelAccuracy):
+    NATIVE = True
+
+    def __init__(self, name: str = features.NATIVE_PIXEL_ACCURACY_NAME):
+        super().__init__(name=name)
+
+
+class NativeMeanIoU(MeanIoU):
+    NATIVE = True
+
+    def __init__(self, name: str = features.NATIVE_MEAN_IOU_NAME):
+        super().__init__(name=name)
+
+
+class NativeClassPixelAccuracy(ClassPixelAccuracy):
+    """`native_<class>_pixel_accuracy`."""
+
+    NATIVE = True
+
+
+class NativeClassIoU(ClassIoU):
+    """`native_<class>_iou`."""
+
+    NATIVE = True
+
+
+class ForegroundIoU(_PixelMetric):
+    """`foreground_iou`: pet and border merged against background, at each image's own size."""
+
+    NATIVE = True
+
+    def __init__(self, name: str = features.FOREGROUND_IOU_NAME):
+        super().__init__(name=name)
+
+    def _derive(self, matrix: np.ndarray) -> float:
+        return foreground_iou(matrix)
+
+
+# (matrix, accuracy, mean IoU, per-class accuracy, per-class IoU) at each resolution.
+MODEL_SIZE_METRICS = (PixelConfusionMatrix, PixelAccuracy, MeanIoU, ClassPixelAccuracy, ClassIoU)
+NATIVE_METRICS = (NativePixelConfusionMatrix, NativePixelAccuracy, NativeMeanIoU,
+                  NativeClassPixelAccuracy, NativeClassIoU)
+for _metric in MODEL_SIZE_METRICS + NATIVE_METRICS + (ForegroundIoU,):
     metric_types.register_metric(_metric)
 
 
 def metric_configs(module: str = __name__) -> List[tfma.MetricConfig]:
-    """MetricConfigs for every pixel metric (no thresholds; the pipeline adds those)."""
-    import json
+    """MetricConfigs for every pixel metric at both resolutions, each naming its metric in its
+    config (`metric_name` reads it back); no thresholds: the pipeline adds those."""
+    configs = [tfma.MetricConfig(class_name="ExampleCount")]
 
-    configs = [tfma.MetricConfig(class_name="ExampleCount"),
-               tfma.MetricConfig(class_name=PixelConfusionMatrix.__name__, module=module),
-               tfma.MetricConfig(class_name=PixelAccuracy.__name__, module=module),
-               tfma.MetricConfig(class_name=MeanIoU.__name__, module=module)]
-    for index in range(features.NUM_CLASSES):
-        for cls in (ClassPixelAccuracy, ClassIoU):
-            configs.append(tfma.MetricConfig(class_name=cls.__name__, module=module,
-                                             config=json.dumps({"class_index": index})))
+    def add(cls, **kwargs) -> None:
+        name = cls(**kwargs).name
+        configs.append(tfma.MetricConfig(class_name=cls.__name__, module=module,
+                                         config=json.dumps({**kwargs, "name": name})))
+
+    for matrix, accuracy, iou, class_accuracy, class_iou in (MODEL_SIZE_METRICS, NATIVE_METRICS):
+        add(matrix)
+        add(accuracy)
+        add(iou)
+        for index in range(features.NUM_CLASSES):
+            add(class_accuracy, class_index=index)
+            add(class_iou, class_index=index)
+    add(ForegroundIoU)
     return configs
+
+
+def metric_name(config: tfma.MetricConfig) -> str:
+    """The name of the metric a MetricConfig of `metric_configs` computes."""
+    return json.loads(config.config or "{}").get("name") or config.class_name

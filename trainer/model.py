@@ -28,6 +28,7 @@ SKIP_LAYER_NAMES = (
     "block_16_project",  # 4x4
 )
 DECODER_FILTERS = (512, 256, 128, 64)
+ENCODER_NAME = "mobilenet_v2_encoder"  # the encoder's layer in the U-Net
 
 
 def load_encoder(image_size: int, weights: str = "imagenet") -> Tuple[keras.Model, bool]:
@@ -54,7 +55,7 @@ def load_encoder(image_size: int, weights: str = "imagenet") -> Tuple[keras.Mode
 
 def _feature_extractor(base: keras.Model) -> keras.Model:
     outputs = [base.get_layer(name).output for name in SKIP_LAYER_NAMES]
-    return keras.Model(inputs=base.input, outputs=outputs, name="mobilenet_v2_encoder")
+    return keras.Model(inputs=base.input, outputs=outputs, name=ENCODER_NAME)
 
 
 def upsample(filters: int, name: str) -> keras.Sequential:
@@ -120,6 +121,19 @@ def build_unet(image_size: int = 128,
     if batchnorm_momentum is not None:
         set_batchnorm_momentum(model, batchnorm_momentum)
     return compile_for_segmentation(model, learning_rate)
+
+
+def unfreeze_encoder(model: keras.Model) -> None:
+    """Fine-tuning: every encoder layer trainable except BatchNormalization, whose layers stay
+    in inference mode (a BatchNormalization layer that is not trainable normalizes with its
+    moving statistics, and neither those nor its scale and offset change), as Keras'
+    transfer-learning guide advises: batches of a few pets would otherwise overwrite the
+    pretrained statistics. The caller recompiles (Keras reads `trainable` when compiling)."""
+    encoder = model.get_layer(ENCODER_NAME)
+    encoder.trainable = True
+    for layer in encoder.submodules:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
 
 
 def compile_for_segmentation(model: keras.Model, learning_rate: float) -> keras.Model:

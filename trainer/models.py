@@ -107,6 +107,50 @@ def build_model(architecture: str = features.MOBILENET_V2_UNET, image_size: int 
     return model
 
 
+def encoder_of(model: keras.Model) -> Optional[keras.Model]:
+    """The MobileNetV2 U-Net's encoder (the part that can be pretrained), else None."""
+    return model.get_layer(unet.ENCODER_NAME) if model.name == features.MOBILENET_V2_UNET \
+        else None
+
+
+def encoder_state(model: keras.Model) -> Optional[str]:
+    """What training does to the encoder now: "frozen", "trained", "trained, BatchNorm in
+    inference mode" (fine-tuning), or None without an encoder."""
+    encoder = encoder_of(model)
+    if encoder is None:
+        return None
+    if not encoder.trainable:
+        return "frozen"
+    frozen_norms = any(isinstance(layer, keras.layers.BatchNormalization) and not layer.trainable
+                       for layer in encoder.submodules)
+    return "trained, BatchNorm in inference mode" if frozen_norms else "trained"
+
+
+def fine_tune_blocker(model: keras.Model) -> Optional[str]:
+    """Why fine-tuning (unfreezing a pretrained encoder after a frozen phase) cannot run on
+    `model`, or None when it can."""
+    encoder = encoder_of(model)
+    if encoder is None:
+        return (f"{model.name} has no pretrained encoder to unfreeze: every layer trains from "
+                f"scratch from the first epoch")
+    if not getattr(model, "encoder_pretrained", False):
+        return ("no pretrained encoder weights were loaded (encoder_weights 'none', or the "
+                "weights could not be loaded: see the warning above), so the encoder started "
+                "random and trains from the first epoch: there is no frozen encoder to unfreeze")
+    if encoder.trainable:
+        return "the encoder already trains from the first epoch (train_encoder on)"
+    return None
+
+
+def start_fine_tuning(model: keras.Model, learning_rate: float) -> None:
+    """Unfreezes the pretrained encoder (its BatchNorm layers stay in inference mode) and
+    recompiles at `learning_rate` (a new optimizer); XLA stays as it was."""
+    xla = bool(model.jit_compile)
+    unet.unfreeze_encoder(model)
+    unet.compile_for_segmentation(model, learning_rate)
+    model.jit_compile = xla
+
+
 def count_parameters(weights) -> int:
     return int(sum(int(np.prod(weight.shape)) for weight in weights))
 

@@ -50,6 +50,11 @@ class TrainerSettings:
     # (fn_args.base_model). Without a base model (a first run) training starts from scratch
     # with `epochs`.
     warm_start_epochs: Optional[int] = None
+    # Fine-tuning: with a pretrained encoder frozen for the first phase, fine_tune_epochs more
+    # with it unfrozen (BatchNorm in inference mode) at fine_tune_learning_rate (None: a tenth
+    # of learning_rate). Without pretrained weights it does nothing and says why.
+    fine_tune_epochs: int = 0
+    fine_tune_learning_rate: Optional[float] = None
     mixed_precision: Optional[bool] = None  # None: on iff a GPU is visible (models.resolve_auto)
     xla: Optional[bool] = None  # None: on iff a GPU is visible
     cache_examples: bool = True  # keep parsed train/eval examples in memory after epoch 1
@@ -59,6 +64,11 @@ class TrainerSettings:
             raise ValueError(f"architecture must be one of {', '.join(features.ARCHITECTURES)}; "
                              f"got {self.architecture!r}")
         features.parse_class_weights(self.class_weights)  # raises on a bad value
+        if self.fine_tune_epochs < 0 or (self.fine_tune_learning_rate is not None
+                                         and not self.fine_tune_learning_rate > 0):
+            raise ValueError(f"fine_tune_epochs must be 0 or more and fine_tune_learning_rate "
+                             f"positive; got {self.fine_tune_epochs} and "
+                             f"{self.fine_tune_learning_rate}")
 
     @classmethod
     def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> "TrainerSettings":
@@ -291,8 +301,62 @@ def warm_start(model: keras.Model, base_model_dir: str) -> Dict[str, Any]:
     return record
 
 
+# The history's per-epoch phase number: 1 the first phase, 2 fine-tuning.
+PHASE_KEY = "phase"
+
+
+def fine_tune_plan(model: keras.Model, settings: TrainerSettings) -> Optional[Dict[str, Any]]:
+    """None when no fine-tuning was asked for; else what will happen, for model_info.json:
+    {"epochs", "learning_rate", "ran"} and, when it does not run, "reason"."""
+    if not settings.fine_tune_epochs:
+        return None
+    learning_rate = settings.fine_tune_learning_rate or settings.learning_rate / 10
+    blocker = models.fine_tune_blocker(model)
+    plan = {"epochs": int(settings.fine_tune_epochs), "learning_rate": float(learning_rate),
+            "ran": blocker is None}
+    if blocker:
+        plan["reason"] = blocker
+    return plan
+
+
+def fit_phases(model: keras.Model, train_data: tf.data.Dataset, eval_data: tf.data.Dataset,
+               epochs: int, learning_rate: float, fine_tune: Optional[Dict[str, Any]],
+               callbacks: Sequence[keras.callbacks.Callback],
+               strategy: Optional[tf.distribute.Strategy] = None
+               ) -> Tuple[Dict[str, List[float]], List[Dict[str, Any]]]:
+    """Trains `epochs`, then (when `fine_tune` says it runs) its epochs more with the encoder
+    unfrozen, epoch numbers continuing. Returns the per-epoch history of both phases (with
+    PHASE_KEY) and one record per phase for model_info.json."""
+    strategy = strategy or tf.distribute.get_strategy()
+    phases: List[Dict[str, Any]] = []
+    history: Dict[str, List[float]] = {}
+    steps = [(epochs, learning_rate, "train")]
+    if fine_tune and fine_tune["ran"]:
+        steps.append((fine_tune["epochs"], fine_tune["learning_rate"], "fine-tune"))
+    done = 0
+    for number, (count, rate, name) in enumerate(steps, start=1):
+        if name == "fine-tune":
+            with strategy.scope():
+                models.start_fine_tuning(model, rate)
+            print(f"[Trainer] fine-tuning {count} epochs at learning rate {rate:g}: the encoder "
+                  f"unfrozen, its BatchNorm layers in inference mode; "
+                  f"{models.count_parameters(model.trainable_weights):,} trainable parameters",
+                  flush=True)
+        phases.append({"phase": name, "epochs": int(count), "first_epoch": done + 1,
+                       "learning_rate": float(rate), "encoder": models.encoder_state(model),
+                       "trainable_parameters": models.count_parameters(model.trainable_weights)})
+        fitted = model.fit(train_data, validation_data=eval_data, initial_epoch=done,
+                           epochs=done + count, verbose=0, callbacks=list(callbacks))
+        for key, values in fitted.history.items():
+            history.setdefault(key, []).extend(float(value) for value in values)
+        history.setdefault(PHASE_KEY, []).extend([float(number)] * count)
+        done += count
+    return history, phases
+
+
 def write_history(history: Dict[str, List[float]], directory: str) -> str:
-    """Writes Keras' per-epoch History (loss, val_loss, metrics) as JSON for the report."""
+    """Writes Keras' per-epoch History (loss, val_loss, metrics; with fine-tuning both phases
+    and PHASE_KEY) as JSON for the report."""
     tf.io.gfile.makedirs(directory)
     path = os.path.join(directory, features.TRAINING_HISTORY_FILE)
     with tf.io.gfile.GFile(path, "w") as handle:
@@ -365,19 +429,27 @@ def run_fn(fn_args) -> None:
         if settings.warm_start_epochs:
             print("[Trainer] warm start on, but no blessed model yet: training from scratch",
                   flush=True)
+    fine_tune = fine_tune_plan(model, settings)
     info = models.model_info(model, settings.image_size, class_weights)
-    info.update(warm_start=started, epochs=epochs)
+    info.update(warm_start=started, epochs=epochs, fine_tune=fine_tune)
     logging.info("Model: %s", info)
     print(f"[Trainer] {info['architecture']}: {info['parameters']:,} parameters "
           f"({info['trainable_parameters']:,} trainable), encoder pretrained "
           f"{info['encoder_pretrained']}, class weights {info['class_weights']}", flush=True)
+    if fine_tune and not fine_tune["ran"]:
+        logging.warning("fine_tune_epochs %d does nothing: %s", fine_tune["epochs"],
+                        fine_tune["reason"])
+        print(f"[Trainer] --fine-tune-epochs {fine_tune['epochs']} does nothing: "
+              f"{fine_tune['reason']}", flush=True)
 
-    history = model.fit(
-        train_data, validation_data=eval_data, epochs=epochs, verbose=0,
+    total = epochs + (fine_tune["epochs"] if fine_tune and fine_tune["ran"] else 0)
+    history, info["phases"] = fit_phases(
+        model, train_data, eval_data, epochs, settings.learning_rate, fine_tune,
         callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
                                                update_freq="epoch"),
-                   _EpochLog(epochs)])
-    write_history(history.history, fn_args.model_run_dir)
+                   _EpochLog(total)],
+        strategy=strategy)
+    write_history(history, fn_args.model_run_dir)
     start = time.perf_counter()
     export.save_model(model, tf_transform_output, fn_args.serving_model_dir)
     models.write_model_info(info, fn_args.serving_model_dir)  # read by the pusher and reports
