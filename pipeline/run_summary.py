@@ -271,12 +271,14 @@ def print_summary(config, seconds: float) -> RunSummary:
     if summary.evaluation_uri:
         print(f"Evaluation: {summary.evaluation_uri}")
         print_model(summary.model_info)
-        print_metrics(overall_metrics(summary.evaluation_uri))
+        for line in metric_lines(overall_metrics(summary.evaluation_uri), config.gate_metric,
+                                 config.image_size):
+            print(line)
     if summary.pushed_version:
         print(f"Pushed version {summary.pushed_version} to {summary.pushed_destination}")
     elif summary.blessed is False:
-        print("Not pushed: the evaluation did not bless the model (pixel accuracy below "
-              f"{config.min_pixel_accuracy} or worse than the latest blessed model); see the "
+        print(f"Not pushed: the evaluation did not bless the model ({config.gate_metric} below "
+              f"{config.min_pixel_accuracy} or worse than the latest blessed model's); see the "
               "validation result in the evaluation directory.")
         for line in validation_failures(summary.evaluation_uri):
             print(f"  failed: {line}")
@@ -294,18 +296,6 @@ def print_model(info: Dict[str, Any]) -> None:
     shown = ", ".join(f"{w:.3g}" for w in weights) if weights else "none"
     print(f"  model {info.get('architecture')}: {info.get('parameters', 0):,} parameters "
           f"({info.get('trainable_parameters', 0):,} trainable), class weights {shown}")
-
-
-def print_metrics(values: Dict[str, float]) -> None:
-    from trainer import features
-
-    if "pixel_accuracy" not in values:
-        return
-    print(f"  pixel accuracy {values['pixel_accuracy']:.4f}, "
-          f"mean IoU {values.get('mean_iou', float('nan')):.4f} (eval split)")
-    for name in features.CLASS_NAMES:
-        print(f"  {name:<11} accuracy {values.get(name + '_pixel_accuracy', float('nan')):.4f}"
-              f"  IoU {values.get(name + '_iou', float('nan')):.4f}")
 
 
 def print_ingest(summary: RunSummary) -> None:
