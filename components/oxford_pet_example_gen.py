@@ -151,7 +151,7 @@ class _IngestTfds(_IngestListed):
         breed_id = 0  # not in TFDS records; check_entry does not use it
         records.check_entry(layout.ListEntry(name, label + 1, species + 1, breed_id))
         return records.build_sample(name, value(features.IMAGE_KEY), value(features.MASK_KEY),
-                                    label, species, f"TFDS {name} image", f"TFDS {name} mask")
+                                    label, species, f"of TFDS record {name}", f"of TFDS record {name}")
 
 
 def _input_config(exec_properties: Dict[str, Any]) -> example_gen_pb2.Input:

@@ -321,13 +321,14 @@ def _trimap_values(image: Image.Image, data: bytes, what: str) -> Tuple[np.ndarr
 def _describe_bad_values(values: np.ndarray, how: str) -> str:
     found, counts = np.unique(values, return_counts=True)
     bad = [(int(v), int(c)) for v, c in zip(found, counts) if v not in features.TRIMAP_VALUES]
-    shown = ", ".join(f"{v} ({c:,} pixels)" for v, c in bad[:5])
-    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    shown = ", ".join(str(v) for v, _ in bad[:5]) + (f" and {len(bad) - 5} more"
+                                                     if len(bad) > 5 else "")
+    pixels = sum(c for _, c in bad)
     hint = ""
     if set(found.tolist()) <= {0, 1, 2} and how != "1-bit":
         hint = " (0, 1, 2 look like class ids; the dataset's trimaps hold 1, 2, 3)"
-    return (f"holds values {shown}{more} ({how}); a trimap holds only 1 pet, 2 background, "
-            f"3 border{hint}")
+    return (f"holds {shown} ({pixels:,} pixel{'s' if pixels != 1 else ''}; read as {how}); a "
+            f"trimap holds only 1 (pet), 2 (background) and 3 (border){hint}")
 
 
 def canonical_trimap(data: bytes, where: str) -> Tuple[bytes, np.ndarray, Optional[str]]:
@@ -369,8 +370,9 @@ def build_sample(name: str, image_bytes: bytes, trimap_bytes: bytes, label: int,
     image_bytes, size, image_repair = canonical_image(
         image_bytes, name, image_where, (values.shape[1], values.shape[0]))
     _check_sizes(values, size, trimap_where)
-    repairs = [f"image: {image_repair}" if trimap_repair else image_repair,
-               f"trimap: {trimap_repair}" if image_repair else trimap_repair]
+    both = bool(image_repair and trimap_repair)
+    repairs = [f"image: {image_repair}" if both else image_repair,
+               f"trimap: {trimap_repair}" if both else trimap_repair]
     return Sample(tf.train.Example(features=tf.train.Features(feature={
         features.IMAGE_KEY: _bytes_feature(image_bytes),
         features.MASK_KEY: _bytes_feature(trimap_bytes),
