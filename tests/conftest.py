@@ -1,5 +1,7 @@
-"""Shared fixtures: small generated datasets in the real layout, and one small pipeline run."""
+"""Shared fixtures: small generated datasets in the real layout, one small pipeline run, and
+README's demo command run once; the `readme_command` marker (tests/readme.py)."""
 
+import collections
 import os
 
 import pytest
@@ -70,3 +72,49 @@ def runs(tmp_path_factory):
     LocalDagRunner().run(create_pipeline(strict))
     summaries.append(run_summary.summarize(config.metadata_path, config.pipeline_name))
     return config, *summaries
+
+
+# ---- README's commands (tests/readme.py) ----
+
+DEMO_COMMAND = "scripts/demo.sh"  # as README.md shows it
+DEMO_FLAGS = ("--demo-count", "16", "--image-size", "64", "--epochs", "1", "--batch-size", "4",
+              "--min-pixel-accuracy", "0")
+DemoRun = collections.namedtuple("DemoRun", "returncode stdout stderr work_dir")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "readme_command(*commands, help_only=False, not_run=None): the test runs "
+        "these README.md commands as written (tests/readme.py)")
+
+
+@pytest.fixture(scope="session")
+def demo_command_run(tmp_path_factory):
+    """README's demo, run once: `scripts/demo.sh --work-dir <repo copy>/workdir --demo-count
+    16 --image-size 64 --epochs 1 --batch-size 4 --min-pixel-accuracy 0` in a fresh copy of
+    the repository (its default work dir, so README's `workdir/...` commands find its results
+    there). A DemoRun(returncode, stdout, stderr, work_dir)."""
+    from tests import readme
+
+    repo = readme.sandbox(tmp_path_factory.mktemp("demo"))
+    work_dir = os.path.join(repo, "workdir")
+    result = readme.run(DEMO_COMMAND, "--work-dir", work_dir, *DEMO_FLAGS, cwd=repo)
+    return DemoRun(result.returncode, result.stdout, result.stderr, work_dir)
+
+
+@pytest.fixture(autouse=True)
+def _readme_claims_are_run(request):
+    """A test claiming README commands (`readme_command` marker) must run them: fails the
+    test, if it passed otherwise, when a claimed command did not run in this session."""
+    failed_before = request.session.testsfailed
+    yield
+    claimed = [command for marker in request.node.iter_markers("readme_command")
+               if not marker.kwargs.get("not_run") for command in marker.args]
+    if not claimed or request.session.testsfailed != failed_before:
+        return
+    from tests import readme
+
+    missing = [command for command in claimed if command not in readme.RAN]
+    if missing:
+        pytest.fail(f"{request.node.nodeid} claims README commands it did not run (through "
+                    f"tests/readme.py run/run_help): {missing}", pytrace=False)
