@@ -100,8 +100,16 @@ class _IngestListed(beam.DoFn):
     def _sample(self, name: str, entry) -> records.Sample:
         return records.make_sample(self._data_dir, entry)
 
-    def process(self, element):
+    def process(self, element, repeated=None):
         name, payload = self._read(element)
+        kept = (repeated or {}).get(name)
+        if kept:
+            if (self._split, _digest(element)) == (kept["split"], kept["digest"]):
+                yield beam.pvalue.TaggedOutput("kept", (name, element))  # one of them: below
+            else:
+                yield beam.pvalue.TaggedOutput("outcomes", repeated_outcome(name, self._split,
+                                                                            kept))
+            return
         try:
             sample = self._sample(name, payload)
         except records.BadSampleError as error:
@@ -115,6 +123,60 @@ class _IngestListed(beam.DoFn):
         yield sample.example.SerializeToString()  # bytes travel cheaper than protos
 
 
+def _digest(element) -> Optional[str]:
+    return hashlib.sha256(element).hexdigest()[:16] if isinstance(element, bytes) else None
+
+
+def tfds_record_name(element: bytes):
+    """Parses a TFDS record once: (name from file_name, its feature map, or None for a record
+    that is no tf.Example). Nameless records are named by a digest of their bytes."""
+    anonymous = f"<record {hashlib.sha256(element).hexdigest()[:12]}>"
+    try:
+        feature = tf.train.Example.FromString(element).features.feature
+    except Exception:  # protobuf's DecodeError: not a serialized tf.Example
+        return anonymous, None
+    file_name = feature[features.FILE_NAME_KEY].bytes_list.value
+    name = (os.path.splitext(file_name[0].decode("utf-8", "replace"))[0]
+            if file_name else anonymous)
+    return name, feature
+
+
+def _kept_record(item):
+    """(name, [(split order, split, digest)]) -> (name, the one record used) when repeated:
+    the first split's (a name in train and eval stays in train, as for list files), then the
+    smallest digest, so every run keeps the same one."""
+    name, seen = item
+    seen = sorted(seen)
+    if len(seen) > 1:
+        counts = {}
+        for _, split, _ in seen:
+            counts[split] = counts.get(split, 0) + 1
+        yield name, {"split": seen[0][1], "digest": seen[0][2], "count": len(seen),
+                     "where": ", ".join(f"{n} in {split}" for split, n in counts.items())}
+
+
+def repeated_outcome(name: str, split: str, kept: dict) -> dict:
+    return quarantined_outcome(layout.Quarantined(
+        name, split, f"TFDS record {name} appears {kept['count']} times ({kept['where']}); "
+                     f"one {kept['split']} record is used"))
+
+
+class _OneOfIdentical(beam.DoFn):
+    """(name, identical records) -> the first, to ingest (main), and an outcome for each other
+    copy (tagged "outcomes")."""
+
+    def __init__(self, split: str):
+        self._split = split
+
+    def process(self, item, repeated):
+        name, copies = item
+        copies = list(copies)
+        yield copies[0]
+        for _ in copies[1:]:
+            yield beam.pvalue.TaggedOutput("outcomes", repeated_outcome(name, self._split,
+                                                                        repeated[name]))
+
+
 def quarantined_outcome(record: layout.Quarantined) -> dict:
     return {"name": record.name, "split": record.split, "outcome": "quarantined",
             "detail": record.reason}
@@ -124,17 +186,7 @@ class _IngestTfds(_IngestListed):
     """Serialized TFDS `oxford_iiit_pet` example -> our tf.Example, same checks and repairs."""
 
     def _read(self, element):
-        """Parses the record once: (name from file_name, its feature map, or None for a record
-        that is no tf.Example). Nameless records are named by a digest of their bytes."""
-        anonymous = f"<record {hashlib.sha256(element).hexdigest()[:12]}>"
-        try:
-            feature = tf.train.Example.FromString(element).features.feature
-        except Exception:  # protobuf's DecodeError: not a serialized tf.Example
-            return anonymous, None
-        file_name = feature[features.FILE_NAME_KEY].bytes_list.value
-        name = (os.path.splitext(file_name[0].decode("utf-8", "replace"))[0]
-                if file_name else anonymous)
-        return name, feature
+        return tfds_record_name(element)
 
     def _sample(self, name: str, feature) -> records.Sample:
         if feature is None:
@@ -178,21 +230,39 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                     | f"Spread[{split}]" >> beam.Reshuffle())
         return elements, plan.refused, _IngestListed(data_dir, split)
 
+    def _repeated_names(self, pipeline, input_base: str, splits):
+        """A side input {name: the record kept} for names that occur more than once, or None
+        (list files are checked for that before Beam starts: layout.plan_split)."""
+        return None
+
     def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
                                exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
         input_config = _input_config(exec_properties)
         result, outcomes = {}, []
+        repeated = self._repeated_names(pipeline, exec_properties["input_base"],
+                                        input_config.splits)
         for split in input_config.splits:
             name = split.name
             elements, refused, dofn = self._inputs(pipeline, exec_properties["input_base"],
                                                    name, split.pattern)
-            outputs = elements | f"Ingest[{name}]" >> beam.ParDo(dofn).with_outputs(
-                "outcomes", main="examples")
+            ingest = beam.ParDo(dofn, repeated=repeated) if repeated else beam.ParDo(dofn)
+            outputs = elements | f"Ingest[{name}]" >> ingest.with_outputs(
+                "outcomes", "kept", main="examples")
             outcomes.append(outputs.outcomes)
+            examples = outputs.examples
+            if repeated:  # a repeated name's kept record may come in identical copies
+                first = (outputs.kept | f"Copies[{name}]" >> beam.GroupByKey()
+                         | f"OneOf[{name}]" >> beam.ParDo(
+                             _OneOfIdentical(name), repeated=repeated).with_outputs(
+                                 "outcomes", main="first"))
+                again = first.first | f"IngestKept[{name}]" >> beam.ParDo(dofn).with_outputs(
+                    "outcomes", main="examples")
+                outcomes += [first.outcomes, again.outcomes]
+                examples = (examples, again.examples) | f"Examples[{name}]" >> beam.Flatten()
             if refused:
                 outcomes.append(pipeline | f"Refused[{name}]" >> beam.Create(
                     [quarantined_outcome(record) for record in refused]))
-            result[name] = outputs.examples
+            result[name] = examples
         # One small sink for every sample's outcome: each Beam stage costs ~0.1 s here.
         (outcomes | "AllOutcomes" >> beam.Flatten()
          | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
@@ -334,6 +404,23 @@ class TfdsExecutor(Executor):
         elements = pipeline | f"Read[{split}]" >> beam.io.ReadFromTFRecord(
             files, coder=beam.coders.BytesCoder())
         return elements, [], _IngestTfds(input_base, split)
+
+    def _repeated_names(self, pipeline, input_base: str, splits):
+        """TFDS records carry their name (file_name): a name twice in a split, or in both,
+        is found in a first pass over names and digests only (the records are read again
+        for ingest rather than held in memory)."""
+        names = []
+        for order, split in enumerate(splits):
+            names.append(
+                pipeline
+                | f"ReadNames[{split.name}]" >> beam.io.ReadFromTFRecord(
+                    os.path.join(input_base, split.pattern), coder=beam.coders.BytesCoder())
+                | f"Name[{split.name}]" >> beam.Map(
+                    lambda record, order=order, split=split.name: (
+                        tfds_record_name(record)[0], (order, split, _digest(record)))))
+        return beam.pvalue.AsDict(names | "AllNames" >> beam.Flatten()
+                                  | "ByName" >> beam.GroupByKey()
+                                  | "Repeated" >> beam.FlatMap(_kept_record))
 
 
 class OxfordPetExampleGen(FileBasedExampleGen):

@@ -380,7 +380,7 @@ def test_a_stopped_ingest_keeps_its_evidence(source, damaged, small_dataset, tmp
         data_dir, listed, quarantined = damaged[0], 25 + 22, 6 + 12
     else:
         data_dir = _tfds_dir(tmp_path / "tfds", small_dataset, damage=True)
-        listed, quarantined = 12 + 5, 4
+        listed, quarantined = 12 + 7, 6
     run, error = _ingest_only(tmp_path / "root", data_dir, limit=0.1, tfds=source == "tfds")
     assert run.state == "FAILED" and error is not None
     text = _error_text(error)
@@ -477,9 +477,9 @@ def _tfds_example(**feature) -> bytes:
 
 def _tfds_dir(path, data_dir: str, damage: bool = False) -> str:
     """A TFDS oxford_iiit_pet 4.0.0 version directory with `data_dir`'s samples, two shards a
-    split; with `damage`, five more train records: one with a 16-bit mask (repaired) and four
+    split; with `damage`, six more train records: one with a 16-bit mask (repaired), four
     that cannot be used (not a tf.Example, no mask, a label that contradicts the breed, an
-    empty image)."""
+    empty image) and an identical copy of another; and a train record again in eval."""
     tfds_dir = path / "oxford_iiit_pet" / "4.0.0"
     tfds_dir.mkdir(parents=True)
     for split, tfds_split in (("train", "train"), ("eval", "test")):
@@ -507,7 +507,11 @@ def _tfds_dir(path, data_dir: str, damage: bool = False) -> str:
                               file_name=b(b"Bengal_902.jpg"), label=i(7), species=i(0)),
                 _tfds_example(image=b(b""), segmentation_mask=b(mask16),
                               file_name=b(b"Bengal_903.jpg"), label=i(5), species=i(0)),
+                records_[1],  # the same record twice
             ]
+        if damage and split == "eval":  # a train sample in the test split too
+            records_.append(_tfds_record(data_dir, layout.read_list(
+                os.path.join(data_dir, layout.SPLIT_LISTS["train"]))[2]))
         for shard in range(2):
             shard_path = tfds_dir / f"oxford_iiit_pet-{tfds_split}.tfrecord-0000{shard}-of-00002"
             with tf.io.TFRecordWriter(str(shard_path)) as writer:
@@ -540,15 +544,26 @@ def test_damaged_tfds_records_are_repaired_or_quarantined_with_plain_reasons(sma
     assert "16-bit gray: re-encoded as 8-bit gray PNG" in outcomes["Bengal_900"]["detail"]
     mask = _value(_examples_by_name(examples.uri, "train")["Bengal_900"], features.MASK_KEY)
     assert set(np.unique(np.asarray(Image.open(io.BytesIO(mask)))).tolist()) <= {1, 2, 3}
-    reasons = {r["name"]: r["reason"] for r in _jsonl(examples.uri, example_gen.QUARANTINE_FILE)}
-    assert len(reasons) == 4
+    quarantine = _jsonl(examples.uri, example_gen.QUARANTINE_FILE)
+    reasons = {r["name"]: r["reason"] for r in quarantine}
+    assert len(quarantine) == len(reasons) == 6
     unnamed = [name for name in reasons if name.startswith("<record ")]
     assert len(unnamed) == 1 and "is not a tf.Example" in reasons[unnamed[0]]
     assert reasons["Bengal_901"] == "TFDS record Bengal_901 has no 'segmentation_mask'"
     assert "list says class 8, species 1; the breed Bengal is class 6" in reasons["Bengal_902"]
     assert reasons["Bengal_903"] == "image of TFDS record Bengal_903 is an empty file (0 bytes)"
-    assert _report(examples.uri)["splits"]["train"] == {"listed": 11, "ingested": 7,
-                                                        "repaired": 1, "quarantined": 4}
+    train = layout.read_list(os.path.join(small_dataset, layout.SPLIT_LISTS["train"]))
+    assert reasons[train[1].name] == (f"TFDS record {train[1].name} appears 2 times (2 in "
+                                      "train); one train record is used")
+    assert reasons[train[2].name] == (f"TFDS record {train[2].name} appears 2 times (1 in "
+                                      "train, 1 in eval); one train record is used")
+    assert [r["split"] for r in quarantine if r["name"] == train[2].name] == ["eval"]
+    assert _report(examples.uri)["splits"] == {
+        "train": {"listed": 12, "ingested": 7, "repaired": 1, "quarantined": 5},
+        "eval": {"listed": 7, "ingested": 6, "repaired": 0, "quarantined": 1}}
+    written = _examples_by_name(examples.uri, "train")
+    assert train[1].name in written and train[2].name in written  # each once
+    assert len(_read_examples(os.path.join(examples.uri, "Split-train", "*"))) == 7
 
 
 def test_a_split_that_lists_nothing_stops_ingest(tmp_path):

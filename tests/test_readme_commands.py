@@ -176,7 +176,7 @@ def _evidence(stderr: str):
 def test_tfds_source_checks_the_records_and_keeps_the_evidence_of_a_stop(tmp_path,
                                                                         small_dataset):
     """A prepared TFDS directory (`--tfds-data-dir`, documented) in TFDS's own format, with
-    damaged records: ingest quarantines them with plain reasons, stops (4 of 11 train records
+    damaged records: ingest quarantines them with plain reasons, stops (5 of 12 train records
     unusable), and the list it names is there after the run, complete."""
     from tests.test_ingest import _tfds_dir
 
@@ -185,10 +185,10 @@ def test_tfds_source_checks_the_records_and_keeps_the_evidence_of_a_stop(tmp_pat
     result = readme.run(TFDS, "--tfds-data-dir", str(tfds_root), "--work-dir",
                         str(tmp_path / "work"), *SMALL_RUN, cwd=readme.REPO)
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "ingest stopped: train: 4 of 11 samples quarantined" in result.stderr
+    assert "ingest stopped: train: 5 of 12 samples quarantined" in result.stderr
     path, outcomes, quarantined, report = _evidence(result.stderr)
     assert path.startswith(str(tmp_path / "work" / "pipeline_root" / "OxfordPetExampleGen"))
-    assert len(outcomes) == 11 + 6 and len(quarantined) == 4
+    assert len(outcomes) == 12 + 7 and len(quarantined) == 6
     assert report["splits"]["train"]["repaired"] == 1
     _nothing_after_ingest(str(tmp_path / "work" / "pipeline_root"))
 
