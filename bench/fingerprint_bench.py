@@ -121,7 +121,8 @@ def main(argv=None) -> int:
         f"Measured {datetime.date.today().isoformat()} by `bench/fingerprint_bench.py` on "
         f"{platform.node() or 'this machine'} ({os.cpu_count()} cores, Python "
         f"{platform.python_version()}), one process, {args.passes} passes each, files in "
-        "the page cache (just written and read once).",
+        "the page cache (just written and read once); load average "
+        f"{os.getloadavg()[0]:.1f} (other work shared the machine).",
         "",
         f"{files:,} files ({sum(SPLIT_SIZES.values()):,} listed samples: an image and a trimap "
         f"each), {total / 1e6:,.0f} MB: the official dataset's count and size.",
@@ -134,9 +135,10 @@ def main(argv=None) -> int:
         lines.append(f"| {name} | {median:.3f} | {low:.3f} | {high:.3f} | {stolen} |")
     lines += [
         "",
-        f"Hashing the contents takes {ratio:.0f}x as long as the stats, on every run (a cached "
+        f"Hashing the contents takes {ratio:.1f}x as long as the stats, on every run (a cached "
         "rerun too), and grows with the bytes, not the file count; from a cold disk it is "
-        "bound by the disk's read rate (800 MB). The stats catch every edit that changes a "
+        "bound by the disk's read rate (not measured here: dropping the page cache would "
+        "disturb the other work on this machine). The stats catch every edit that changes a "
         "file's size or modification time (ns resolution), which every ordinary edit does; "
         "an edit that restores both (`touch -r`, a restore keeping times) is missed: "
         "`--no-cache` reruns ingest. Ingest uses the stats.",
