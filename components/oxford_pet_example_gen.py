@@ -25,7 +25,7 @@ import glob
 import hashlib
 import json
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import apache_beam as beam
 import tensorflow as tf
@@ -203,7 +203,7 @@ class _IngestTfds(_IngestListed):
         breed_id = 0  # not in TFDS records; check_entry does not use it
         records.check_entry(layout.ListEntry(name, label + 1, species + 1, breed_id))
         return records.build_sample(name, value(features.IMAGE_KEY), value(features.MASK_KEY),
-                                    label, species, f"of TFDS record {name}", f"of TFDS record {name}")
+                                    label, species, *[f"of TFDS record {name}"] * 2)
 
 
 def _input_config(exec_properties: Dict[str, Any]) -> example_gen_pb2.Input:

@@ -4,10 +4,11 @@ A README command is one command of a ```bash block (continuation lines joined, a
 `# comment` dropped): what a user copies into a shell. Every one is claimed by the test that
 runs it, with the `readme_command` marker:
 
-    @pytest.mark.readme_command("$ENV/bin/python predict.py my-photos/ rex.jpg --output predictions/")
+    PREDICT = "$ENV/bin/python predict.py my-photos/ rex.jpg --output predictions/"
+
+    @pytest.mark.readme_command(PREDICT)
     def test_predict_as_readme_shows_it(...):
-        result = readme.run("$ENV/bin/python predict.py my-photos/ rex.jpg --output predictions/",
-                            cwd=sandbox)
+        result = readme.run(PREDICT, cwd=sandbox)
 
 - `run()` runs the command in bash as written, in a directory the test chooses (usually a
   fresh copy of the repository: `sandbox()`), with `$ENV` set to this environment. Small sizes

@@ -268,7 +268,8 @@ def transformed(ingested, tmp_path_factory):
                 lambda inputs: preprocessing.preprocessing_fn(inputs, {"image_size": SIZE})))
     output = work / "transform_output"
     shutil.copytree(transform_fn[0], output / tft.TFTransformOutput.TRANSFORM_FN_DIR)
-    metadata_io.write_metadata(metadata, str(output / tft.TFTransformOutput.TRANSFORMED_METADATA_DIR))
+    metadata_io.write_metadata(metadata,
+                               str(output / tft.TFTransformOutput.TRANSFORMED_METADATA_DIR))
     metadata_io.write_metadata(dataset_metadata.DatasetMetadata(schema),
                                str(output / tft.TFTransformOutput.RAW_METADATA_DIR))
     return dict(zip(cases, rows)), tft.TFTransformOutput(str(output))
