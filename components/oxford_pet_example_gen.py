@@ -7,7 +7,9 @@ one form Transform decodes, RGB JPEG and 8-bit gray PNG trimap) or goes to the q
 report with its reason. The ExampleGen's output holds `ingest/outcomes.jsonl` (one line per
 listed sample: ingested, repaired and how, or quarantined and why), `ingest/quarantine.jsonl`
 (name, split, reason) and `ingest/ingest_report.json` (per split: listed, ingested, repaired,
-quarantined); the counts also go into the artifact's custom properties.
+quarantined); the counts also go into the artifact's custom properties. TFDS records get the
+same checks; a name twice (in a split, or in both) is ingested once, the others quarantined,
+as the list files' repeats are.
 
 When the quarantined share of a split passes `max_quarantined_fraction` (or a split has nothing
 left) the component fails. TFX then deletes the failed execution's outputs, so the same three
