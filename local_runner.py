@@ -158,7 +158,7 @@ def check_source(args: argparse.Namespace) -> None:
     if args.tfds:
         find_tfds_dataset(args.tfds_data_dir)
     elif args.data_dir and not download.has_archives(args.data_dir):
-        layout.check_dataset(os.path.abspath(args.data_dir))
+        layout.check_dataset(os.path.abspath(args.data_dir), args.span_pattern)
 
 
 def prepare_data(args: argparse.Namespace) -> str:
@@ -217,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args, prepare_data(args))
         if config.data_source == "dir":
-            layout.check_dataset(config.data_dir)  # the source as prepared
+            layout.check_dataset(config.data_dir, config.span_pattern)  # as prepared
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG

@@ -2,27 +2,39 @@
 
 Both write the same raw tf.Examples (see `oxford_pet.records`) into the splits `train`
 (trainval.txt, or TFDS `train`) and `eval` (test.txt, or TFDS `test`), as a Beam job. Every
-listed sample is accounted for: it becomes an example (repaired if need be: re-encoded as RGB
-JPEG) or goes to the quarantine report with its reason. The ExampleGen's output holds
-`ingest/outcomes.jsonl` (one line per listed sample: ingested, repaired and how, or
-quarantined and why), `ingest/quarantine.jsonl` (name, split, reason) and
-`ingest/ingest_report.json` (per split: listed, ingested, repaired, quarantined); the counts
-also go into the artifact's custom properties. The component fails, after writing the report, when the quarantined share of
-a split passes `max_quarantined_fraction`.
+listed sample is accounted for: it becomes an example (repaired if need be: re-encoded into the
+one form Transform decodes, RGB JPEG and 8-bit gray PNG trimap) or goes to the quarantine
+report with its reason. The ExampleGen's output holds `ingest/outcomes.jsonl` (one line per
+listed sample: ingested, repaired and how, or quarantined and why), `ingest/quarantine.jsonl`
+(name, split, reason) and `ingest/ingest_report.json` (per split: listed, ingested, repaired,
+quarantined); the counts also go into the artifact's custom properties. TFDS records get the
+same checks; a name twice (in a split, or in both) is ingested once, the others quarantined,
+as the list files' repeats are.
 
-Built on FileBasedExampleGen, so splits, span/version patterns and its cache fingerprint (the
-input files' names, sizes and modification times) behave as in TFX's own ExampleGens.
+When the quarantined share of a split passes `max_quarantined_fraction` (or a split has nothing
+left) the component fails. TFX then deletes the failed execution's outputs, so the same three
+files are first written where they last: `<pipeline_root>/OxfordPetExampleGen/stopped_ingest/
+<execution id>/`, the path the error names.
+
+Built on FileBasedExampleGen, so splits, span/version patterns and the cache behave as in
+TFX's own ExampleGens. TFX's fingerprint covers the list files only (names, sizes, modification
+times); `ListedFilesDriver` adds every listed image and trimap (size and modification time), so
+an image fixed in place is ingested again on the next run. A TFDS directory's fingerprint is
+TFX's own: its record files are the input files.
 """
 
 import glob
+import hashlib
 import json
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import driver as example_gen_driver
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
@@ -33,6 +45,7 @@ from oxford_pet import layout, records
 from trainer import features
 
 REPORT_DIR = "ingest"
+STOPPED_DIR = "stopped_ingest"  # beside the examples' output dir: survives a failed execution
 REPORT_FILE = "ingest_report.json"  # per split: listed, ingested, repaired, quarantined
 OUTCOMES_FILE = "outcomes.jsonl"  # one line per listed sample: name, split, outcome, detail
 QUARANTINE_FILE = "quarantine.jsonl"  # one line per quarantined sample: name, split, reason
@@ -89,8 +102,16 @@ class _IngestListed(beam.DoFn):
     def _sample(self, name: str, entry) -> records.Sample:
         return records.make_sample(self._data_dir, entry)
 
-    def process(self, element):
+    def process(self, element, repeated=None):
         name, payload = self._read(element)
+        kept = (repeated or {}).get(name)
+        if kept:
+            if (self._split, _digest(element)) == (kept["split"], kept["digest"]):
+                yield beam.pvalue.TaggedOutput("kept", (name, element))  # one of them: below
+            else:
+                yield beam.pvalue.TaggedOutput("outcomes", repeated_outcome(name, self._split,
+                                                                            kept))
+            return
         try:
             sample = self._sample(name, payload)
         except records.BadSampleError as error:
@@ -104,6 +125,60 @@ class _IngestListed(beam.DoFn):
         yield sample.example.SerializeToString()  # bytes travel cheaper than protos
 
 
+def _digest(element) -> Optional[str]:
+    return hashlib.sha256(element).hexdigest()[:16] if isinstance(element, bytes) else None
+
+
+def tfds_record_name(element: bytes):
+    """Parses a TFDS record once: (name from file_name, its feature map, or None for a record
+    that is no tf.Example). Nameless records are named by a digest of their bytes."""
+    anonymous = f"<record {hashlib.sha256(element).hexdigest()[:12]}>"
+    try:
+        feature = tf.train.Example.FromString(element).features.feature
+    except Exception:  # protobuf's DecodeError: not a serialized tf.Example
+        return anonymous, None
+    file_name = feature[features.FILE_NAME_KEY].bytes_list.value
+    name = (os.path.splitext(file_name[0].decode("utf-8", "replace"))[0]
+            if file_name else anonymous)
+    return name, feature
+
+
+def _kept_record(item):
+    """(name, [(split order, split, digest)]) -> (name, the one record used) when repeated:
+    the first split's (a name in train and eval stays in train, as for list files), then the
+    smallest digest, so every run keeps the same one."""
+    name, seen = item
+    seen = sorted(seen)
+    if len(seen) > 1:
+        counts = {}
+        for _, split, _ in seen:
+            counts[split] = counts.get(split, 0) + 1
+        yield name, {"split": seen[0][1], "digest": seen[0][2], "count": len(seen),
+                     "where": ", ".join(f"{n} in {split}" for split, n in counts.items())}
+
+
+def repeated_outcome(name: str, split: str, kept: dict) -> dict:
+    return quarantined_outcome(layout.Quarantined(
+        name, split, f"TFDS record {name} appears {kept['count']} times ({kept['where']}); "
+                     f"one {kept['split']} record is used"))
+
+
+class _OneOfIdentical(beam.DoFn):
+    """(name, identical records) -> the first, to ingest (main), and an outcome for each other
+    copy (tagged "outcomes")."""
+
+    def __init__(self, split: str):
+        self._split = split
+
+    def process(self, item, repeated):
+        name, copies = item
+        copies = list(copies)
+        yield copies[0]
+        for _ in copies[1:]:
+            yield beam.pvalue.TaggedOutput("outcomes", repeated_outcome(name, self._split,
+                                                                        repeated[name]))
+
+
 def quarantined_outcome(record: layout.Quarantined) -> dict:
     return {"name": record.name, "split": record.split, "outcome": "quarantined",
             "detail": record.reason}
@@ -113,13 +188,13 @@ class _IngestTfds(_IngestListed):
     """Serialized TFDS `oxford_iiit_pet` example -> our tf.Example, same checks and repairs."""
 
     def _read(self, element):
-        """Parses the record once: (name from file_name, its feature map)."""
-        feature = tf.train.Example.FromString(element).features.feature
-        file_name = feature[features.FILE_NAME_KEY].bytes_list.value
-        name = os.path.splitext(file_name[0].decode())[0] if file_name else "<unnamed record>"
-        return name, feature
+        return tfds_record_name(element)
 
     def _sample(self, name: str, feature) -> records.Sample:
+        if feature is None:
+            raise records.BadSampleError(f"TFDS record {name} is not a tf.Example "
+                                         "(damaged shard?)")
+
         def value(key):
             found = feature.get(key)
             if found is None or not (found.bytes_list.value or found.int64_list.value):
@@ -130,7 +205,7 @@ class _IngestTfds(_IngestListed):
         breed_id = 0  # not in TFDS records; check_entry does not use it
         records.check_entry(layout.ListEntry(name, label + 1, species + 1, breed_id))
         return records.build_sample(name, value(features.IMAGE_KEY), value(features.MASK_KEY),
-                                    label, species, f"TFDS {name} image", f"TFDS {name} mask")
+                                    label, species, *[f"of TFDS record {name}"] * 2)
 
 
 def _input_config(exec_properties: Dict[str, Any]) -> example_gen_pb2.Input:
@@ -157,21 +232,39 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                     | f"Spread[{split}]" >> beam.Reshuffle())
         return elements, plan.refused, _IngestListed(data_dir, split)
 
+    def _repeated_names(self, pipeline, input_base: str, splits):
+        """A side input {name: the record kept} for names that occur more than once, or None
+        (list files are checked for that before Beam starts: layout.plan_split)."""
+        return None
+
     def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
                                exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
         input_config = _input_config(exec_properties)
         result, outcomes = {}, []
+        repeated = self._repeated_names(pipeline, exec_properties["input_base"],
+                                        input_config.splits)
         for split in input_config.splits:
             name = split.name
             elements, refused, dofn = self._inputs(pipeline, exec_properties["input_base"],
                                                    name, split.pattern)
-            outputs = elements | f"Ingest[{name}]" >> beam.ParDo(dofn).with_outputs(
-                "outcomes", main="examples")
+            ingest = beam.ParDo(dofn, repeated=repeated) if repeated else beam.ParDo(dofn)
+            outputs = elements | f"Ingest[{name}]" >> ingest.with_outputs(
+                "outcomes", "kept", main="examples")
             outcomes.append(outputs.outcomes)
+            examples = outputs.examples
+            if repeated:  # a repeated name's kept record may come in identical copies
+                first = (outputs.kept | f"Copies[{name}]" >> beam.GroupByKey()
+                         | f"OneOf[{name}]" >> beam.ParDo(
+                             _OneOfIdentical(name), repeated=repeated).with_outputs(
+                                 "outcomes", main="first"))
+                again = first.first | f"IngestKept[{name}]" >> beam.ParDo(dofn).with_outputs(
+                    "outcomes", main="examples")
+                outcomes += [first.outcomes, again.outcomes]
+                examples = (examples, again.examples) | f"Examples[{name}]" >> beam.Flatten()
             if refused:
                 outcomes.append(pipeline | f"Refused[{name}]" >> beam.Create(
                     [quarantined_outcome(record) for record in refused]))
-            result[name] = outputs.examples
+            result[name] = examples
         # One small sink for every sample's outcome: each Beam stage costs ~0.1 s here.
         (outcomes | "AllOutcomes" >> beam.Flatten()
          | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
@@ -184,16 +277,26 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY])
         report_dir = os.path.join(examples.uri, REPORT_DIR)
-        os.makedirs(report_dir, exist_ok=True)
+        tf.io.gfile.makedirs(report_dir)
         exec_properties = dict(exec_properties, _report_dir=report_dir)
         super().Do(input_dict, output_dict, exec_properties)
         input_config = _input_config(exec_properties)
-        report = write_report(report_dir, read_custom_config(exec_properties).get(
-            "max_quarantined_fraction", DEFAULT_MAX_QUARANTINED_FRACTION),
-            [split.name for split in input_config.splits])
+        limit = read_custom_config(exec_properties).get("max_quarantined_fraction",
+                                                        DEFAULT_MAX_QUARANTINED_FRACTION)
+        report = write_report(report_dir, limit, [split.name for split in input_config.splits],
+                              stopped_report_dir(examples.uri))
         for split, counts in report["splits"].items():
             for key, value in counts.items():
                 examples.set_int_custom_property(f"{split}_{key}", value)
+
+
+def stopped_report_dir(examples_uri: str) -> str:
+    """Where a stopped ingest keeps its report: beside the examples' output directory, which
+    TFX deletes when the execution fails (<root>/OxfordPetExampleGen/examples/<id> ->
+    <root>/OxfordPetExampleGen/stopped_ingest/<id>)."""
+    uri = examples_uri.rstrip("/")
+    return os.path.join(os.path.dirname(os.path.dirname(uri)), STOPPED_DIR,
+                        os.path.basename(uri))
 
 
 def make_custom_config(values: Dict[str, Any]) -> example_gen_pb2.CustomConfig:
@@ -216,12 +319,16 @@ def read_custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def write_report(report_dir: str, max_quarantined_fraction: float,
-                 expected_splits: Sequence[str] = ()) -> Dict[str, Any]:
+                 expected_splits: Sequence[str] = (),
+                 stopped_dir: Optional[str] = None) -> Dict[str, Any]:
     """Sums the per-sample outcomes into ingest_report.json and quarantine.jsonl, prints the
     counts, and stops when a split lost too much (or everything) to quarantine, or, being
-    expected, listed nothing at all."""
-    with open(os.path.join(report_dir, OUTCOMES_FILE)) as handle:
-        outcomes = [json.loads(line) for line in handle if line.strip()]
+    expected, listed nothing at all. Before it stops, all three files are also written to
+    `stopped_dir` (where a failed execution's cleanup does not reach), and the error names
+    that copy. Paths may be any tf.io.gfile URI (gs://...)."""
+    with tf.io.gfile.GFile(os.path.join(report_dir, OUTCOMES_FILE)) as handle:
+        outcomes_text = handle.read()
+    outcomes = [json.loads(line) for line in outcomes_text.splitlines() if line.strip()]
     zero = {"listed": 0, "ingested": 0, "repaired": 0, "quarantined": 0}
     splits: Dict[str, Dict[str, int]] = {split: dict(zero) for split in expected_splits}
     for record in outcomes:
@@ -229,14 +336,15 @@ def write_report(report_dir: str, max_quarantined_fraction: float,
         counts["listed"] += 1
         counts["quarantined" if record["outcome"] == "quarantined" else "ingested"] += 1
         counts["repaired"] += record["outcome"] == "repaired"
-    with open(os.path.join(report_dir, QUARANTINE_FILE), "w") as handle:
-        for record in outcomes:
-            if record["outcome"] == "quarantined":
-                handle.write(json.dumps({"name": record["name"], "split": record["split"],
-                                         "reason": record["detail"]}, sort_keys=True) + "\n")
     report = {"splits": splits, "max_quarantined_fraction": max_quarantined_fraction}
-    with open(os.path.join(report_dir, REPORT_FILE), "w") as handle:
-        json.dump(report, handle, indent=2, sort_keys=True)
+    files = {
+        QUARANTINE_FILE: "".join(
+            json.dumps({"name": record["name"], "split": record["split"],
+                        "reason": record["detail"]}, sort_keys=True) + "\n"
+            for record in outcomes if record["outcome"] == "quarantined"),
+        REPORT_FILE: json.dumps(report, indent=2, sort_keys=True),
+    }
+    _write_files(report_dir, files)
     problems = []
     for split, counts in sorted(splits.items(), reverse=True):
         print(f"[OxfordPetExampleGen] {split}: {counts['listed']} listed = "
@@ -250,10 +358,40 @@ def write_report(report_dir: str, max_quarantined_fraction: float,
                             f"quarantined, more than the limit of "
                             f"{max_quarantined_fraction:.1%}")
     if problems:
+        if stopped_dir:
+            _write_files(stopped_dir, {OUTCOMES_FILE: outcomes_text, **files})
         raise IngestError("ingest stopped: " + "; ".join(problems) + f". The reasons are in "
-                          f"{os.path.join(report_dir, QUARANTINE_FILE)}; fix or remove those "
-                          "samples, or raise --max-quarantined-fraction.")
+                          f"{os.path.join(stopped_dir or report_dir, QUARANTINE_FILE)}; fix "
+                          "or remove those samples, or raise --max-quarantined-fraction.")
     return report
+
+
+def _write_files(directory: str, files: Dict[str, str]) -> None:
+    tf.io.gfile.makedirs(directory)
+    for name, text in files.items():
+        with tf.io.gfile.GFile(os.path.join(directory, name), "w") as handle:
+            handle.write(text)
+
+
+class ListedFilesDriver(example_gen_driver.FileBasedDriver):
+    """TFX's FileBasedDriver (span, version, fingerprint of the list files), plus every listed
+    image and trimap in the fingerprint, which is the ExampleGen's cache key: an image or
+    trimap edited in place (same list files) is ingested again on the next run.
+
+    Local runs only: on Kubeflow/Vertex the ExampleGen's driver is TFX's own container
+    entrypoint, which fingerprints the list files alone.
+    """
+
+    def resolve_exec_properties(self, exec_properties, pipeline_info, component_info):
+        exec_properties = super().resolve_exec_properties(exec_properties, pipeline_info,
+                                                          component_info)
+        input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+        lines = [exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME]]
+        for split in _input_config(exec_properties).splits:
+            lines.append(layout.listed_files_fingerprint(
+                dataset_dir(input_base, split.name, split.pattern), split.name))
+        exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME] = "\n".join(lines)
+        return exec_properties
 
 
 class TfdsExecutor(Executor):
@@ -269,11 +407,29 @@ class TfdsExecutor(Executor):
             files, coder=beam.coders.BytesCoder())
         return elements, [], _IngestTfds(input_base, split)
 
+    def _repeated_names(self, pipeline, input_base: str, splits):
+        """TFDS records carry their name (file_name): a name twice in a split, or in both,
+        is found in a first pass over names and digests only (the records are read again
+        for ingest rather than held in memory)."""
+        names = []
+        for order, split in enumerate(splits):
+            names.append(
+                pipeline
+                | f"ReadNames[{split.name}]" >> beam.io.ReadFromTFRecord(
+                    os.path.join(input_base, split.pattern), coder=beam.coders.BytesCoder())
+                | f"Name[{split.name}]" >> beam.Map(
+                    lambda record, order=order, split=split.name: (
+                        tfds_record_name(record)[0], (order, split, _digest(record)))))
+        return beam.pvalue.AsDict(names | "AllNames" >> beam.Flatten()
+                                  | "ByName" >> beam.GroupByKey()
+                                  | "Repeated" >> beam.FlatMap(_kept_record))
+
 
 class OxfordPetExampleGen(FileBasedExampleGen):
     """ExampleGen for a directory in the Oxford-IIIT Pet layout."""
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+    DRIVER_CLASS = ListedFilesDriver
 
     def __init__(self, data_dir: str,
                  max_quarantined_fraction: float = DEFAULT_MAX_QUARANTINED_FRACTION,

@@ -1,23 +1,40 @@
-"""One listed sample -> one checked raw tf.Example, repaired where it can be.
+"""One listed sample -> one checked raw tf.Example, in the one form Transform decodes.
 
-Feature names are `trainer.features`' (as TFDS `oxford_iiit_pet` names them). Images are kept
-as the JPEG bytes on disk unless they need repair: PNG or other data under a `.jpg` name,
-grayscale, CMYK or RGBA images, and the JPEGs known to raise "Corrupt JPEG data" are
-re-encoded as RGB JPEG (the same repairs TFDS makes). A sample that cannot be repaired (image
-or trimap missing or undecodable, trimap of another size or with values outside {1, 2, 3}, a
-list line that contradicts the breed table) raises `BadSampleError` saying why.
+Feature names are `trainer.features`' (as TFDS `oxford_iiit_pet` names them).
+
+What Transform sees is canonical, and checked with Transform's own decoders
+(`trainer.preprocessing.decode_one_image` / `decode_one_trimap`), so training and serving
+decode exactly the pixels and classes that ingest checked:
+
+- images: an 8-bit RGB JPEG that TensorFlow decodes to the trimap's size is kept byte for byte;
+  anything else that PIL can read (PNG, GIF, BMP, TIFF, WebP... data under the `.jpg` name;
+  grayscale, palette, CMYK, RGBA, 16-bit pixels; an EXIF orientation; the JPEGs TFDS lists as
+  "Corrupt JPEG data"; a JPEG TensorFlow cannot decode) is re-encoded as RGB JPEG, and the
+  repair is named. 16-bit pixels are scaled to 8 bits (PIL's own conversion would clip them);
+  an alpha channel is dropped, as TensorFlow drops it when serving a user's RGBA PNG.
+- trimaps: an 8-bit single-channel PNG is kept byte for byte; a trimap whose values PIL reads
+  unambiguously (16-bit gray, 1/2/4-bit gray, palette indices, RGB or gray+alpha with equal
+  channels, GIF, BMP, TIFF) is re-encoded as 8-bit gray PNG, and the repair is named.
+  TensorFlow's PNG decoder would have read those differently (16-bit values 1..3 as 0, a
+  palette as the luminance of its colours).
+
+A sample that cannot be used raises `BadSampleError` whose message is a plain sentence about
+the file: "empty file (0 bytes)", "not an image: ...", "trimap holds values ...".
 """
 
 import io
 import os
-from typing import NamedTuple, Optional, Tuple
+import string
+import struct
+import warnings
+from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
+from PIL import Image, ImageOps
 
 from oxford_pet import breeds, layout
-from trainer import features
+from trainer import features, preprocessing
 
 # Samples TFDS re-encodes: PNG/RGBA data named .jpg, or "Corrupt JPEG data" in libjpeg.
 KNOWN_BAD_JPEGS = frozenset([
@@ -26,6 +43,12 @@ KNOWN_BAD_JPEGS = frozenset([
     "Egyptian_Mau_177", "Egyptian_Mau_186", "Egyptian_Mau_191",
 ])
 JPEG_QUALITY = 95
+# PIL's decompression-bomb limit (Image.MAX_IMAGE_PIXELS, about 9459 x 9459): larger images
+# are refused before they are decoded. Transform would decode them whole, 3 bytes a pixel.
+MAX_PIXELS = 89_478_485
+EXIF_ORIENTATION = 0x0112
+SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF8", "GIF"),
+              (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
 
 
 class BadSampleError(ValueError):
@@ -47,10 +70,29 @@ def _int_feature(value: int) -> tf.train.Feature:
 
 
 def _read(path: str, what: str) -> bytes:
+    if os.path.isdir(path):
+        raise BadSampleError(f"{what} {path} is a directory, not a file")
     if not os.path.isfile(path):
-        raise BadSampleError(f"{what} {path} is missing")
-    with open(path, "rb") as handle:
-        return handle.read()
+        others = _same_name_files(path)
+        hint = (f" (found {', '.join(others)}: the layout names it "
+                f"{os.path.basename(path)})") if others else ""
+        raise BadSampleError(f"{what} {path} is missing{hint}")
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        raise BadSampleError(f"{what} {path} cannot be read: {error.strerror}") from None
+
+
+def _same_name_files(path: str) -> List[str]:
+    """Files beside `path` with its name and another extension or case ('x.JPG', 'x.png')."""
+    folder, base = os.path.split(path)
+    stem = os.path.splitext(base)[0].lower()
+    try:
+        return sorted(name for name in os.listdir(folder)
+                      if os.path.splitext(name)[0].lower() == stem and name != base)[:3]
+    except OSError:
+        return []
 
 
 def check_entry(entry: layout.ListEntry) -> None:
@@ -65,62 +107,279 @@ def check_entry(entry: layout.ListEntry) -> None:
             f"the breed {name} is class {breed.class_id}, species {breed.species}")
 
 
-def clean_image(data: bytes, name: str, where: str) -> Tuple[bytes, Tuple[int, int],
-                                                             Optional[str]]:
-    """(RGB JPEG bytes, (width, height), what was repaired or None)."""
+# ---- reading a file with PIL, with plain reasons ----
+
+def _kind_of(data: bytes) -> Optional[str]:
+    return next((kind for signature, kind in SIGNATURES if data.startswith(signature)), None)
+
+
+def _first_bytes(data: bytes) -> str:
+    head = data[:16]
+    text = head.decode("ascii", errors="replace")
+    if all(ch in string.printable for ch in text):
+        return f"text {text.strip()!r}"
+    return f"bytes {head[:8].hex(' ')}"
+
+
+def _open(data: bytes, what: str) -> Image.Image:
+    """PIL's image of `data`, its header read (not its pixels); BadSampleError in plain
+    words for an empty file, a file that is no image, no pixels, or too many."""
+    if not data:
+        raise BadSampleError(f"{what} is an empty file (0 bytes)")
+    kind = _kind_of(data)
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise BadSampleError(f"{what} has more than twice {MAX_PIXELS:,} pixels: too large to "
+                             "decode") from None
+    except Exception:  # UnidentifiedImageError and the decoders' own errors
+        if kind:
+            raise BadSampleError(f"{what} is {kind} data with a damaged header "
+                                 f"({len(data):,} bytes)") from None
+        raise BadSampleError(f"{what} is not an image: its {len(data):,} bytes begin with "
+                             f"{_first_bytes(data)}") from None
+    width, height = image.size
+    if width == 0 or height == 0:
+        raise BadSampleError(f"{what} is {width}x{height}: it has no pixels")
+    if width * height > MAX_PIXELS:
+        raise BadSampleError(f"{what} is {width}x{height} = {width * height:,} pixels, more "
+                             f"than the limit of {MAX_PIXELS:,}: too large to decode")
+    return image
+
+
+def _load(image: Image.Image, what: str) -> Image.Image:
+    """The image with its pixels decoded; BadSampleError for truncated or damaged data."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image.load()
-            kind, mode, size = image.format, image.mode, image.size
-            problems = []
-            if kind != "JPEG":
-                problems.append(f"{kind} data")
-            if mode != "RGB":
-                problems.append(f"{mode} pixels")
-            if name in KNOWN_BAD_JPEGS and not problems:
-                problems.append("known corrupt JPEG")
-            if not problems:
-                return data, size, None
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY)
-    except BadSampleError:
-        raise
-    except Exception as error:  # truncated, not an image, decoder errors
-        raise BadSampleError(f"image {where} cannot be decoded: {error}") from None
-    return buffer.getvalue(), size, f"{' and '.join(problems)} re-encoded as RGB JPEG"
+    except Exception as error:  # truncated or corrupt pixel data
+        width, height = image.size
+        raise BadSampleError(f"{what} ({image.format}, {width}x{height}) is truncated or "
+                             f"damaged: {_short(error)}") from None
+    return image
 
 
-def check_trimap(data: bytes, image_size: Tuple[int, int], where: str) -> None:
-    """The trimap decodes, has the image's size, and holds only 1, 2 and 3."""
+def _short(error: Exception) -> str:
+    """The decoder's own words, without object addresses, at most one line."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if " object at 0x" in text:
+        return type(error).__name__
+    return text[:120]
+
+
+def _tf_decodes(decode, data: bytes) -> Optional[np.ndarray]:
+    """What Transform's decoder makes of `data`, or None if it refuses it."""
     try:
-        with Image.open(io.BytesIO(data)) as trimap:
-            values = np.asarray(trimap)
-            size = trimap.size
-    except Exception as error:
-        raise BadSampleError(f"trimap {where} cannot be decoded: {error}") from None
+        return decode(tf.constant(data)).numpy()
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+        return None
+
+
+# ---- images ----
+
+def _png_gray_bit_depth(data: bytes) -> Optional[int]:
+    """The bit depth of a grayscale PNG (color type 0 or 4) from its header, else None."""
+    if _kind_of(data) != "PNG" or len(data) < 26:
+        return None
+    bit_depth, color_type = struct.unpack(">BB", data[24:26])
+    return bit_depth if color_type in (0, 4) else None
+
+
+def _to_rgb(image: Image.Image, what: str) -> Image.Image:
+    """8-bit RGB pixels of any PIL mode, converted by what the values mean."""
+    mode = image.mode
+    if mode.startswith("I;16") or mode == "I":
+        values = np.asarray(image, dtype=np.int64)
+        if mode == "I" and (values.min() < 0 or values.max() > 65535):
+            raise BadSampleError(f"{what} has 32-bit integer pixels beyond the 16-bit range: "
+                                 "save it as 8-bit")
+        gray = np.round(values / 257.0).astype(np.uint8)  # 16 bits -> 8 bits, not clipped
+        return Image.fromarray(gray, "L").convert("RGB")
+    if mode == "F":
+        raise BadSampleError(f"{what} has floating-point pixels: save it as 8-bit")
+    try:
+        return image.convert("RGB")
+    except (ValueError, OSError) as error:
+        raise BadSampleError(f"{what} has {mode} pixels that cannot be converted to RGB: "
+                             f"{_short(error)}") from None
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(EXIF_ORIENTATION, 1) or 1)
+    except Exception:  # a damaged EXIF block: the pixels are what they are
+        return 1
+
+
+def canonical_image(data: bytes, name: str, where: str,
+                    trimap_size: Optional[Tuple[int, int]] = None
+                    ) -> Tuple[bytes, Tuple[int, int], Optional[str]]:
+    """(RGB JPEG bytes that Transform decodes to (width, height), (width, height), what was
+    repaired or None). With `trimap_size`, an EXIF orientation is applied only if that makes
+    the image fit its trimap (a trimap follows the pixels it was drawn on)."""
+    what = f"image {where}"
+    image = _open(data, what)
+    size = image.size
+    problems = []
+    if image.format != "JPEG":
+        problems.append(f"{image.format} data")
+    if image.mode != "RGB":
+        problems.append(f"{image.mode} pixels")
+    try:
+        frames = getattr(image, "n_frames", 1)
+    except Exception:  # counting frames reads them all: damaged ones fail here
+        frames = 1
+    if frames > 1:
+        problems.append(f"the first of {frames} frames")
+    orientation = _orientation(image)
+    if orientation != 1:
+        turned = size[::-1] if orientation in (5, 6, 7, 8) else size
+        if trimap_size is not None and trimap_size != size and trimap_size == turned:
+            image = ImageOps.exif_transpose(_load(image, what))
+            size = image.size
+            problems.append(f"turned by its EXIF orientation {orientation} to fit its trimap")
+        else:
+            problems.append(f"EXIF orientation {orientation} dropped (its trimap follows the "
+                            "stored pixels)")
+    if name in KNOWN_BAD_JPEGS and not problems:
+        problems.append("known corrupt JPEG")
+    if not problems:
+        decoded = _tf_decodes(preprocessing.decode_one_image, data)
+        if decoded is not None and decoded.shape[:2] == size[::-1]:
+            return data, size, None
+        problems.append("a JPEG TensorFlow's decoder rejects")
+    buffer = io.BytesIO()
+    _to_rgb(_load(image, what), what).save(buffer, "JPEG", quality=JPEG_QUALITY)
+    encoded = buffer.getvalue()
+    decoded = _tf_decodes(preprocessing.decode_one_image, encoded)
+    if decoded is None or decoded.shape[:2] != size[::-1]:  # never seen: say so, do not guess
+        raise BadSampleError(f"{what}: its re-encoded JPEG does not decode in TensorFlow")
+    return encoded, size, f"{', '.join(problems)}: re-encoded as RGB JPEG"
+
+
+# ---- trimaps ----
+
+def _palette_values(image: Image.Image, indices: np.ndarray) -> Optional[np.ndarray]:
+    """A palette trimap's values: its indices if they are trimap values, else the gray levels
+    of its colours if those are (gray palettes reordered by an editor), else None."""
+    if set(np.unique(indices).tolist()) <= set(features.TRIMAP_VALUES):
+        return indices
+    palette = np.asarray(image.getpalette() or [], dtype=np.int64).reshape(-1, 3)
+    used = np.unique(indices)
+    if used.max() >= len(palette):
+        return None
+    colours = palette[used]
+    if not (colours == colours[:, :1]).all():
+        return None
+    lookup = np.zeros(256, np.int64)
+    lookup[used] = colours[:, 0]
+    values = lookup[indices]
+    return values if set(np.unique(values).tolist()) <= set(features.TRIMAP_VALUES) else None
+
+
+def _trimap_values(image: Image.Image, data: bytes, what: str) -> Tuple[np.ndarray, str]:
+    """(the trimap's values [H, W], how they were read) for any PIL mode with one value a
+    pixel; BadSampleError for colour pixels."""
+    mode = image.mode
+    if mode in ("P", "PA"):
+        indices = np.asarray(image, dtype=np.int64)
+        indices = indices[..., 0] if indices.ndim == 3 else indices  # PA: alpha ignored
+        values = _palette_values(image, indices)
+        return (indices, "palette") if values is None else (values, "palette")
+    if mode == "LA":
+        return np.asarray(image, dtype=np.int64)[..., 0], "gray + alpha, alpha ignored"
+    if mode in ("RGB", "RGBA", "CMYK", "YCbCr"):
+        colour = np.asarray(image.convert("RGB") if mode in ("CMYK", "YCbCr") else image,
+                            dtype=np.int64)[..., :3]
+        if not (colour == colour[..., :1]).all():
+            raise BadSampleError(f"{what} has colour pixels ({mode}, channels differ): a "
+                                 "trimap holds one value a pixel, 1, 2 or 3")
+        return colour[..., 0], f"{mode} with equal channels" + (
+            ", alpha ignored" if mode == "RGBA" else "")
+    if mode == "F":
+        raise BadSampleError(f"{what} has floating-point pixels: save it as 8-bit gray PNG")
+    values = np.asarray(image, dtype=np.int64)
+    if mode == "1":
+        return values, "1-bit"
+    if mode == "L":
+        depth = _png_gray_bit_depth(data)
+        if depth in (1, 2, 4):  # PIL (and TensorFlow) scale these to 0..255: undo it
+            return values // (255 // (2 ** depth - 1)), f"{depth}-bit gray"
+        return values, "8-bit gray"
+    if mode.startswith("I"):
+        scaled = values // 257
+        if (values % 257 == 0).all() and set(np.unique(scaled).tolist()) <= set(
+                features.TRIMAP_VALUES):
+            return scaled, "16-bit gray, 8-bit values scaled by 257"
+        return values, f"{'16' if mode.startswith('I;16') else '32'}-bit gray"
+    raise BadSampleError(f"{what} has {mode} pixels: save it as 8-bit gray PNG")
+
+
+def _describe_bad_values(values: np.ndarray, how: str) -> str:
+    found, counts = np.unique(values, return_counts=True)
+    bad = [(int(v), int(c)) for v, c in zip(found, counts) if v not in features.TRIMAP_VALUES]
+    shown = ", ".join(str(v) for v, _ in bad[:5]) + (f" and {len(bad) - 5} more"
+                                                     if len(bad) > 5 else "")
+    pixels = sum(c for _, c in bad)
+    hint = ""
+    if set(found.tolist()) <= {0, 1, 2} and how != "1-bit":
+        hint = " (0, 1, 2 look like class ids; the dataset's trimaps hold 1, 2, 3)"
+    return (f"holds {shown} ({pixels:,} pixel{'s' if pixels != 1 else ''}; read as {how}); a "
+            f"trimap holds only 1 (pet), 2 (background) and 3 (border){hint}")
+
+
+def canonical_trimap(data: bytes, where: str) -> Tuple[bytes, np.ndarray, Optional[str]]:
+    """(8-bit gray PNG bytes, their values uint8 [H, W] in {1, 2, 3}, what was repaired or
+    None). The bytes decode in Transform (`preprocessing.decode_one_trimap`) to exactly those
+    values: that is checked here."""
+    what = f"trimap {where}"
+    image = _load(_open(data, what), what)
+    values, how = _trimap_values(image, data, what)
+    if not set(np.unique(values).tolist()) <= set(features.TRIMAP_VALUES):
+        raise BadSampleError(f"{what} {_describe_bad_values(values, how)}")
+    values = values.astype(np.uint8)
+    if image.format == "PNG" and how == "8-bit gray":
+        decoded = _tf_decodes(preprocessing.decode_one_trimap, data)
+        if decoded is not None and np.array_equal(decoded[..., 0], values):
+            return data, values, None
+    buffer = io.BytesIO()
+    Image.fromarray(values, "L").save(buffer, "PNG")
+    encoded = buffer.getvalue()
+    decoded = _tf_decodes(preprocessing.decode_one_trimap, encoded)
+    if decoded is None or not np.array_equal(decoded[..., 0], values):
+        raise BadSampleError(f"{what}: its re-encoded PNG does not decode to the same values "
+                             "in TensorFlow")
+    return encoded, values, f"{image.format} trimap, {how}: re-encoded as 8-bit gray PNG"
+
+
+def _check_sizes(values: np.ndarray, image_size: Tuple[int, int], trimap_where: str) -> None:
+    size = (values.shape[1], values.shape[0])
     if size != image_size:
-        raise BadSampleError(f"trimap {where} is {size[0]}x{size[1]} but its image is "
+        raise BadSampleError(f"trimap {trimap_where} is {size[0]}x{size[1]} but its image is "
                              f"{image_size[0]}x{image_size[1]}")
-    if values.ndim != 2:
-        raise BadSampleError(f"trimap {where} has {values.shape[-1]} channels, expected 1")
-    unexpected = sorted(set(np.unique(values).tolist()) - set(features.TRIMAP_VALUES))
-    if unexpected:
-        raise BadSampleError(f"trimap {where} holds values {unexpected[:5]} outside "
-                             f"{list(features.TRIMAP_VALUES)}")
 
 
 def build_sample(name: str, image_bytes: bytes, trimap_bytes: bytes, label: int, species: int,
                  image_where: str = "", trimap_where: str = "") -> Sample:
     """Checks and repairs one sample's bytes; label 0..36 and species 0..1 as in the examples."""
-    image_bytes, size, repair = clean_image(image_bytes, name, image_where or name)
-    check_trimap(trimap_bytes, size, trimap_where or name)
+    image_where, trimap_where = image_where or name, trimap_where or name
+    trimap_bytes, values, trimap_repair = canonical_trimap(trimap_bytes, trimap_where)
+    image_bytes, size, image_repair = canonical_image(
+        image_bytes, name, image_where, (values.shape[1], values.shape[0]))
+    _check_sizes(values, size, trimap_where)
+    both = bool(image_repair and trimap_repair)
+    repairs = [f"image: {image_repair}" if both else image_repair,
+               f"trimap: {trimap_repair}" if both else trimap_repair]
     return Sample(tf.train.Example(features=tf.train.Features(feature={
         features.IMAGE_KEY: _bytes_feature(image_bytes),
         features.MASK_KEY: _bytes_feature(trimap_bytes),
         features.FILE_NAME_KEY: _bytes_feature(f"{name}.jpg".encode()),
         features.LABEL_KEY: _int_feature(label),
         features.SPECIES_KEY: _int_feature(species),
-    })), repair)
+    })), "; ".join(r for r in repairs if r) or None)
 
 
 def make_sample(data_dir: str, entry: layout.ListEntry) -> Sample:

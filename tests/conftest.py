@@ -1,5 +1,5 @@
-"""Shared fixtures: small generated datasets in the real layout, one small pipeline run, and one
-run of the demo command."""
+"""Shared fixtures: small generated datasets in the real layout, one small pipeline run, and
+README's demo command run once; the `readme_command` marker (tests/readme.py)."""
 
 import collections
 import os
@@ -74,23 +74,47 @@ def runs(tmp_path_factory):
     return config, *summaries
 
 
-DemoCommandRun = collections.namedtuple("DemoCommandRun", "returncode stdout stderr work_dir")
-# The demo command on a tiny dataset, as a user types it (README "The two commands"), with the
-# sizes passed through its documented flags.
-DEMO_COMMAND_FLAGS = ["--demo-count", "16", "--image-size", "64", "--epochs", "1",
-                      "--batch-size", "4", "--min-pixel-accuracy", "0"]
-DEMO_COMMAND_TIMEOUT = 1800  # seconds; two shared cores and a cold TFX import are slow
+# ---- README's commands (tests/readme.py) ----
+
+DEMO_COMMAND = "scripts/demo.sh"  # as README.md shows it
+DEMO_FLAGS = ("--demo-count", "16", "--image-size", "64", "--epochs", "1", "--batch-size", "4",
+              "--min-pixel-accuracy", "0")
+DemoRun = collections.namedtuple("DemoRun", "returncode stdout stderr work_dir")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "readme_command(*commands, help_only=False, not_run=None): the test runs "
+        "these README.md commands as written (tests/readme.py)")
 
 
 @pytest.fixture(scope="session")
 def demo_command_run(tmp_path_factory):
-    """`bash scripts/demo.sh --work-dir <tmp> <DEMO_COMMAND_FLAGS>` run once in a subprocess,
-    stdout and stderr apart (one run shared by every test of the demo command's behaviour)."""
-    import subprocess
+    """README's demo, run once: `scripts/demo.sh --work-dir <repo copy>/workdir --demo-count
+    16 --image-size 64 --epochs 1 --batch-size 4 --min-pixel-accuracy 0` in a fresh copy of
+    the repository (its default work dir, so README's `workdir/...` commands find its results
+    there). A DemoRun(returncode, stdout, stderr, work_dir)."""
+    from tests import readme
 
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    work_dir = str(tmp_path_factory.mktemp("demo_command"))
-    result = subprocess.run(["bash", "scripts/demo.sh", "--work-dir", work_dir,
-                             *DEMO_COMMAND_FLAGS], cwd=repo, capture_output=True, text=True,
-                            timeout=DEMO_COMMAND_TIMEOUT)
-    return DemoCommandRun(result.returncode, result.stdout, result.stderr, work_dir)
+    repo = readme.sandbox(tmp_path_factory.mktemp("demo"))
+    work_dir = os.path.join(repo, "workdir")
+    result = readme.run(DEMO_COMMAND, "--work-dir", work_dir, *DEMO_FLAGS, cwd=repo)
+    return DemoRun(result.returncode, result.stdout, result.stderr, work_dir)
+
+
+@pytest.fixture(autouse=True)
+def _readme_claims_are_run(request):
+    """A test claiming README commands (`readme_command` marker) must run them: fails the
+    test, if it passed otherwise, when a claimed command did not run in this session."""
+    failed_before = request.session.testsfailed
+    yield
+    claimed = [command for marker in request.node.iter_markers("readme_command")
+               if not marker.kwargs.get("not_run") for command in marker.args]
+    if not claimed or request.session.testsfailed != failed_before:
+        return
+    from tests import readme
+
+    missing = [command for command in claimed if command not in readme.RAN]
+    if missing:
+        pytest.fail(f"{request.node.nodeid} claims README commands it did not run (through "
+                    f"tests/readme.py run/run_help): {missing}", pytrace=False)

@@ -1,115 +1,97 @@
-"""Scheduled retraining, locally: spans, warm start, and no regression.
+"""Scheduled retraining, locally: spans, warm start, and no regression, as README shows it.
 
-Three LocalDagRunner runs of one pipeline over one data root, as a schedule would make them:
-span 1 arrives (trained from scratch, pushed as version 1); span 2 arrives (warm-started from
-the latest blessed model, pushed as version 2 only if blessed against version 1); span 3
-arrives with its training trimaps inverted (pet and background swapped: a labelling bug
-upstream) and a learning rate that lets the wrong labels bite within one epoch, so the candidate
-is reliably worse than the latest blessed model on span 3's correct eval split: it must not be
-pushed, and the run says why. Everything is asserted from ML Metadata and the serving directory.
-Sizes come from the config (24 images per span, 64 px, 1-2 epochs).
+README's four retraining commands run exactly as written, in a fresh copy of the repository
+(tests/readme.py), with small sizes appended as the commands' own flags (24 images a span,
+64 px): span 1 arrives (trained from scratch, pushed as version 1); span 2 arrives
+(warm-started from the latest blessed model, pushed as version 2 only if blessed against it).
+Then the same command once more on span 2, with `--class-weights 1,0,0`: only pet pixels count
+in the loss, so the candidate learns to call everything pet and is reliably worse than the
+latest blessed model on the eval split. Ingest, Transform and the rest are CACHED; the
+Evaluator must refuse it and the run must say why. Everything is asserted from ML Metadata,
+the serving directory and what the command printed.
 """
 
-import contextlib
-import dataclasses
-import io
 import os
 
-import numpy as np
 import pytest
+
+from tests import readme
 
 pytestmark = pytest.mark.e2e
 
-
-def invert_training_trimaps(span_dir: str) -> int:
-    """Swaps pet (1) and background (2) in the trimaps of the span's train split."""
-    from PIL import Image
-
-    from oxford_pet import layout
-
-    entries = layout.read_list(os.path.join(span_dir, layout.SPLIT_LISTS["train"]))
-    for entry in entries:
-        path = layout.trimap_path(span_dir, entry.name)
-        trimap = np.asarray(Image.open(path)).copy()
-        pet, background = trimap == 1, trimap == 2
-        trimap[pet], trimap[background] = 2, 1
-        Image.fromarray(trimap, "L").save(path, "PNG")
-    return len(entries)
+MAKE_SPAN_1 = "$ENV/bin/python -m oxford_pet make-demo-data workdir/spans --span 1 --count 200"
+MAKE_SPAN_2 = "$ENV/bin/python -m oxford_pet make-demo-data workdir/spans --span 2 --count 200"
+RETRAIN = ("$ENV/bin/python local_runner.py --data-dir workdir/spans --span-pattern "
+           "'span-{SPAN}' --warm-start --work-dir workdir/retraining")
+SMALL_SPAN = ("--count", "24", "--min-size", "80", "--max-size", "140")
+SMALL_RUN = ("--image-size", "64", "--epochs", "2", "--batch-size", "4",
+             "--encoder-weights", "none", "--warm-start-epochs", "1",
+             "--min-pixel-accuracy", "0",  # the no-regression (change) threshold is tested here
+             "--report-max-examples", "4")
+WORSE = ("--class-weights", "1,0,0", "--learning-rate", "0.05", "--warm-start-epochs", "2")
 
 
 @pytest.fixture(scope="module")
 def retraining(tmp_path_factory):
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-
-    from oxford_pet import demo, layout
+    """[(summary, stdout, versions in the serving dir)] for the three runs, and the copy."""
     from pipeline import run_summary
-    from pipeline.config import PipelineConfig
-    from pipeline.pipeline import create_pipeline
 
-    work = tmp_path_factory.mktemp("retraining")
-    data_root = str(work / "data")
-    config = PipelineConfig(
-        data_dir=data_root, span_pattern=layout.SPAN_PATTERN,
-        pipeline_root=str(work / "root"), serving_dir=str(work / "serving"),
-        image_size=64, epochs=2, batch_size=4, encoder_weights="none",
-        warm_start=True, warm_start_epochs=1,
-        min_pixel_accuracy=0.0,  # the no-regression (change) threshold is what is tested here
-        beam_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])
+    repo = readme.sandbox(tmp_path_factory.mktemp("retraining"))
+    work = os.path.join(repo, "workdir", "retraining")
+    metadata_path = os.path.join(work, "pipeline_root", "metadata.sqlite")
+    model_dir = os.path.join(work, "serving", "pet_unet")
     runs = []
 
-    def run(span: int, run_config: PipelineConfig, prepare=None):
-        span_dir = layout.span_dir(data_root, span)
-        demo.make_demo_data(span_dir, count=24, seed=100 + span, min_size=80, max_size=140)
-        if prepare:
-            prepare(span_dir)
-        LocalDagRunner().run(create_pipeline(run_config))
-        summary = run_summary.summarize(run_config.metadata_path, run_config.pipeline_name)
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            run_summary.print_summary(run_config, 0.0)
-        runs.append((summary, printed.getvalue(),
-                     [int(v) for v in sorted(os.listdir(config.model_dir)) if v.isdigit()]
-                     if os.path.isdir(config.model_dir) else []))
+    def run(*extra):
+        result = readme.run(RETRAIN, *SMALL_RUN, *extra, cwd=repo)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        versions = sorted(int(v) for v in os.listdir(model_dir) if v.isdigit()) \
+            if os.path.isdir(model_dir) else []
+        runs.append((run_summary.summarize(metadata_path, "pet-segmentation"), result.stdout,
+                     versions))
 
-    run(1, config)
-    run(2, config)
-    run(3, dataclasses.replace(config, learning_rate=0.01), prepare=invert_training_trimaps)
-    return config, runs
+    for command in (MAKE_SPAN_1, MAKE_SPAN_2):
+        made = readme.run(command, *SMALL_SPAN, cwd=repo)
+        assert made.returncode == 0, made.stderr
+        run()
+    run(*WORSE)
+    return runs
 
 
 def _model_uri(summary) -> str:
     return summary.component("Trainer").output("model").uri
 
 
+@pytest.mark.readme_command(MAKE_SPAN_1, MAKE_SPAN_2, RETRAIN)
 def test_each_run_reads_the_latest_span(retraining):
-    _, runs = retraining
-    assert [summary.span for summary, _, _ in runs] == [1, 2, 3]
-    for span, (summary, printed, _) in enumerate(runs, start=1):
+    from pipeline.run_summary import int_property
+
+    assert [summary.span for summary, _, _ in retraining] == [1, 2, 2]
+    for summary, printed, _ in retraining:
         examples = summary.component("OxfordPetExampleGen").output("examples")
-        from pipeline.run_summary import int_property
         assert int_property(examples, "train_ingested") == 12  # this span's images only
-        assert f"Span: {span}" in printed
+        assert f"Span: {summary.span}" in printed
 
 
+@pytest.mark.readme_command(MAKE_SPAN_1, RETRAIN)
 def test_first_span_trains_from_scratch_and_pushes_version_1(retraining):
-    config, runs = retraining
-    summary, printed, versions = runs[0]
+    summary, printed, versions = retraining[0]
     assert summary.model_info["warm_start"] is None
-    assert summary.model_info["epochs"] == config.epochs
+    assert summary.model_info["epochs"] == 2
     assert summary.baseline_model_uri is None
     assert summary.blessed is True and summary.pushed_version == "1"
     assert versions == [1]
     assert "Baseline: none" in printed and "Pushed version 1" in printed
 
 
+@pytest.mark.readme_command(MAKE_SPAN_2, RETRAIN)
 def test_second_span_warm_starts_and_pushes_only_when_blessed(retraining):
-    config, runs = retraining
-    first, _, _ = runs[0]
-    summary, printed, versions = runs[1]
+    first, _, _ = retraining[0]
+    summary, printed, versions = retraining[1]
     started = summary.model_info["warm_start"]
     assert started["loaded"] is True
     assert started["base_model"].startswith(_model_uri(first))  # version 1's model
-    assert summary.model_info["epochs"] == config.warm_start_epochs
+    assert summary.model_info["epochs"] == 1  # --warm-start-epochs
     assert summary.baseline_model_uri == _model_uri(first)
     assert "Warm start from" in printed
     if summary.blessed:
@@ -119,16 +101,19 @@ def test_second_span_warm_starts_and_pushes_only_when_blessed(retraining):
         assert "Not pushed" in printed
 
 
+@pytest.mark.readme_command(RETRAIN)
 def test_a_worse_candidate_is_not_pushed_and_the_run_says_why(retraining):
-    _, runs = retraining
-    second, _, versions_before = runs[1]
-    summary, printed, versions = runs[2]
-    latest_blessed = _model_uri(second) if second.blessed else _model_uri(runs[0][0])
+    second, _, versions_before = retraining[1]
+    summary, printed, versions = retraining[2]
+    for node_id in ("OxfordPetExampleGen", "StatisticsGen", "Transform"):
+        assert summary.component(node_id).state == "CACHED", node_id  # only training changed
+    latest_blessed = _model_uri(second) if second.blessed else _model_uri(retraining[0][0])
     assert summary.baseline_model_uri == latest_blessed
     assert summary.model_info["warm_start"]["base_model"].startswith(latest_blessed)
+    assert summary.model_info["class_weights"] == [1.0, 0.0, 0.0]
     assert summary.blessed is False
     assert summary.pushed_version is None
     assert versions == versions_before  # nothing new in the serving directory
     assert "Not pushed" in printed
-    assert "failed: pixel_accuracy (overall): -" in printed  # a drop against the baseline
+    assert "failed: native_pixel_accuracy (overall): -" in printed  # a drop against the baseline
     assert "against the baseline, allowed -0.0000 or better" in printed

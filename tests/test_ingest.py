@@ -5,6 +5,7 @@ import glob
 import io
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -84,30 +85,49 @@ def _jpeg(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def _save_bytes(path: str, data: bytes) -> None:
     with open(path, "wb") as handle:
         handle.write(data)
 
 
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height, with a few bytes of pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b""))
+
+
 @pytest.fixture(scope="module")
 def damaged(tmp_path_factory):
-    """A generated dataset (30 images) with one sample of each damage; returns (dir, damages)."""
+    """A generated dataset (40 images) with one sample of each damage, and list files written
+    by other tools (BOM, CRLF, tabs, trailing spaces, indented comments, bad UTF-8). Returns
+    (dir, {name: repair note}, {name: reason}, {split: appended lines})."""
     data_dir = str(tmp_path_factory.mktemp("damaged"))
-    demo.make_demo_data(data_dir, count=30, seed=11, min_size=64, max_size=96)
+    demo.make_demo_data(data_dir, count=40, seed=11, min_size=64, max_size=96)
     train = layout.read_list(os.path.join(data_dir, layout.SPLIT_LISTS["train"]))
     test = layout.read_list(os.path.join(data_dir, layout.SPLIT_LISTS["eval"]))
     image = lambda e: layout.image_path(data_dir, e.name)  # noqa: E731
     trimap = lambda e: layout.trimap_path(data_dir, e.name)  # noqa: E731
     rgb = lambda e: Image.open(image(e)).convert("RGB")  # noqa: E731
+    values = lambda e: np.asarray(Image.open(trimap(e))).copy()  # noqa: E731
 
     repaired = {}
-    buffer = io.BytesIO()
-    rgb(train[0]).save(buffer, "PNG")  # PNG data under a .jpg name
-    _save_bytes(image(train[0]), buffer.getvalue())
+    _save_bytes(image(train[0]), _png(rgb(train[0])))  # PNG data under a .jpg name
     repaired[train[0].name] = "PNG data"
-    buffer = io.BytesIO()
-    rgb(train[1]).convert("RGBA").save(buffer, "PNG")  # RGBA PNG under a .jpg name
-    _save_bytes(image(train[1]), buffer.getvalue())
+    _save_bytes(image(train[1]), _png(rgb(train[1]).convert("RGBA")))  # RGBA PNG as .jpg
     repaired[train[1].name] = "RGBA pixels"
     _save_bytes(image(train[2]), _jpeg(rgb(train[2]).convert("L")))  # grayscale JPEG
     repaired[train[2].name] = "L pixels"
@@ -118,38 +138,89 @@ def damaged(tmp_path_factory):
     shutil.copy(image(train[4]), image(corrupt))
     shutil.copy(trimap(train[4]), trimap(corrupt))
     repaired[corrupt.name] = "known corrupt JPEG"
+    # A 16-bit trimap with the right values: TensorFlow's PNG decoder would read them as 0.
+    Image.fromarray(values(train[10]).astype(np.uint16)).save(trimap(train[10]))
+    repaired[train[10].name] = "16-bit gray: re-encoded as 8-bit gray PNG"
+    # A palette trimap: PIL reads its indices, TensorFlow the luminance of its colours.
+    indexed = Image.fromarray(values(train[11]), "P")
+    indexed.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 756)
+    indexed.save(trimap(train[11]))
+    repaired[train[11].name] = "palette: re-encoded as 8-bit gray PNG"
+    # A phone photo: stored turned, with EXIF orientation 6, annotated as shown.
+    photo = next(e for e in train[12:19] if rgb(e).size[0] != rgb(e).size[1])
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = rgb(photo).transpose(Image.Transpose.ROTATE_90)  # the stored pixels
+    turned.save(image(photo), "JPEG", exif=exif.tobytes())
+    repaired[photo.name] = "turned by its EXIF orientation 6 to fit its trimap"
+    # An odd but valid name: non-ASCII, listed with tabs and trailing spaces.
+    odd = layout.ListEntry("Bengal_\u00e9t\u00e9-2", 6, 1, 2)
+    shutil.copy(image(train[19]), image(odd))
+    shutil.copy(trimap(train[19]), trimap(odd))
 
     quarantined = {}
     data = open(image(train[5]), "rb").read()
     _save_bytes(image(train[5]), data[: len(data) // 2])  # truncated
-    quarantined[train[5].name] = "cannot be decoded"
+    quarantined[train[5].name] = "is truncated or damaged"
     os.remove(trimap(train[6]))
     quarantined[train[6].name] = "is missing"
     Image.fromarray(np.full((20, 20), 2, np.uint8)).save(trimap(train[7]))
     quarantined[train[7].name] = "is 20x20 but its image is"
-    values = np.asarray(Image.open(trimap(test[0]))).copy()
-    values[0, 0] = 9
-    Image.fromarray(values).save(trimap(test[0]))
-    quarantined[test[0].name] = "outside [1, 2, 3]"
+    bad = values(test[0])
+    bad[0, 0] = 9
+    Image.fromarray(bad).save(trimap(test[0]))
+    quarantined[test[0].name] = "holds 9 (1 pixel; read as 8-bit gray)"
+    _save_bytes(image(test[1]), b"")
+    quarantined[test[1].name] = "is an empty file (0 bytes)"
+    _save_bytes(image(test[2]), b"<html>Not found</html>\n")
+    quarantined[test[2].name] = "is not an image: its 23 bytes begin with text '<html>Not found<'"
+    _save_bytes(image(test[3]), _png_header_only(0, 64))
+    quarantined[test[3].name] = "is PNG data with a damaged header"
+    _save_bytes(image(test[4]), _png_header_only(20_000, 20_000))
+    quarantined[test[4].name] = "more than twice 89,478,485 pixels: too large to decode"
+    _save_bytes(image(test[5]), _png_header_only(10_000, 10_000))
+    quarantined[test[5].name] = "is 10000x10000 = 100,000,000 pixels, more than the limit"
+    colour = np.repeat(values(test[6])[..., None], 3, axis=-1)
+    colour[0, 0] = (1, 2, 3)
+    Image.fromarray(colour).save(trimap(test[6]))
+    quarantined[test[6].name] = "has colour pixels (RGB, channels differ)"
+    Image.fromarray(values(test[7]) - 1).save(trimap(test[7]))  # class ids, not trimap values
+    quarantined[test[7].name] = "0, 1, 2 look like class ids"
+    _save_bytes(trimap(test[8]), b"")
+    quarantined[test[8].name] = "trimap " + trimap(test[8]) + " is an empty file (0 bytes)"
+    os.rename(image(test[9]), image(test[9])[:-4] + ".JPG")
+    quarantined[test[9].name] = f"is missing (found {test[9].name}.JPG"
 
-    with open(os.path.join(data_dir, layout.SPLIT_LISTS["train"]), "a") as handle:
-        handle.write("\n")  # blank line: not a sample
-        handle.write(corrupt.to_line() + "\n")
-        handle.write("Bengal_xx 6 1\n")  # malformed
-        handle.write(train[8].to_line() + "\n")  # listed twice
-    with open(os.path.join(data_dir, layout.SPLIT_LISTS["eval"]), "a") as handle:
-        handle.write(train[9].to_line() + "\n")  # also listed for train
-    quarantined["line"] = "malformed list line"
-    quarantined[train[8].name] = "listed twice"
-    quarantined[train[9].name + "@eval"] = "also listed for train"
-    return data_dir, repaired, quarantined
+    appended = {
+        "train": ["", corrupt.to_line(), "Bengal_xx 6 1", train[8].to_line(),
+                  f"  {odd.name}\t6 1\t2   ", "   # an indented comment",
+                  "../Bengal_3 6 1 3"],
+        "eval": [train[9].to_line()],
+    }
+    repaired[corrupt.name] = "known corrupt JPEG"
+    for split, lines in appended.items():
+        path = os.path.join(data_dir, layout.SPLIT_LISTS[split])
+        text = open(path, encoding="utf-8").read()
+        ending = "\r\n" if split == "train" else "\n"  # written on Windows, or not
+        data = ("\ufeff" if split == "train" else "") + text.replace("\n", ending)
+        data += ending.join(lines) + ending
+        raw = data.encode("utf-8")
+        if split == "eval":
+            raw += b"Bengal_\xff 6 1 4\n"  # not UTF-8
+        _save_bytes(path, raw)
+    quarantined["line 23"] = "malformed list line: annotations/trainval.txt:23: expected"
+    quarantined["line 27"] = "annotations/trainval.txt:27: the name '../Bengal_3' is not a file"
+    quarantined[train[8].name] = "listed twice: annotations/trainval.txt:24 repeats line 9"
+    quarantined[train[9].name + "@eval"] = "also listed for train (annotations/test.txt:21)"
+    quarantined["line 22@eval"] = "annotations/test.txt:22 is not UTF-8 text"
+    return data_dir, repaired, quarantined, appended
 
 
 @pytest.fixture(scope="module")
 def damaged_run(damaged, tmp_path_factory):
-    data_dir, _, _ = damaged
+    data_dir = damaged[0]
     uri = str(tmp_path_factory.mktemp("damaged_out"))
-    return _run(example_gen.Executor(), data_dir, uri, limit=0.5)
+    return _run(example_gen.Executor(), data_dir, uri, limit=0.7)
 
 
 def _report(uri: str):
@@ -162,14 +233,27 @@ def _jsonl(uri: str, name: str):
         return [json.loads(line) for line in handle]
 
 
-def test_listed_equals_ingested_plus_quarantined_per_split(damaged_run):
+def _quarantine_keys(records_):
+    found = {}
+    for record in records_:
+        key = record["name"]
+        if record["split"] == "eval" and ("also listed" in record["reason"]
+                                          or key.startswith("line ")):
+            key += "@eval"
+        found[key] = record["reason"]
+    return found
+
+
+def test_listed_equals_ingested_plus_quarantined_per_split(damaged, damaged_run):
+    _, repaired, _, _ = damaged
     report = _report(damaged_run.uri)["splits"]
-    # train: 15 generated + 3 appended lines (Abyssinian_5, a malformed one, a repeat);
-    # 3 damaged files and 2 bad lines are quarantined. The blank line is not a sample.
-    assert report["train"] == {"listed": 15 + 3, "ingested": 15 + 1 - 3, "repaired": 5,
-                               "quarantined": 3 + 2}
-    assert report["eval"] == {"listed": 15 + 1, "ingested": 14, "repaired": 0,
-                              "quarantined": 2}
+    # train: 20 generated + 5 appended samples (the blank line and the comment are not);
+    # 3 damaged files and 3 bad lines are quarantined. eval: 20 generated + 2 appended lines
+    # (one listed for train too, one not UTF-8); 10 damaged files and both lines quarantined.
+    assert report["train"] == {"listed": 20 + 5, "ingested": 25 - 6, "repaired": len(repaired),
+                               "quarantined": 6}
+    assert report["eval"] == {"listed": 20 + 2, "ingested": 22 - 12, "repaired": 0,
+                              "quarantined": 12}
     for split, counts in report.items():
         assert counts["listed"] == counts["ingested"] + counts["quarantined"]
         written = _examples_by_name(damaged_run.uri, split)
@@ -178,49 +262,67 @@ def test_listed_equals_ingested_plus_quarantined_per_split(damaged_run):
 
 
 def test_every_listed_sample_has_exactly_one_outcome(damaged, damaged_run):
-    data_dir, _, _ = damaged
+    data_dir, _, _, _ = damaged
     outcomes = _jsonl(damaged_run.uri, example_gen.OUTCOMES_FILE)
     for split in ("train", "eval"):
-        names = sorted(o["name"] for o in outcomes if o["split"] == split)
-        listed = [line.split()[0] if len(line.split()) == 4 else None
-                  for line in open(os.path.join(data_dir, layout.SPLIT_LISTS[split]))
-                  if line.strip()]
-        assert len(names) == len(listed)  # blank lines are not samples; every other line is
+        names = [o["name"] for o in outcomes if o["split"] == split]
+        lines = [raw for raw in open(os.path.join(data_dir, layout.SPLIT_LISTS[split]),
+                                     "rb").read().splitlines()
+                 if raw.strip() and not raw.strip().lstrip(b"\xef\xbb\xbf").startswith(b"#")]
+        assert len(names) == len(lines)
 
 
-def test_each_damage_is_quarantined_with_its_reason(damaged, damaged_run):
-    _, _, expected = damaged
-    records_ = _jsonl(damaged_run.uri, example_gen.QUARANTINE_FILE)
-    found = {}
-    for record in records_:
-        key = record["name"].split(" ")[0]
-        if record["split"] == "eval" and "also listed" in record["reason"]:
-            key += "@eval"
-        found[key] = record["reason"]
+def test_each_damage_is_quarantined_with_a_plain_reason(damaged, damaged_run):
+    _, _, expected, _ = damaged
+    found = _quarantine_keys(_jsonl(damaged_run.uri, example_gen.QUARANTINE_FILE))
     assert set(found) == set(expected)
     for name, reason in expected.items():
         assert reason in found[name], (name, found[name])
+    for name, reason in found.items():  # a sentence about the file: no object reprs, one line
+        assert "object at 0x" not in reason and "Traceback" not in reason, reason
+        assert "\n" not in reason and len(reason) < 400, reason
+        assert name.split("@")[0] in reason or "annotations/" in reason, reason  # the file
 
 
-def test_repairable_images_are_re_encoded_as_rgb_jpeg(damaged, damaged_run):
-    _, repaired, _ = damaged
+
+def test_repairs_are_named_and_the_stored_forms_are_canonical(damaged, damaged_run):
+    _, repaired, _, _ = damaged
     notes = {r["name"]: r["detail"] for r in _jsonl(damaged_run.uri, example_gen.OUTCOMES_FILE)
              if r["outcome"] == "repaired"}
     assert set(notes) == set(repaired)
     written = _examples_by_name(damaged_run.uri, "train")
     for name, what in repaired.items():
-        assert what in notes[name]
+        assert what in notes[name] and "None" not in notes[name], (name, notes[name])
         image = Image.open(io.BytesIO(_value(written[name], features.IMAGE_KEY)))
         assert (image.format, image.mode) == ("JPEG", "RGB")
-        decoded = tf.io.decode_jpeg(_value(written[name], features.IMAGE_KEY))
-        assert decoded.shape[-1] == 3
+        trimap = Image.open(io.BytesIO(_value(written[name], features.MASK_KEY)))
+        assert (trimap.format, trimap.mode) == ("PNG", "L")
+        assert image.size == trimap.size
+        classes = np.unique(np.asarray(trimap)).tolist()
+        assert set(classes) <= {1, 2, 3} and len(classes) >= 2, (name, classes)
+
+
+def test_odd_but_valid_list_lines_are_ingested(damaged_run):
+    written = _examples_by_name(damaged_run.uri, "train")
+    odd = written["Bengal_\u00e9t\u00e9-2"]  # tabs, trailing spaces, CRLF, non-ASCII
+    assert odd.features.feature[features.LABEL_KEY].int64_list.value[0] == 5
 
 
 def test_too_much_quarantine_stops_ingest_after_writing_the_report(damaged, tmp_path):
-    data_dir, _, _ = damaged
-    with pytest.raises(example_gen.IngestError, match=r"train: 5 of 18 samples quarantined"):
-        _run(example_gen.Executor(), data_dir, str(tmp_path / "out"), limit=0.1)
-    assert _report(str(tmp_path / "out"))["splits"]["train"]["quarantined"] == 5
+    """The stop leaves the whole report beside the examples' directory (which TFX deletes
+    when the execution fails: tests/test_ingest.py::test_a_stopped_ingest_keeps_its_evidence
+    shows that on a real run), and the message names that copy."""
+    data_dir = damaged[0]
+    uri = tmp_path / "OxfordPetExampleGen" / "examples" / "7"
+    with pytest.raises(example_gen.IngestError, match=r"train: 6 of 25 samples quarantined, "
+                                                      r"more than the limit of 10.0%") as stop:
+        _run(example_gen.Executor(), data_dir, str(uri), limit=0.1)
+    stopped = tmp_path / "OxfordPetExampleGen" / example_gen.STOPPED_DIR / "7"
+    assert f"The reasons are in {stopped / example_gen.QUARANTINE_FILE}" in str(stop.value)
+    for name in (example_gen.OUTCOMES_FILE, example_gen.QUARANTINE_FILE, example_gen.REPORT_FILE):
+        assert (stopped / name).read_bytes() == (uri / example_gen.REPORT_DIR / name).read_bytes()
+    assert len((stopped / example_gen.QUARANTINE_FILE).read_text().splitlines()) == 6 + 12
+    assert len((stopped / example_gen.OUTCOMES_FILE).read_text().splitlines()) == 25 + 22
 
 
 def test_a_split_with_nothing_left_stops_ingest(small_dataset, tmp_path):
@@ -230,6 +332,110 @@ def test_a_split_with_nothing_left_stops_ingest(small_dataset, tmp_path):
         os.remove(layout.trimap_path(data_dir, entry.name))
     with pytest.raises(example_gen.IngestError, match="eval: no examples left to evaluate on"):
         _run(example_gen.Executor(), data_dir, str(tmp_path / "out"))
+
+
+# ---- real runs of the component (LocalDagRunner): what TFX does around the executor ----
+
+def _ingest_only(root, data_dir: str, limit: float = 0.05, tfds: bool = False):
+    """Runs a pipeline of the ExampleGen alone, as create_pipeline configures it; returns the
+    run's summary from ML Metadata, and the error if the run failed."""
+    from tfx.orchestration import metadata
+    from tfx.orchestration import pipeline as tfx_pipeline
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    from pipeline import run_summary
+
+    if tfds:
+        component = example_gen.TfdsOxfordPetExampleGen(
+            tfds_dir=data_dir, max_quarantined_fraction=limit).with_id("OxfordPetExampleGen")
+    else:
+        component = example_gen.OxfordPetExampleGen(data_dir=data_dir,
+                                                    max_quarantined_fraction=limit)
+    metadata_path = os.path.join(str(root), "metadata.sqlite")
+    error = None
+    try:
+        LocalDagRunner().run(tfx_pipeline.Pipeline(
+            pipeline_name="ingest", pipeline_root=str(root), components=[component],
+            enable_cache=True,
+            metadata_connection_config=metadata.sqlite_metadata_connection_config(metadata_path),
+            beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"]))
+    except Exception as failure:  # noqa: BLE001 - the test looks at it
+        error = failure
+    return run_summary.summarize(metadata_path, "ingest").component("OxfordPetExampleGen"), error
+
+
+def _error_text(error: Exception) -> str:
+    texts = []
+    while error is not None:
+        texts.append(str(error))
+        error = error.__cause__ or error.__context__
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize("source", ["dir", "tfds"])
+def test_a_stopped_ingest_keeps_its_evidence(source, damaged, small_dataset, tmp_path):
+    """TFX deletes a failed execution's outputs; the report and quarantine list it names are
+    elsewhere, whole: one outcome per listed sample, one line per quarantined one."""
+    if source == "dir":
+        data_dir, listed, quarantined = damaged[0], 25 + 22, 6 + 12
+    else:
+        data_dir = _tfds_dir(tmp_path / "tfds", small_dataset, damage=True)
+        listed, quarantined = 12 + 7, 6
+    run, error = _ingest_only(tmp_path / "root", data_dir, limit=0.1, tfds=source == "tfds")
+    assert run.state == "FAILED" and error is not None
+    text = _error_text(error)
+    match = re.search(r"The reasons are in (\S+quarantine\.jsonl);", text)
+    assert match, text[-2000:]
+    evidence = match.group(1)
+    assert evidence.startswith(str(tmp_path / "root" / "OxfordPetExampleGen" /
+                                   example_gen.STOPPED_DIR))
+    assert not glob.glob(str(tmp_path / "root" / "OxfordPetExampleGen" / "examples" / "*" /
+                             "ingest"))  # what TFX removed: why the copy must be elsewhere
+    folder = os.path.dirname(evidence)
+    lines = open(evidence).read().splitlines()
+    assert len(lines) == quarantined and all(json.loads(line)["reason"] for line in lines)
+    outcomes = open(os.path.join(folder, example_gen.OUTCOMES_FILE)).read().splitlines()
+    assert len(outcomes) == listed
+    report = json.load(open(os.path.join(folder, example_gen.REPORT_FILE)))
+    assert sum(split["quarantined"] for split in report["splits"].values()) == quarantined
+
+
+def test_an_image_fixed_in_place_is_ingested_again(small_dataset, tmp_path):
+    """The fingerprint (the ExampleGen's cache key) covers every listed image and trimap: a
+    rerun is CACHED while nothing changed, and ingests again after an edit in place."""
+    data_dir = str(tmp_path / "data")
+    shutil.copytree(small_dataset, data_dir)
+    entry = layout.read_list(os.path.join(data_dir, layout.SPLIT_LISTS["train"]))[0]
+    first, _ = _ingest_only(tmp_path / "root", data_dir)
+    again, _ = _ingest_only(tmp_path / "root", data_dir)
+    assert (first.state, again.state) == ("COMPLETE", "CACHED")
+    fingerprint = first.output("examples").custom_properties["input_fingerprint"].string_value
+    assert "split:train,listed_files:12," in fingerprint  # 6 images and their 6 trimaps
+
+    path = layout.image_path(data_dir, entry.name)
+    fixed = Image.open(path).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    fixed.save(path, "JPEG", quality=90)  # same name, same list files
+    edited, _ = _ingest_only(tmp_path / "root", data_dir)
+    assert edited.state == "COMPLETE"
+    examples = _examples_by_name(edited.output("examples").uri, "train")
+    assert _value(examples[entry.name], features.IMAGE_KEY) == open(path, "rb").read()
+
+
+def test_the_fingerprint_sees_size_and_time_of_every_listed_file(small_dataset, tmp_path):
+    data_dir = str(tmp_path / "data")
+    shutil.copytree(small_dataset, data_dir)
+    entry = layout.read_list(os.path.join(data_dir, layout.SPLIT_LISTS["eval"]))[-1]
+    before = layout.listed_files_fingerprint(data_dir, "eval")
+    assert before == layout.listed_files_fingerprint(data_dir, "eval")  # stable
+    trimap = layout.trimap_path(data_dir, entry.name)
+    status = os.stat(trimap)
+    os.utime(trimap, ns=(status.st_atime_ns, status.st_mtime_ns + 1))  # same bytes, touched
+    touched = layout.listed_files_fingerprint(data_dir, "eval")
+    assert touched != before
+    os.remove(trimap)
+    assert "missing:1," in layout.listed_files_fingerprint(data_dir, "eval")
+    assert layout.listed_files_fingerprint(data_dir, "train") == \
+        layout.listed_files_fingerprint(small_dataset, "train")  # location-independent
 
 
 def test_list_line_contradicting_the_breed_table():
@@ -265,17 +471,58 @@ def _tfds_record(data_dir: str, entry: layout.ListEntry) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def test_tfds_records_give_the_same_examples_as_the_directory(small_dataset, tmp_path):
-    tfds_dir = tmp_path / "tensorflow_datasets" / "oxford_iiit_pet" / "4.0.0"
+def _tfds_example(**feature) -> bytes:
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def _tfds_dir(path, data_dir: str, damage: bool = False) -> str:
+    """A TFDS oxford_iiit_pet 4.0.0 version directory with `data_dir`'s samples, two shards a
+    split; with `damage`, six more train records: one with a 16-bit mask (repaired), four
+    that cannot be used (not a tf.Example, no mask, a label that contradicts the breed, an
+    empty image) and an identical copy of another; and a train record again in eval."""
+    tfds_dir = path / "oxford_iiit_pet" / "4.0.0"
     tfds_dir.mkdir(parents=True)
     for split, tfds_split in (("train", "train"), ("eval", "test")):
-        entries = layout.read_list(os.path.join(small_dataset, layout.SPLIT_LISTS[split]))
+        entries = layout.read_list(os.path.join(data_dir, layout.SPLIT_LISTS[split]))
+        records_ = [_tfds_record(data_dir, entry) for entry in entries]
+        if damage and split == "train":
+            entry = entries[0]
+            image = open(layout.image_path(data_dir, entry.name), "rb").read()
+            mask16 = _png(Image.fromarray(np.asarray(Image.open(
+                layout.trimap_path(data_dir, entry.name))).astype(np.uint16)))
+
+            def b(value):
+                return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+            def i(value):
+                return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+            records_ += [
+                _tfds_example(image=b(image), segmentation_mask=b(mask16),
+                              file_name=b(b"Bengal_900.jpg"), label=i(5), species=i(0)),
+                b"\x08\x96\x01 not a tf.Example",
+                _tfds_example(image=b(image), file_name=b(b"Bengal_901.jpg"), label=i(5),
+                              species=i(0)),
+                _tfds_example(image=b(image), segmentation_mask=b(mask16),
+                              file_name=b(b"Bengal_902.jpg"), label=i(7), species=i(0)),
+                _tfds_example(image=b(b""), segmentation_mask=b(mask16),
+                              file_name=b(b"Bengal_903.jpg"), label=i(5), species=i(0)),
+                records_[1],  # the same record twice
+            ]
+        if damage and split == "eval":  # a train sample in the test split too
+            records_.append(_tfds_record(data_dir, layout.read_list(
+                os.path.join(data_dir, layout.SPLIT_LISTS["train"]))[2]))
         for shard in range(2):
-            path = tfds_dir / f"oxford_iiit_pet-{tfds_split}.tfrecord-0000{shard}-of-00002"
-            with tf.io.TFRecordWriter(str(path)) as writer:
-                for entry in entries[shard::2]:
-                    writer.write(_tfds_record(small_dataset, entry))
-    from_tfds = _run(example_gen.TfdsExecutor(), str(tfds_dir), str(tmp_path / "tfds_out"),
+            shard_path = tfds_dir / f"oxford_iiit_pet-{tfds_split}.tfrecord-0000{shard}-of-00002"
+            with tf.io.TFRecordWriter(str(shard_path)) as writer:
+                for record in records_[shard::2]:
+                    writer.write(record)
+    return str(tfds_dir)
+
+
+def test_tfds_records_give_the_same_examples_as_the_directory(small_dataset, tmp_path):
+    tfds_dir = _tfds_dir(tmp_path / "tensorflow_datasets", small_dataset)
+    from_tfds = _run(example_gen.TfdsExecutor(), tfds_dir, str(tmp_path / "tfds_out"),
                      patterns=example_gen.TFDS_SPLIT_PATTERNS)
     from_dir = _run(example_gen.Executor(), small_dataset, str(tmp_path / "dir_out"))
     for split in ("train", "eval"):
@@ -285,6 +532,38 @@ def test_tfds_records_give_the_same_examples_as_the_directory(small_dataset, tmp
         for name, example in dir_examples.items():
             assert tfds_examples[name] == example  # same features, same bytes
     assert _report(from_tfds.uri) == _report(from_dir.uri)
+
+
+def test_damaged_tfds_records_are_repaired_or_quarantined_with_plain_reasons(small_dataset,
+                                                                             tmp_path):
+    tfds_dir = _tfds_dir(tmp_path / "tensorflow_datasets", small_dataset, damage=True)
+    examples = _run(example_gen.TfdsExecutor(), tfds_dir, str(tmp_path / "out"), limit=0.5,
+                    patterns=example_gen.TFDS_SPLIT_PATTERNS)
+    outcomes = {r["name"]: r for r in _jsonl(examples.uri, example_gen.OUTCOMES_FILE)}
+    assert outcomes["Bengal_900"]["outcome"] == "repaired"
+    assert "16-bit gray: re-encoded as 8-bit gray PNG" in outcomes["Bengal_900"]["detail"]
+    mask = _value(_examples_by_name(examples.uri, "train")["Bengal_900"], features.MASK_KEY)
+    assert set(np.unique(np.asarray(Image.open(io.BytesIO(mask)))).tolist()) <= {1, 2, 3}
+    quarantine = _jsonl(examples.uri, example_gen.QUARANTINE_FILE)
+    reasons = {r["name"]: r["reason"] for r in quarantine}
+    assert len(quarantine) == len(reasons) == 6
+    unnamed = [name for name in reasons if name.startswith("<record ")]
+    assert len(unnamed) == 1 and "is not a tf.Example" in reasons[unnamed[0]]
+    assert reasons["Bengal_901"] == "TFDS record Bengal_901 has no 'segmentation_mask'"
+    assert "list says class 8, species 1; the breed Bengal is class 6" in reasons["Bengal_902"]
+    assert reasons["Bengal_903"] == "image of TFDS record Bengal_903 is an empty file (0 bytes)"
+    train = layout.read_list(os.path.join(small_dataset, layout.SPLIT_LISTS["train"]))
+    assert reasons[train[1].name] == (f"TFDS record {train[1].name} appears 2 times (2 in "
+                                      "train); one train record is used")
+    assert reasons[train[2].name] == (f"TFDS record {train[2].name} appears 2 times (1 in "
+                                      "train, 1 in eval); one train record is used")
+    assert [r["split"] for r in quarantine if r["name"] == train[2].name] == ["eval"]
+    assert _report(examples.uri)["splits"] == {
+        "train": {"listed": 12, "ingested": 7, "repaired": 1, "quarantined": 5},
+        "eval": {"listed": 7, "ingested": 6, "repaired": 0, "quarantined": 1}}
+    written = _examples_by_name(examples.uri, "train")
+    assert train[1].name in written and train[2].name in written  # each once
+    assert len(_read_examples(os.path.join(examples.uri, "Split-train", "*"))) == 7
 
 
 def test_a_split_that_lists_nothing_stops_ingest(tmp_path):

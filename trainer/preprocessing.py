@@ -33,6 +33,18 @@ def _as_vector(strings: tf.Tensor) -> tf.Tensor:
     return tf.reshape(strings, [-1])
 
 
+def decode_one_image(data: tf.Tensor) -> tf.Tensor:
+    """One encoded image (JPEG, PNG, GIF, BMP) -> uint8 [H, W, 3], as training and serving
+    decode it; ingest (oxford_pet/records.py) checks every image it accepts with this too."""
+    return tf.io.decode_image(data, channels=3, expand_animations=False)
+
+
+def decode_one_trimap(data: tf.Tensor) -> tf.Tensor:
+    """One encoded trimap PNG -> uint8 [H, W, 1] trimap values, as Transform decodes it;
+    ingest checks every trimap it accepts with this too."""
+    return tf.io.decode_png(data, channels=1)
+
+
 def resize_images(encoded: tf.Tensor, size: int) -> tf.Tensor:
     """Encoded JPEG/PNG bytes [batch] -> float32 [batch, size, size, 3], pixel values 0..255.
 
@@ -40,8 +52,7 @@ def resize_images(encoded: tf.Tensor, size: int) -> tf.Tensor:
     """
 
     def decode_one(data: tf.Tensor) -> tf.Tensor:
-        image = tf.io.decode_image(data, channels=3, expand_animations=False)
-        image = tf.image.resize(image, [size, size], method="bilinear")  # float32, 0..255
+        image = tf.image.resize(decode_one_image(data), [size, size], method="bilinear")  # float32
         return tf.ensure_shape(image, [size, size, 3])
 
     return tf.map_fn(  # bilinear weights sum to 1: the values stay in 0..255
@@ -84,20 +95,52 @@ def model_images(packed: tf.Tensor, size: Optional[int] = None) -> tf.Tensor:
     return normalize(unpack_pixels(packed, size))
 
 
-def decode_masks(encoded: tf.Tensor, size: int) -> tf.Tensor:
+def _refuse_unknown_values(trimap: tf.Tensor, name: tf.Tensor) -> tf.Tensor:
+    """The trimap, or an InvalidArgumentError naming the example and its first bad values.
+
+    Defence in depth: ingest admits only trimaps whose decoded values are 1, 2 and 3, so this
+    never fires on its output; an example written some other way fails here with one short
+    line instead of a label tensor dump in the Trainer. The error comes from a stateless op
+    (`tf.strings.to_number` of the message): a stateful `tf.debugging.Assert` would make every
+    caller of the graph, also serving with image bytes alone, compute (and need) the mask.
+    """
+    valid = tf.reduce_any(tf.equal(trimap[..., None],
+                                   tf.constant(features.TRIMAP_VALUES, trimap.dtype)), axis=-1)
+
+    def refuse() -> tf.Tensor:
+        bad = tf.unique(tf.reshape(tf.boolean_mask(trimap, tf.logical_not(valid)), [-1])).y
+        message = tf.strings.join([
+            "MASK REFUSED: the trimap of ", name, " holds values ",
+            tf.strings.reduce_join(tf.strings.as_string(bad[:5]), separator=", "),
+            f"; only {', '.join(map(str, features.TRIMAP_VALUES))} "
+            f"({', '.join(features.CLASS_NAMES)}) are trimap values. OxfordPetExampleGen "
+            "quarantines such samples: ingest the data again"])
+        # Always fails ("...could not correctly convert string: <message>"); the sum keeps
+        # the op from being pruned: this branch never returns.
+        return trimap + tf.cast(tf.strings.to_number(message), trimap.dtype)
+
+    return tf.cond(tf.reduce_all(valid), lambda: trimap, refuse)
+
+
+def decode_masks(encoded: tf.Tensor, size: int,
+                 names: Optional[tf.Tensor] = None) -> tf.Tensor:
     """Encoded trimap PNG bytes [batch] -> int64 class ids [batch, size, size, 1].
 
     Nearest-neighbour resize, so no pixel gets a class that is not in the trimap; trimap values
-    1/2/3 become classes 0/1/2 (pet, background, border).
+    1/2/3 become classes 0/1/2 (pet, background, border). A trimap holding any other value is
+    refused with a message naming its example (`names`: the file names, [batch]).
     """
+    encoded = _as_vector(encoded)
+    names = tf.fill(tf.shape(encoded), "an example") if names is None else _as_vector(names)
 
-    def decode_one(data: tf.Tensor) -> tf.Tensor:
-        trimap = tf.io.decode_png(data, channels=1)
+    def decode_one(element) -> tf.Tensor:
+        data, name = element
+        trimap = _refuse_unknown_values(decode_one_trimap(data), name)
         trimap = tf.image.resize(trimap, [size, size], method="nearest")
         return tf.ensure_shape(tf.cast(trimap, tf.int64), [size, size, 1])
 
     trimaps = tf.map_fn(
-        decode_one, _as_vector(encoded),
+        decode_one, (encoded, names),
         fn_output_signature=tf.TensorSpec([size, size, 1], tf.int64))
     return trimaps - features.TRIMAP_VALUES[0]
 
@@ -145,7 +188,8 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
     size = image_size_from(custom_config)
     outputs = {features.IMAGE_XF: pack_images(resize_images(inputs[features.IMAGE_KEY], size))}
     if features.MASK_KEY in inputs:
-        outputs[features.MASK_XF] = decode_masks(inputs[features.MASK_KEY], size)
+        outputs[features.MASK_XF] = decode_masks(inputs[features.MASK_KEY], size,
+                                                 inputs.get(features.FILE_NAME_KEY))
         if (custom_config or {}).get("class_weights") == features.AUTO_CLASS_WEIGHTS:
             outputs[features.CLASS_WEIGHTS_XF] = class_weights_from_analyzer(
                 outputs[features.MASK_XF])
