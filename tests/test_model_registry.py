@@ -442,3 +442,25 @@ def test_the_runner_flags_build_the_registry_settings(capsys):
                            (["--vertex-model", "Pet Unet"], "must be a Vertex AI model ID")):
         assert kubeflow_v2_runner.main(BASE + extra + ["--gcs-dir", "/tmp/none"]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_fresh_step_interpreter_gets_the_stand_ins_and_keeps_the_real_classes(tmp_path):
+    """What a cold-started step gets from its sitecustomize: aiplatform's three names replaced
+    once imported, google.cloud.aiplatform.models untouched (the stand-ins bind to it)."""
+    import subprocess
+    import sys
+
+    from deploy.emulator import processes
+
+    bootstrap = processes.write_bootstrap(str(tmp_path / "bootstrap"))
+    probe = ("from google.cloud import aiplatform\n"
+             "from google.cloud.aiplatform import models\n"
+             "import vertex_emulator_standin as standin\n"
+             "print(aiplatform.Model is standin.Model, aiplatform.Endpoint is standin.Endpoint,\n"
+             "      aiplatform.ModelRegistry is standin.ModelRegistry,\n"
+             "      models.Model is not standin.Model)\n")
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": bootstrap, "HOME": str(tmp_path),
+           processes.SERVICE_ENV: "/nonexistent", processes.MODEL_SERVICE_ENV: "/nonexistent"}
+    result = subprocess.run([sys.executable, "-W", "ignore", "-c", probe], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.stdout.split() == ["True"] * 4, result.stderr[-2000:]
