@@ -491,8 +491,7 @@ def _roll_back_registry(model_dir: str, new: int) -> int:
     from components import model_registry  # imports this module: here, not at the top
 
     try:
-        if model_registry.register_version(model_dir, new) is None:
-            print("(not registered in a Vertex AI Model Registry: nothing else to move)")
+        model_registry.register_version(model_dir, new)  # None: never registered
     except model_registry.RegistryError as error:
         print(f"error: the serving directory serves the rolled-back model, but the Model "
               f"Registry was not updated: {error}. When it is reachable, finish with: python -m "
