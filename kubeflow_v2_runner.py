@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_training_flags(parser)
     out = parser.add_argument_group("output")
     out.add_argument("--output", default=DEFAULT_OUTPUT, help="the pipeline JSON to write")
+    out.add_argument("--verbose", action="store_true",
+                     help="show every TFX and setuptools line on the console too (they always "
+                          "go to <dir of --output>/logs/compile-<time>.log)")
     return parser
 
 
@@ -229,6 +232,8 @@ def compile_pipeline(config, output: str, gcs_dir: Optional[str] = None) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from pipeline import console
+
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)
@@ -240,6 +245,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
+    # What TFX, the wheel build and the cloud libraries write goes to a log beside --output.
+    log_path = console.new_log_path(os.path.dirname(os.path.abspath(args.output)), "compile")
+    return console.run_logged(compile_and_say, args, config, log_path=log_path,
+                              verbose=args.verbose, failure="compiling stopped")
+
+
+def compile_and_say(args: argparse.Namespace, config) -> int:
     print("Loading TFX...", flush=True)
     path = compile_pipeline(config, args.output, args.gcs_dir)
     print(f"Wrote {path}")

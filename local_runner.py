@@ -6,13 +6,14 @@
     python local_runner.py --tfds                      # a prepared TFDS oxford_iiit_pet
 
 Metadata goes to SQLite under the pipeline root; a rerun reuses every component whose inputs
-did not change (TFX cache). At the end it prints what it pushed, or why not, and where the
+did not change (TFX cache). The console shows each component's start and end and the
+project's own progress lines; everything else goes to <pipeline-root>/logs/run-<time>.log
+(--verbose shows it as well). At the end it prints what it pushed, or why not, and where the
 evaluation is.
 """
 
 import argparse
 import glob
-import logging as std_logging
 import os
 import sys
 import time
@@ -96,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                           f"{' '.join(DEFAULT_BEAM_ARGS)})")
     run.add_argument("--no-cache", action="store_true",
                      help="rerun every component even if its inputs did not change")
-    run.add_argument("--verbose", action="store_true", help="show all TFX and Beam logs")
+    run.add_argument("--verbose", action="store_true",
+                     help="show every TFX, Beam, TensorFlow and pip line on the console too "
+                          "(they always go to <pipeline-root>/logs/run-<time>.log)")
     run.add_argument("--wait-for-lock", type=float, default=0, metavar="SECONDS",
                      help="when another run holds the pipeline root, wait up to this long for "
                           "it to end; 0: stop at once with exit code 75")
@@ -180,111 +183,6 @@ def prepare_data(args: argparse.Namespace) -> str:
     return download.fetch_official(download_dir, args.base_url)
 
 
-class _ProgressFilter(std_logging.Filter):
-    """Keeps TFX's 'Component X is running/finished' lines and every warning or error."""
-
-    def filter(self, record: std_logging.LogRecord) -> bool:
-        return record.levelno >= std_logging.WARNING or (
-            record.getMessage().startswith("Component "))
-
-
-def configure_logging(verbose: bool) -> None:
-    from absl import logging as absl_logging
-
-    absl_logging.set_verbosity(absl_logging.INFO)
-    if not verbose:
-        # On the logger itself: TFX's records reach Python's root handler, not absl's.
-        std_logging.getLogger("absl").addFilter(_ProgressFilter())
-        for name in ("apache_beam", "tensorflow"):
-            std_logging.getLogger(name).setLevel(std_logging.WARNING)
-
-
-def print_model(info) -> None:
-    """The Trainer's record of its model (trainer/models.py model_info), if there is one."""
-    if not info:
-        return
-    weights = info.get("class_weights")
-    shown = ", ".join(f"{w:.3g}" for w in weights) if weights else "none"
-    print(f"  model {info.get('architecture')}: {info.get('parameters', 0):,} parameters "
-          f"({info.get('trainable_parameters', 0):,} trainable), class weights {shown}")
-
-
-def print_metrics(values) -> None:
-    from trainer import features
-
-    if "pixel_accuracy" not in values:
-        return
-    print(f"  pixel accuracy {values['pixel_accuracy']:.4f}, "
-          f"mean IoU {values.get('mean_iou', float('nan')):.4f} (eval split)")
-    for name in features.CLASS_NAMES:
-        print(f"  {name:<11} accuracy {values.get(name + '_pixel_accuracy', float('nan')):.4f}"
-              f"  IoU {values.get(name + '_iou', float('nan')):.4f}")
-
-
-def print_ingest(summary) -> None:
-    """Per split: listed = ingested (repaired) + quarantined, as ExampleGen recorded it."""
-    from pipeline import run_summary
-
-    example_gen = summary.component("OxfordPetExampleGen")
-    examples = example_gen.output("examples") if example_gen else None
-    if examples is None:
-        return
-    for split in ("train", "eval"):
-        count = lambda key: run_summary.int_property(examples, f"{split}_{key}")  # noqa: E731
-        print(f"Data {split}: {count('listed')} listed = {count('ingested')} ingested "
-              f"({count('repaired')} repaired) + {count('quarantined')} quarantined")
-    print(f"  ingest report and quarantine list: {examples.uri}/ingest/")
-
-
-def print_retraining(summary) -> None:
-    """Which span was read, what the Trainer started from, what the Evaluator compared with."""
-    if summary.span is not None:
-        print(f"Span: {summary.span}")
-    started = summary.model_info.get("warm_start")
-    if started:
-        print(f"Warm start from {started['base_model']}: "
-              f"{'loaded' if started['loaded'] else started.get('reason')}, "
-              f"{summary.model_info.get('epochs')} epochs")
-    print(f"Baseline: {summary.baseline_model_uri or 'none (no blessed model yet)'}")
-
-
-def print_summary(config, seconds: float) -> int:
-    from pipeline import run_summary
-
-    summary = run_summary.summarize(config.metadata_path, config.pipeline_name)
-    print(f"\nPipeline '{config.pipeline_name}' finished in {seconds:.0f} s "
-          f"(run {summary.run_id})")
-    for run in summary.components.values():
-        print(f"  {run.node_id:<32} {run.state:<9} {run.seconds:7.1f} s")
-    print_ingest(summary)
-    print_retraining(summary)
-    if summary.evaluation_uri:
-        print(f"Evaluation: {summary.evaluation_uri}")
-        print_model(summary.model_info)
-        print_metrics(run_summary.overall_metrics(summary.evaluation_uri))
-    if summary.pushed_version:
-        print(f"Pushed version {summary.pushed_version} to {summary.pushed_destination}")
-    elif summary.blessed is False:
-        print("Not pushed: the evaluation did not bless the model (pixel accuracy below "
-              f"{config.min_pixel_accuracy} or worse than the latest blessed model); see the "
-              "validation result in the evaluation directory.")
-        for line in run_summary.validation_failures(summary.evaluation_uri):
-            print(f"  failed: {line}")
-    else:
-        print("Not pushed.")
-    print_report(summary)
-    return 0
-
-
-def print_report(summary) -> None:
-    """Where the EvaluationReport component wrote this run's report."""
-    component = summary.component("EvaluationReport")
-    report = component.output("report") if component else None
-    if report is not None:
-        print(f"Report: {os.path.join(report.uri, 'report.html')} "
-              f"(summary: report.md beside it)")
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     from pipeline import config as pipeline_config
     from pipeline import run_lock
@@ -326,29 +224,33 @@ def run(args: argparse.Namespace) -> int:
     except download.DownloadError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
+    return run_pipeline(config, args.verbose)
 
-    configure_logging(args.verbose)
-    print("Loading TFX...", flush=True)
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-    from pipeline.pipeline import create_pipeline
-    from pipeline.user_module_pip import speed_up_user_module_installs
+def run_pipeline(config, verbose: bool) -> int:
+    """Runs the pipeline with its output in a log file under the pipeline root
+    (pipeline/console.py): the console shows each component's start and end, the project's
+    own progress lines and the summary."""
+    from pipeline import console
 
-    speed_up_user_module_installs()
-    start = time.time()
-    try:
+    log_path = console.new_log_path(config.pipeline_root, "run")
+    with console.Session(log_path, verbose=verbose, failure="the pipeline stopped",
+                         hint="finished components are cached: a rerun goes on from there"
+                         ) as session:
+        print("Loading TFX...", flush=True)
+        from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+        from pipeline import run_summary
+        from pipeline.pipeline import create_pipeline
+        from pipeline.user_module_pip import speed_up_user_module_installs
+
+        speed_up_user_module_installs()
+        session.follow_tfx()
+        start = time.time()
         LocalDagRunner().run(create_pipeline(config))
-    except Exception as error:  # a component failed: say which and why, in one place
-        cause = error
-        while cause.__cause__ is not None and not str(cause):
-            cause = cause.__cause__
-        print(f"\nerror: the pipeline stopped: {type(cause).__name__}: {cause}", file=sys.stderr)
-        if args.verbose:
-            raise
-        print("(rerun with --verbose for the full log; finished components are cached)",
-              file=sys.stderr)
-        return EXIT_FAILED
-    return print_summary(config, time.time() - start)
+        run_summary.print_summary(config, time.time() - start)
+        return 0
+    return EXIT_FAILED  # the session showed the error's first lines and the log's path
 
 
 if __name__ == "__main__":

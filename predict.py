@@ -9,7 +9,7 @@ are the class ids 0 pet, 1 background, 2 border, resized to the image's own size
 `<name>.overlay.jpg` (the predicted pet and border tinted over the image), then a summary of
 every image (pet pixel share) as summary.csv and summary.json. An input that cannot be used
 (not an image, unreadable) is reported and skipped; the others go on; the exit status is 1
-when any failed.
+when any failed. TensorFlow's own output goes to <output>/logs/predict-<time>.log.
 """
 
 import argparse
@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where local_runner.py pushes models")
     parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME,
                         help="the model's directory under --serving-dir")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own lines on the console too (they always go "
+                             "to <output>/logs/predict-<time>.log)")
     return parser
 
 
@@ -168,7 +171,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pipeline import console
+
+    with console.Session(console.new_log_path(output_dir, "predict"), verbose=args.verbose,
+                         failure="predicting stopped"):
+        return predict_all(model_dir, files, output_dir)
+    return console.EXIT_FAILED  # the session showed the error and the log's path
+
+
+def predict_all(model_dir: str, files: List[str], output_dir: str) -> int:
+    """Segments every file with the model; 1 when any could not be used, else 0."""
     import tensorflow as tf
 
     from trainer import features

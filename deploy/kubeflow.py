@@ -18,10 +18,12 @@ still send packages KFP can run.
 """
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
 from deploy import common
+from pipeline import console
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--service-account", help="Kubernetes service account of the runs")
         command.add_argument("--parameter", action="append", metavar="NAME=VALUE",
                              help="a pipeline runtime parameter, repeatable")
+        command.add_argument("--verbose", action="store_true",
+                             help="show the KFP client's own lines too (they always go to "
+                                  "<dir of --package>/logs/kubeflow-<command>-<time>.log)")
         if name == "schedule":
             command.add_argument("--cron", required=True,
                                  help="6-field cron, seconds first: '0 0 3 * * 1'")
@@ -93,6 +98,16 @@ def main(argv: Optional[List[str]] = None) -> int:
               "(python -m deploy.vertex) and see README.md, \"Plain Kubeflow Pipelines\"",
               file=sys.stderr)
         return 2
+    log_path = console.new_log_path(os.path.dirname(os.path.abspath(package)),
+                                    f"kubeflow-{args.command}")
+    with console.Session(log_path, verbose=args.verbose, failure=f"{args.command} stopped"):
+        return send(args, package, params)
+    return console.EXIT_FAILED  # the session showed the error and the log's path
+
+
+def send(args: argparse.Namespace, package: str, params) -> int:
+    """Starts the run or creates the recurring run; what the KFP client prints goes to the
+    log."""
     import kfp
 
     client = kfp.Client(host=args.host, namespace=args.namespace)

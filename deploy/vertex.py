@@ -14,10 +14,13 @@ runs themselves act as --service-account.
 """
 
 import argparse
+import contextlib
+import os
 import sys
 from typing import List, Optional
 
 from deploy import common
+from pipeline import console
 
 DEFAULT_DISPLAY_NAME = "pet-segmentation"
 
@@ -47,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="a pipeline runtime parameter, repeatable")
         command.add_argument("--no-cache", action="store_true",
                              help="rerun every step even if its inputs did not change")
+        command.add_argument("--verbose", action="store_true",
+                             help="show the Vertex AI client's own lines too (they always go "
+                                  "to <dir of --template>/logs/vertex-<command>-<time>.log)")
         if name == "submit":
             command.add_argument("--wait", action="store_true",
                                  help="block until the run finishes")
@@ -63,12 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check(args: argparse.Namespace) -> None:
+    """ValueError for flags that cannot work, before anything is imported or sent."""
+    if args.command == "schedule":
+        common.check_cron(args.cron, fields=5)
+        if args.max_concurrent_runs < 1:
+            raise ValueError("--max-concurrent-runs must be at least 1")
+        if args.max_concurrent_runs > 1:
+            print(f"warning: --max-concurrent-runs {args.max_concurrent_runs}: overlapping "
+                  "runs pushing to one gs:// serving directory race for version numbers; "
+                  "the loser's push fails (components/model_versions.py)", file=sys.stderr)
+    common.check_template(args.template, (".json",))
+    if not args.pipeline_root.startswith("gs://"):
+        raise ValueError(f"--pipeline-root must be a gs:// path, got {args.pipeline_root!r}")
+    common.parse_parameters(args.parameter)
+
+
 def pipeline_job(args: argparse.Namespace):
     """The aiplatform.PipelineJob for these flags (creating it does not start anything)."""
     from google.cloud import aiplatform
 
-    if not args.pipeline_root.startswith("gs://"):
-        raise ValueError(f"--pipeline-root must be a gs:// path, got {args.pipeline_root!r}")
     return aiplatform.PipelineJob(
         display_name=args.display_name,
         template_path=common.check_template(args.template, (".json",)),
@@ -81,23 +101,29 @@ def pipeline_job(args: argparse.Namespace):
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "schedule":
-            common.check_cron(args.cron, fields=5)
-            if args.max_concurrent_runs < 1:
-                raise ValueError("--max-concurrent-runs must be at least 1")
-            if args.max_concurrent_runs > 1:
-                print(f"warning: --max-concurrent-runs {args.max_concurrent_runs}: overlapping "
-                      "runs pushing to one gs:// serving directory race for version numbers; "
-                      "the loser's push fails (components/model_versions.py)", file=sys.stderr)
-        job = pipeline_job(args)
+        check(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    log_path = console.new_log_path(os.path.dirname(os.path.abspath(args.template)),
+                                    f"vertex-{args.command}")
+    with console.Session(log_path, verbose=args.verbose, failure=f"{args.command} stopped"):
+        return send(args)
+    return console.EXIT_FAILED  # the session showed the error and the log's path
+
+
+def send(args: argparse.Namespace) -> int:
+    """Submits the run or creates the schedule; what Vertex AI's client logs goes to the log."""
+    job = pipeline_job(args)
     if args.command == "submit":
         job.submit(service_account=args.service_account)
         print(f"Submitted {getattr(job, 'resource_name', args.display_name)}")
+        with contextlib.suppress(Exception):  # the console link, as the client logs it
+            print(f"View it: {job._dashboard_uri()}")  # noqa: SLF001
         if args.wait:
+            print("Waiting for the run to end (its state changes go to the log)", flush=True)
             job.wait()
+            print(f"Run ended: {getattr(job, 'state', 'done')}")
         return 0
     schedule = job.create_schedule(
         cron=args.cron, display_name=f"{args.display_name}-schedule",

@@ -1,10 +1,12 @@
 """What a pipeline run did, read back from the ML Metadata store it recorded into.
 
-Used by local_runner.py to say what was pushed (or why not) and where the evaluation is, and by
-the tests to assert on what every component recorded (as TFX's own e2e tests do).
+Used by local_runner.py to say what was pushed (or why not) and where the evaluation is
+(`print_summary`), and by the tests to assert on what every component recorded (as TFX's own
+e2e tests do).
 """
 
 import dataclasses
+import os
 from typing import Any, Dict, List, Optional
 
 from ml_metadata import metadata_store
@@ -216,3 +218,90 @@ def _slice_value(key) -> str:
     kind = key.WhichOneof("kind")
     value = getattr(key, kind) if kind else ""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# ---- the run's summary, as local_runner.py prints it -------------------------------------------
+
+def print_summary(config, seconds: float) -> RunSummary:
+    """What the latest run of `config`'s pipeline did: components run and cached, the data,
+    the model and its evaluation, what was pushed (or why not), where the report is. (Each
+    component's seconds are on its end line above; the log has the rest.)"""
+    summary = summarize(config.metadata_path, config.pipeline_name)
+    states = [run.state for run in summary.components.values()]
+    print(f"\nPipeline '{config.pipeline_name}' finished in {seconds:.0f} s (run "
+          f"{summary.run_id}): {len(states)} components, {states.count('COMPLETE')} run, "
+          f"{states.count('CACHED')} cached")
+    print_ingest(summary)
+    print_retraining(summary)
+    if summary.evaluation_uri:
+        print(f"Evaluation: {summary.evaluation_uri}")
+        print_model(summary.model_info)
+        print_metrics(overall_metrics(summary.evaluation_uri))
+    if summary.pushed_version:
+        print(f"Pushed version {summary.pushed_version} to {summary.pushed_destination}")
+    elif summary.blessed is False:
+        print("Not pushed: the evaluation did not bless the model (pixel accuracy below "
+              f"{config.min_pixel_accuracy} or worse than the latest blessed model); see the "
+              "validation result in the evaluation directory.")
+        for line in validation_failures(summary.evaluation_uri):
+            print(f"  failed: {line}")
+    else:
+        print("Not pushed.")
+    print_report(summary)
+    return summary
+
+
+def print_model(info: Dict[str, Any]) -> None:
+    """The Trainer's record of its model (trainer/models.py model_info), if there is one."""
+    if not info:
+        return
+    weights = info.get("class_weights")
+    shown = ", ".join(f"{w:.3g}" for w in weights) if weights else "none"
+    print(f"  model {info.get('architecture')}: {info.get('parameters', 0):,} parameters "
+          f"({info.get('trainable_parameters', 0):,} trainable), class weights {shown}")
+
+
+def print_metrics(values: Dict[str, float]) -> None:
+    from trainer import features
+
+    if "pixel_accuracy" not in values:
+        return
+    print(f"  pixel accuracy {values['pixel_accuracy']:.4f}, "
+          f"mean IoU {values.get('mean_iou', float('nan')):.4f} (eval split)")
+    for name in features.CLASS_NAMES:
+        print(f"  {name:<11} accuracy {values.get(name + '_pixel_accuracy', float('nan')):.4f}"
+              f"  IoU {values.get(name + '_iou', float('nan')):.4f}")
+
+
+def print_ingest(summary: RunSummary) -> None:
+    """Per split: listed = ingested (repaired) + quarantined, as ExampleGen recorded it."""
+    example_gen = summary.component("OxfordPetExampleGen")
+    examples = example_gen.output("examples") if example_gen else None
+    if examples is None:
+        return
+    for split in ("train", "eval"):
+        count = lambda key: int_property(examples, f"{split}_{key}")  # noqa: E731
+        print(f"Data {split}: {count('listed')} listed = {count('ingested')} ingested "
+              f"({count('repaired')} repaired) + {count('quarantined')} quarantined")
+    print(f"  ingest report and quarantine list: {examples.uri}/ingest/")
+
+
+def print_retraining(summary: RunSummary) -> None:
+    """Which span was read, what the Trainer started from, what the Evaluator compared with."""
+    if summary.span is not None:
+        print(f"Span: {summary.span}")
+    started = summary.model_info.get("warm_start")
+    if started:
+        print(f"Warm start from {started['base_model']}: "
+              f"{'loaded' if started['loaded'] else started.get('reason')}, "
+              f"{summary.model_info.get('epochs')} epochs")
+    print(f"Baseline: {summary.baseline_model_uri or 'none (no blessed model yet)'}")
+
+
+def print_report(summary: RunSummary) -> None:
+    """Where the EvaluationReport component wrote this run's report."""
+    component = summary.component("EvaluationReport")
+    report = component.output("report") if component else None
+    if report is not None:
+        print(f"Report: {os.path.join(report.uri, 'report.html')} "
+              f"(summary: report.md beside it)")

@@ -2,13 +2,14 @@
 
     python -m report --pipeline-root workdir/pipeline_root          # the latest run
     python -m report --evaluation-dir workdir/pipeline_root/Evaluator/evaluation/12
+
+TensorFlow's and TFMA's own output goes to <output>/logs/report-<time>.log.
 """
 
 import argparse
 import os
 import sys
 from typing import List, Optional
-
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "(0: no samples)")
     parser.add_argument("--samples", type=int, default=defaults["report_samples"].default,
                         help="best and worst examples shown, each")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's and TFMA's own lines on the console too (they "
+                             "always go to <output>/logs/report-<time>.log)")
     return parser
 
 
@@ -50,7 +54,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.max_examples < 0 or args.samples < 0:
         print("error: --max-examples and --samples must be 0 or more", file=sys.stderr)
         return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pipeline import console
+
+    output = os.path.abspath(args.output)
+    with console.Session(console.new_log_path(output, "report"), verbose=args.verbose,
+                         failure="the report stopped"):
+        return build_report(args, output)
+    return console.EXIT_FAILED  # the session showed the error and the log's path
+
+
+def build_report(args: argparse.Namespace, output: str) -> int:
+    """Gathers the facts of the run and writes the report; 1 when the run cannot be read."""
     from report import facts, write
 
     try:
@@ -60,7 +74,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             run = facts.from_evaluation_dir(args.evaluation_dir, args.pipeline_name)
         gathered = facts.gather(run, args.max_examples, args.samples)
-        paths = write.write_report(gathered, os.path.abspath(args.output))
+        paths = write.write_report(gathered, output)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -1,5 +1,7 @@
-"""Shared fixtures: small generated datasets in the real layout, and one small pipeline run."""
+"""Shared fixtures: small generated datasets in the real layout, one small pipeline run, and one
+run of the demo command."""
 
+import collections
 import os
 
 import pytest
@@ -70,3 +72,25 @@ def runs(tmp_path_factory):
     LocalDagRunner().run(create_pipeline(strict))
     summaries.append(run_summary.summarize(config.metadata_path, config.pipeline_name))
     return config, *summaries
+
+
+DemoCommandRun = collections.namedtuple("DemoCommandRun", "returncode stdout stderr work_dir")
+# The demo command on a tiny dataset, as a user types it (README "The two commands"), with the
+# sizes passed through its documented flags.
+DEMO_COMMAND_FLAGS = ["--demo-count", "16", "--image-size", "64", "--epochs", "1",
+                      "--batch-size", "4", "--min-pixel-accuracy", "0"]
+DEMO_COMMAND_TIMEOUT = 1800  # seconds; two shared cores and a cold TFX import are slow
+
+
+@pytest.fixture(scope="session")
+def demo_command_run(tmp_path_factory):
+    """`bash scripts/demo.sh --work-dir <tmp> <DEMO_COMMAND_FLAGS>` run once in a subprocess,
+    stdout and stderr apart (one run shared by every test of the demo command's behaviour)."""
+    import subprocess
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    work_dir = str(tmp_path_factory.mktemp("demo_command"))
+    result = subprocess.run(["bash", "scripts/demo.sh", "--work-dir", work_dir,
+                             *DEMO_COMMAND_FLAGS], cwd=repo, capture_output=True, text=True,
+                            timeout=DEMO_COMMAND_TIMEOUT)
+    return DemoCommandRun(result.returncode, result.stdout, result.stderr, work_dir)

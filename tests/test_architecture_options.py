@@ -97,11 +97,13 @@ def test_the_push_manifest_carries_the_trainers_model_info(tmp_path):
 
 
 def test_the_run_report_names_the_model(capsys):
-    local_runner.print_model({"architecture": features.XCEPTION_UNET, "parameters": 2058979,
-                              "trainable_parameters": 2055203,
-                              "class_weights": [0.8181, 0.5454, 1.636]})
+    from pipeline import run_summary
+
+    run_summary.print_model({"architecture": features.XCEPTION_UNET, "parameters": 2058979,
+                             "trainable_parameters": 2055203,
+                             "class_weights": [0.8181, 0.5454, 1.636]})
     assert capsys.readouterr().out.strip() == (
         "model unet_xception: 2,058,979 parameters (2,055,203 trainable), "
         "class weights 0.818, 0.545, 1.64")
-    local_runner.print_model({})
+    run_summary.print_model({})
     assert capsys.readouterr().out == ""

@@ -41,7 +41,6 @@ def invert_training_trimaps(span_dir: str) -> int:
 def retraining(tmp_path_factory):
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-    import local_runner
     from oxford_pet import demo, layout
     from pipeline import run_summary
     from pipeline.config import PipelineConfig
@@ -67,7 +66,7 @@ def retraining(tmp_path_factory):
         summary = run_summary.summarize(run_config.metadata_path, run_config.pipeline_name)
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            local_runner.print_summary(run_config, 0.0)
+            run_summary.print_summary(run_config, 0.0)
         runs.append((summary, printed.getvalue(),
                      [int(v) for v in sorted(os.listdir(config.model_dir)) if v.isdigit()]
                      if os.path.isdir(config.model_dir) else []))

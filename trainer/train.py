@@ -5,6 +5,7 @@ Hyperparameters come from the pipeline config through the Trainer's `custom_conf
 """
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -16,12 +17,13 @@ import tensorflow_transform as tft
 import tf_keras as keras
 
 try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import export, features, models, preprocessing
+    from trainer import export, features, models, preprocessing, short_errors
 except ImportError:  # in TFX's user-module wheel the same files are top-level modules
     import export
     import features
     import models
     import preprocessing
+    import short_errors
 
 
 VERTEX_KEY_PREFIX = "ai_platform_"
@@ -186,27 +188,80 @@ def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+# In-epoch progress goes to this logger, only when a handler listens: pipeline/console.py
+# attaches one (drawing a bar) when the runner's stdout is a terminal. Nothing is logged
+# otherwise, so logs and Cloud Logging keep one line per epoch.
+PROGRESS_LOGGER = "petseg.progress"
+PROGRESS_SECONDS = 0.5  # at most two updates a second
+_progress = logging.getLogger(PROGRESS_LOGGER)
+
+
+def progress_text(epoch: int, epochs: int, phase: str, done: int, total: Optional[int],
+                  seconds: float, width: int = 24) -> str:
+    """`[Trainer] epoch 2/10 train [#####-------] 37/120 batches, 12 s, ~27 s left`; without a
+    known total (the first epoch of a dataset of unknown length) the count and time only."""
+    head = f"[Trainer] epoch {epoch}/{epochs} {phase}"
+    if not total:
+        return f"{head}: {done} batches, {seconds:.0f} s"
+    share = min(1.0, done / total)
+    filled = int(round(share * width))
+    left = seconds / done * (total - done) if done else 0.0
+    return (f"{head} [{'#' * filled}{'-' * (width - filled)}] {done}/{total} batches, "
+            f"{seconds:.0f} s, ~{left:.0f} s left")
+
+
 class _EpochLog(keras.callbacks.Callback):
     """One readable progress line per epoch in the Trainer's log, with where its time went:
-    `[Trainer] epoch 2/10 (train 51.2 s, validation 17.9 s): accuracy 0.9012, ...`."""
+    `[Trainer] epoch 2/10 (train 51.2 s, validation 17.9 s): accuracy 0.9012, ...`; and, when
+    someone listens on PROGRESS_LOGGER, a progress text within the epoch (train, then
+    validation batches; the totals are known from the first epoch on)."""
 
     def __init__(self, epochs: int):
         super().__init__()
+        self._supports_tf_logs = True  # the batch hooks read no values: no sync per batch
         self._epochs = epochs
-        self._epoch_start = self._validation_start = 0.0
+        self._epoch = 0
+        self._epoch_start = self._validation_start = self._phase_start = 0.0
         self._validation_seconds = 0.0
+        self._shown_at = 0.0
+        self._batches = {"train": 0, "validation": 0}
+        self._totals: Dict[str, Optional[int]] = {"train": None, "validation": None}
 
     def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
         self._epoch_start, self._validation_seconds = time.perf_counter(), 0.0
+        self._phase_start = self._epoch_start
+        steps = (getattr(self, "params", None) or {}).get("steps")  # None: unknown length
+        self._totals["train"] = steps or self._totals["train"]
 
     def on_test_begin(self, logs=None):
-        self._validation_start = time.perf_counter()
+        self._validation_start = self._phase_start = time.perf_counter()
 
     def on_test_end(self, logs=None):
         self._validation_seconds += time.perf_counter() - self._validation_start
 
+    def on_train_batch_end(self, batch, logs=None):
+        self._batch_done("train", batch)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._batch_done("validation", batch)
+
+    def _batch_done(self, phase: str, batch: int) -> None:
+        self._batches[phase] = batch + 1
+        if not _progress.handlers:
+            return
+        now = time.perf_counter()
+        if now - self._shown_at < PROGRESS_SECONDS:
+            return
+        self._shown_at = now
+        _progress.info(progress_text(self._epoch + 1, self._epochs, phase, batch + 1,
+                                     self._totals[phase], now - self._phase_start))
+
     def on_epoch_end(self, epoch, logs=None):
         total = time.perf_counter() - self._epoch_start
+        for phase, count in self._batches.items():  # an epoch's length, for the next bars
+            self._totals[phase] = count or self._totals[phase]
+            self._batches[phase] = 0
         shown = ", ".join(f"{key} {value:.4f}" for key, value in sorted((logs or {}).items()))
         timing = (f"train {total - self._validation_seconds:.1f} s, "
                   f"validation {self._validation_seconds:.1f} s")
@@ -246,6 +301,33 @@ def write_history(history: Dict[str, List[float]], directory: str) -> str:
     return path
 
 
+def _shortened_errors(run):
+    """Re-raises an error with a long message (TensorFlow's graph errors embed stack frames
+    and, for a label out of range, every label of the batch: over 100 KB) with its first lines
+    only, as the same kind of error; the whole message and its traceback go to the log first.
+    TFX records, and a runner or Vertex AI shows, the short one."""
+
+    @functools.wraps(run)
+    def wrapper(fn_args):
+        try:
+            return run(fn_args)
+        except Exception as error:  # noqa: BLE001 - re-raised, shortened or as it was
+            if not short_errors.is_long(str(error)):
+                raise
+            logging.exception("[Trainer] %s, the whole message (shortened when re-raised):",
+                              type(error).__name__)
+            text = short_errors.shorten(str(error),
+                                        note="the whole message is in the Trainer's log")
+            if isinstance(error, tf.errors.OpError):
+                shorter = type(error)(error.node_def, error.op, text)
+            else:
+                shorter = short_errors.same_kind(error, text) or RuntimeError(
+                    f"{type(error).__name__}: {text}")
+            raise shorter from None
+    return wrapper
+
+
+@_shortened_errors
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
     settings = TrainerSettings.from_custom_config(fn_args.custom_config)
