@@ -68,9 +68,16 @@ def _now() -> str:
 
 
 def _prebuilt_images() -> List[str]:
-    from google.cloud.aiplatform.constants import prediction
+    """aiplatform's list of Vertex's prebuilt prediction images (constants/prediction.py),
+    read without importing the aiplatform package (3 s in the emulator's process)."""
+    import importlib.util
 
-    return list(prediction.SERVING_CONTAINER_URIS)
+    package = importlib.util.find_spec("google.cloud.aiplatform")  # does not run the package
+    path = os.path.join(os.path.dirname(package.origin), "constants", "prediction.py")
+    spec = importlib.util.spec_from_file_location("_aiplatform_prediction_constants", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # plain lists; imports only re and collections
+    return list(module.SERVING_CONTAINER_URIS)
 
 
 class ModelRegistryService:
