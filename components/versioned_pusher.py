@@ -114,8 +114,7 @@ def build_manifest(input_dict: Dict[str, List[types.Artifact]], exec_properties:
         "baseline": baseline,
     }
     manifest["data"] = describe_data(_optional_single(input_dict, EXAMPLES_KEY))
-    custom = json_utils.loads(
-        exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {}
+    custom = custom_config(exec_properties)
     manifest["config"] = custom.get(PIPELINE_CONFIG_KEY)
     manifest["packages"] = package_versions()
     manifest["pipeline_run"] = pipeline_run
@@ -124,10 +123,10 @@ def build_manifest(input_dict: Dict[str, List[types.Artifact]], exec_properties:
     return manifest
 
 
-def registry_settings(exec_properties: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    custom = json_utils.loads(
+def custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
+    """The component's custom_config ({} when none), as the launcher passes it: JSON."""
+    return json_utils.loads(
         exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {}
-    return custom.get(VERTEX_MODEL_KEY)
 
 
 class Executor(pusher_executor.Executor):
@@ -154,7 +153,7 @@ class Executor(pusher_executor.Executor):
         serving_path = os.path.join(model_dir, str(version))
         logging.info("Model pushed as version %d to %s", version, serving_path)
         print(f"[VersionedPusher] pushed version {version} to {serving_path}", flush=True)
-        settings = registry_settings(exec_properties)
+        settings = custom_config(exec_properties).get(VERTEX_MODEL_KEY)
         properties = {}
         if settings:
             registered = model_registry.register_version(
