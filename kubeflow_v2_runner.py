@@ -5,10 +5,13 @@
         --pipeline-root gs://my-bucket/petseg/root --data-dir gs://my-bucket/petseg/data \\
         --serving-dir gs://my-bucket/petseg/serving --span-pattern 'span-{SPAN}' --warm-start \\
         --dataflow-temp-location gs://my-bucket/petseg/tmp \\
-        --vertex-training --accelerator-type NVIDIA_TESLA_T4 --accelerator-count 1
+        --vertex-training --accelerator-type NVIDIA_TESLA_T4 --accelerator-count 1 \\
+        --vertex-model pet-unet [--vertex-endpoint pet-segmentation]
 
 writes `pipeline.json` (a KFP v2 PipelineJob), which `python -m deploy.vertex submit|schedule`
-then sends. The pipeline is the same `create_pipeline(config)` the local runner runs; only the
+then sends. With `--vertex-model` the pusher step also registers each pushed version in the
+Vertex AI Model Registry (components/model_registry.py), and with `--vertex-endpoint` serves it
+there. The pipeline is the same `create_pipeline(config)` the local runner runs; only the
 configuration differs (gs:// paths, `PipelineConfig.cloud`).
 
 Compiling needs no cloud access except one step: TFX packages the user module directory
@@ -31,12 +34,13 @@ DEFAULT_OUTPUT = os.path.join(HERE, "build", "pipeline.json")
 
 def build_parser() -> argparse.ArgumentParser:
     from pipeline import flags
-    from pipeline.cloud import DataflowConfig, VertexTrainingConfig
+    from pipeline.cloud import DataflowConfig, ModelRegistryConfig, VertexTrainingConfig
     from pipeline.config import PipelineConfig
 
     defaults = PipelineConfig.__dataclass_fields__
     flow = DataflowConfig.__dataclass_fields__
     training = VertexTrainingConfig.__dataclass_fields__
+    registry_fields = ModelRegistryConfig.__dataclass_fields__
     parser = argparse.ArgumentParser(
         prog="python kubeflow_v2_runner.py",
         description="Compile the pet segmentation pipeline to a Kubeflow V2 / Vertex AI "
@@ -89,6 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
     vertex.add_argument("--accelerator-count", type=int,
                         default=training["accelerator_count"].default,
                         help="GPUs per training machine: 1, 2, 4 or 8")
+    registry = parser.add_argument_group(
+        "Vertex AI Model Registry (each pushed version); off unless --vertex-model")
+    registry.add_argument("--vertex-model", default=None, metavar="MODEL_ID",
+                          help="register every pushed version as a version of this registry "
+                               "model (created by the first push), aliases vN, blessed, "
+                               "default; e.g. pet-unet")
+    registry.add_argument("--vertex-serving-image", default=None, metavar="IMAGE",
+                          help="the registry versions' serving container (default: Vertex's "
+                               "prebuilt TensorFlow image nearest the locked TensorFlow, from "
+                               "the region's registry, e.g. us-docker.pkg.dev/vertex-ai/"
+                               "prediction/tf2-cpu.2-15:latest)")
+    registry.add_argument("--vertex-endpoint", default=None, metavar="NAME",
+                          help="also deploy every pushed version to this Vertex AI endpoint "
+                               "(display name, created if missing; or its ID) with 100%% of "
+                               "the traffic, undeploying the model's older versions there")
+    registry.add_argument("--vertex-endpoint-machine-type",
+                          default=registry_fields["endpoint_machine_type"].default,
+                          help="machine type serving the endpoint's deployed model")
     flags.add_training_flags(parser)
     out = parser.add_argument_group("output")
     out.add_argument("--output", default=DEFAULT_OUTPUT, help="the pipeline JSON to write")
@@ -101,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace):
     """The PipelineConfig (with its cloud part) for these flags; validated."""
     from pipeline import flags
-    from pipeline.cloud import CloudConfig, DataflowConfig, VertexTrainingConfig
+    from pipeline.cloud import CloudConfig, DataflowConfig, ModelRegistryConfig, \
+        VertexTrainingConfig
     from pipeline.config import PipelineConfig
 
     dataflow = None
@@ -117,8 +140,17 @@ def config_from_args(args: argparse.Namespace):
         training = VertexTrainingConfig(machine_type=args.training_machine_type,
                                         accelerator_type=accelerator,
                                         accelerator_count=args.accelerator_count)
+    registry = None
+    if args.vertex_model:
+        registry = ModelRegistryConfig(model_id=args.vertex_model,
+                                       serving_image=args.vertex_serving_image,
+                                       endpoint=args.vertex_endpoint,
+                                       endpoint_machine_type=args.vertex_endpoint_machine_type)
+    elif args.vertex_endpoint or args.vertex_serving_image:
+        raise ValueError("--vertex-endpoint and --vertex-serving-image need --vertex-model (the "
+                         "registry model whose versions are served)")
     cloud = CloudConfig(project=args.project, region=args.region, image=args.image,
-                        dataflow=dataflow, vertex_training=training)
+                        dataflow=dataflow, vertex_training=training, model_registry=registry)
     if training is not None:
         from deploy import vertex_rules
 
@@ -139,6 +171,25 @@ def config_from_args(args: argparse.Namespace):
                                                  "--direct_num_workers=0"],
         ingest_beam_args=[],
         cloud=cloud)
+
+
+def registry_summary(config) -> str:
+    """Where pushed versions are registered (and served), and the serving image's caveat."""
+    import importlib.metadata
+
+    from components.model_registry import prebuilt_tf_image
+
+    settings = config.cloud.registry_settings(config.pipeline_name)
+    lines = [f"Each pushed version is registered as a version of Vertex AI model "
+             f"{settings['model_id']} ({settings['project']}, {settings['region']}), serving "
+             f"image {settings['serving_image']}"
+             + (f", and deployed to endpoint {settings['endpoint']!r} with 100% of the traffic"
+                if settings["endpoint"] else "")]
+    if config.cloud.model_registry.serving_image is None:
+        _, note = prebuilt_tf_image(config.cloud.region, importlib.metadata.version("tensorflow"))
+        if note:
+            lines.append(f"note: {note}")
+    return "\n".join(lines)
 
 
 def credentials_problem(pipeline_root: str) -> Optional[str]:
@@ -204,6 +255,8 @@ def compile_and_say(args: argparse.Namespace, config) -> int:
     print("Loading TFX...", flush=True)
     path = compile_pipeline(config, args.output, args.gcs_dir)
     print(f"Wrote {path}")
+    if config.cloud.model_registry is not None:
+        print(registry_summary(config))
     if args.gcs_dir:
         print(f"Try it locally, as Vertex AI would run it: python -m deploy.emulate "
               f"--template {path} --gcs-dir {args.gcs_dir}")

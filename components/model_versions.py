@@ -456,7 +456,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     back = commands.add_parser("rollback", help="push a copy of an earlier version as the "
                                                 "newest one (deletes nothing)",
                                description="Copies version N to a new highest version, which "
-                                           "TF Serving then serves; every version stays.")
+                                           "TF Serving then serves; every version stays. When "
+                                           "the versions are registered in the Vertex AI Model "
+                                           "Registry (their push_manifest.json names the "
+                                           "registry model), the new version's alias and "
+                                           "'blessed' move to N's registry version (and its "
+                                           "endpoint serves it), with Application Default "
+                                           "Credentials.")
     back.add_argument("model_dir", help="<serving-dir>/<model-name>")
     back.add_argument("version", type=int, help="the version to serve again")
     args = parser.parse_args(argv)
@@ -470,9 +476,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             new = roll_back(args.model_dir, args.version)
             print(f"version {args.version} is now also version {new}, the one served")
+            return _roll_back_registry(args.model_dir, new)
     except (ValueError, OSError, run_lock.LockBusy) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _roll_back_registry(model_dir: str, new: int) -> int:
+    """Moves the Vertex AI Model Registry's aliases to the rolled-back model, when the model
+    directory's versions are registered (components/model_registry.py); 1 if that failed."""
+    import sys
+
+    from components import model_registry  # imports this module: here, not at the top
+
+    try:
+        model_registry.register_version(model_dir, new)  # None: never registered
+    except model_registry.RegistryError as error:
+        print(f"error: the serving directory serves the rolled-back model, but the Model "
+              f"Registry was not updated: {error}. When it is reachable, finish with: python -m "
+              f"components.model_registry {model_dir} {new}", file=sys.stderr)
+        return 1
     return 0
 
 

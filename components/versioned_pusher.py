@@ -8,6 +8,12 @@ through tf.io.gfile, weaker guarantees stated there). Each version carries
 `push_manifest.json`: the version, the metrics that blessed it, the baseline it beat, the data it
 was trained on (span, input fingerprint, counts), the pipeline config and the package versions,
 so an operator can tell what a version is without the metadata store.
+
+With registry settings (`vertex_model`, from pipeline/cloud.py ModelRegistryConfig), the same
+step then registers the version in the Vertex AI Model Registry and optionally deploys it to an
+endpoint (components/model_registry.py); a rerun of a push registers nothing twice. A registry
+that refuses fails the step, with the version already in the serving directory: the rerun
+(or Vertex's retry) skips the copy and completes the registration.
 """
 
 import importlib.metadata
@@ -25,12 +31,14 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.types.component_spec import ChannelParameter
 from tfx.utils import json_utils, path_utils, proto_utils
 
+from components import model_registry
 from components.model_versions import push_model, read_model_info, version_of
 from report.facts import properties
 
 EVALUATION_KEY = "evaluation"
 EXAMPLES_KEY = "examples"
 PIPELINE_CONFIG_KEY = "pipeline_config"  # in the Pusher's custom_config
+VERTEX_MODEL_KEY = model_registry.MANIFEST_KEY  # in custom_config and each manifest
 INGEST_COUNTS = ("_listed", "_ingested", "_repaired", "_quarantined")
 # The packages that decide what a SavedModel is and how it was made.
 PACKAGES = ("tfx", "tensorflow", "tf-keras", "tensorflow-transform",
@@ -85,7 +93,8 @@ def describe_data(examples: Optional[types.Artifact]) -> Optional[Dict[str, Any]
 
 
 def build_manifest(input_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any],
-                   model_path: str, model_dir: str) -> Dict[str, Any]:
+                   model_path: str, model_dir: str,
+                   pipeline_run: Optional[str] = None) -> Dict[str, Any]:
     """What an operator needs to know about a version (see the module docstring)."""
     manifest = dict(read_model_info(model_path))  # top-level keys, as readers expect
     blessing = _optional_single(input_dict, standard_component_specs.MODEL_BLESSING_KEY)
@@ -105,11 +114,19 @@ def build_manifest(input_dict: Dict[str, List[types.Artifact]], exec_properties:
         "baseline": baseline,
     }
     manifest["data"] = describe_data(_optional_single(input_dict, EXAMPLES_KEY))
-    custom = json_utils.loads(
-        exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {}
+    custom = custom_config(exec_properties)
     manifest["config"] = custom.get(PIPELINE_CONFIG_KEY)
     manifest["packages"] = package_versions()
+    manifest["pipeline_run"] = pipeline_run
+    if custom.get(VERTEX_MODEL_KEY):  # the registry it goes to: what a rollback updates
+        manifest[VERTEX_MODEL_KEY] = custom[VERTEX_MODEL_KEY]
     return manifest
+
+
+def custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
+    """The component's custom_config ({} when none), as the launcher passes it: JSON."""
+    return json_utils.loads(
+        exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {}
 
 
 class Executor(pusher_executor.Executor):
@@ -128,15 +145,27 @@ class Executor(pusher_executor.Executor):
         model_dir = destination.filesystem.base_directory
         model_path = self.GetModelPath(input_dict)
         version, pushed_now = push_model(
-            model_path, model_dir, build_manifest(input_dict, exec_properties, model_path,
-                                                  model_dir))
+            model_path, model_dir, build_manifest(
+                input_dict, exec_properties, model_path, model_dir,
+                pipeline_run=model_registry.pipeline_run(self._context)))
         if not pushed_now:  # a rerun re-blessed a model pushed before: no duplicate
             print(f"[VersionedPusher] this model is already version {version}", flush=True)
         serving_path = os.path.join(model_dir, str(version))
-        self._MarkPushed(model_push, pushed_destination=serving_path,
-                         pushed_version=str(version))
         logging.info("Model pushed as version %d to %s", version, serving_path)
         print(f"[VersionedPusher] pushed version {version} to {serving_path}", flush=True)
+        settings = custom_config(exec_properties).get(VERTEX_MODEL_KEY)
+        properties = {}
+        if settings:
+            registered = model_registry.register_version(
+                model_dir, version, settings, out=lambda line: print(line, flush=True))
+            properties = {"vertex_model": registered["model"],
+                          "vertex_model_version": registered["version_id"]}
+            if registered["endpoint"]:
+                properties["vertex_endpoint"] = registered["endpoint"]["endpoint"]
+        self._MarkPushed(model_push, pushed_destination=serving_path,
+                         pushed_version=str(version))
+        for name, value in properties.items():
+            model_push.set_string_custom_property(name, value)
 
 
 class VersionedPusherSpec(standard_component_specs.PusherSpec):
@@ -154,7 +183,8 @@ class VersionedPusher(pusher_component.Pusher):
     """Pusher with integer versions under `<serving_dir>/<model_name>/`.
 
     `evaluation` (the Evaluator's), `examples` (ExampleGen's) and `pipeline_config` (a JSON-able
-    dict) only feed each version's manifest.
+    dict) only feed each version's manifest. `vertex_model` (CloudConfig.registry_settings)
+    registers each version in the Vertex AI Model Registry.
     """
 
     SPEC_CLASS = VersionedPusherSpec
@@ -163,13 +193,15 @@ class VersionedPusher(pusher_component.Pusher):
     def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel,
                  model_dir: str, evaluation: Optional[types.BaseChannel] = None,
                  examples: Optional[types.BaseChannel] = None,
-                 pipeline_config: Optional[Dict[str, Any]] = None):
+                 pipeline_config: Optional[Dict[str, Any]] = None,
+                 vertex_model: Optional[Dict[str, Any]] = None):
+        custom = {key: value for key, value in ((PIPELINE_CONFIG_KEY, pipeline_config),
+                                                (VERTEX_MODEL_KEY, vertex_model)) if value}
         spec = VersionedPusherSpec(
             model=model, model_blessing=model_blessing, infra_blessing=None,
             evaluation=evaluation, examples=examples,
             push_destination=pusher_pb2.PushDestination(
                 filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=model_dir)),
-            custom_config=json_utils.dumps(
-                {PIPELINE_CONFIG_KEY: pipeline_config} if pipeline_config else None),
+            custom_config=json_utils.dumps(custom or None),
             pushed_model=types.Channel(type=standard_artifacts.PushedModel))
         base_component.BaseComponent.__init__(self, spec=spec)  # Pusher's would rebuild it

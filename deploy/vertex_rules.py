@@ -1,5 +1,6 @@
-"""What Vertex AI accepts, in one place: artifact schema titles, pipeline job ids, and which
-accelerators a training machine type can carry.
+"""What Vertex AI accepts, in one place: artifact schema titles, pipeline job ids, which
+accelerators a training machine type can carry, and the Model Registry's rules (model IDs,
+version aliases, labels, prebuilt serving images).
 
 Plain data and checks, no client imports. Used by kubeflow_v2_runner.py (a bad machine spec is
 refused when compiling, not an hour into a run), deploy/image_check.py (schema titles) and the
@@ -99,3 +100,72 @@ def _where(accelerator: str, count: int = 0) -> str:
     if accelerator in N1_GPUS:
         return f"; {accelerator} attaches to N1 machine types, e.g. n1-standard-8"
     return ""
+
+
+# ---- the Model Registry ----
+# Checked independently of components/model_registry.py (which writes IDs, aliases and labels):
+# the emulator refuses by these rules, so a fault in what the project writes shows there.
+
+# "up to 63 characters, and valid characters are [a-z0-9_-]. The first character cannot be a
+# number or hyphen." (aiplatform 1.165 Model.upload, model_id)
+MODEL_ID = re.compile(r"^[a-z_][a-z0-9_-]{0,62}$")
+# aiplatform 1.165 Model.upload (version_aliases) and "How to use model version aliases"
+# (cloud.google.com/vertex-ai/docs/model-registry/model-alias): unique within a model, one
+# version at a time, non-numerical; "default" is Vertex's own.
+VERSION_ALIAS = re.compile(r"^[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]$")
+# Google Cloud labels ("Requirements for labels", cloud.google.com/resource-manager/docs/
+# labels-overview): at most 64; keys 1-63 characters, values 0-63, of lowercase letters,
+# digits, underscores and dashes (international characters allowed); keys start with a
+# lowercase letter or international character. Vertex reserves keys starting
+# `aiplatform.googleapis/` (aiplatform's Model.upload docstring).
+MAX_LABELS = 64
+LABEL_LENGTH = 63
+RESERVED_LABEL_PREFIX = "aiplatform.googleapis/"
+# Prebuilt prediction images: <us|europe|asia>-docker.pkg.dev/vertex-ai/prediction/NAME:latest
+PREBUILT_PREDICTION = re.compile(r"^(us|europe|asia)-docker\.pkg\.dev/vertex-ai/prediction/")
+
+
+def _label_char(char: str) -> bool:
+    return char in "_-" or char.isdigit() or (char.isalpha() and not char.isupper())
+
+
+def label_problems(labels) -> list:
+    """What Vertex refuses in a labels map (empty when it accepts it)."""
+    if not isinstance(labels, dict):
+        return [f"labels must be a map of strings, got {type(labels).__name__}"]
+    problems = []
+    if len(labels) > MAX_LABELS:
+        problems.append(f"{len(labels)} labels: at most {MAX_LABELS}")
+    for key, value in labels.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            problems.append(f"label {key!r}: keys and values must be strings")
+            continue
+        if key.startswith(RESERVED_LABEL_PREFIX):
+            problems.append(f"label key {key!r}: keys starting {RESERVED_LABEL_PREFIX} are "
+                            "reserved")
+        elif not 1 <= len(key) <= LABEL_LENGTH:
+            problems.append(f"label key {key!r}: 1 to {LABEL_LENGTH} characters")
+        elif not (key[0].isalpha() and not key[0].isupper()):
+            problems.append(f"label key {key!r} must start with a lowercase letter")
+        elif not all(_label_char(char) for char in key):
+            problems.append(f"label key {key!r}: only lowercase letters, digits, '_' and '-'")
+        if len(value) > LABEL_LENGTH:
+            problems.append(f"label {key!r} value {value!r}: at most {LABEL_LENGTH} characters")
+        elif not all(_label_char(char) for char in value):
+            problems.append(f"label {key!r} value {value!r}: only lowercase letters, digits, "
+                            "'_' and '-'")
+    return problems
+
+
+def alias_problem(alias: str) -> Optional[str]:
+    if not isinstance(alias, str) or not VERSION_ALIAS.match(alias):
+        return (f"version alias {alias!r} does not match {VERSION_ALIAS.pattern} (and must "
+                "not be a number: version IDs are)")
+    return None
+
+
+def model_id_problem(model_id: str) -> Optional[str]:
+    if not isinstance(model_id, str) or not MODEL_ID.match(model_id):
+        return (f"model_id {model_id!r}: up to 63 characters of [a-z0-9_-], not starting "
+                "with a digit or '-'")
+    return None

@@ -1,8 +1,10 @@
-"""Cloud settings of the pipeline: Kubeflow V2 / Vertex AI Pipelines, Dataflow, Vertex Training.
+"""Cloud settings of the pipeline: Kubeflow V2 / Vertex AI Pipelines, Dataflow, Vertex Training,
+the Vertex AI Model Registry.
 
 `PipelineConfig.cloud` holds a `CloudConfig` when the pipeline runs on Google Cloud; the same
-`create_pipeline(config)` then sends Beam work to Dataflow (when `dataflow` is set) and training
-to Vertex AI Training (when `vertex_training` is set). Plain dataclasses, no client imports:
+`create_pipeline(config)` then sends Beam work to Dataflow (when `dataflow` is set), training
+to Vertex AI Training (when `vertex_training` is set) and registers each pushed version in the
+Model Registry (when `model_registry` is set). Plain dataclasses, no client imports:
 a local run never loads the Google Cloud libraries.
 
 Credentials are not settings: every client finds them through Application Default Credentials
@@ -92,6 +94,36 @@ class VertexTrainingConfig:
 
 
 @dataclasses.dataclass
+class ModelRegistryConfig:
+    """Every pushed version also registered in the Vertex AI Model Registry, as a version of
+    one model (components/model_registry.py says how versions, aliases and labels map)."""
+
+    model_id: str  # the registry model's ID (and display name): [a-z_][a-z0-9_-]{0,62}
+    # None: Vertex's prebuilt TensorFlow serving container nearest the locked TensorFlow, from
+    # the region's Artifact Registry (components/model_registry.py prebuilt_tf_image).
+    serving_image: Optional[str] = None
+    # An endpoint's display name (created if none has it), ID or resource name: each pushed
+    # version is deployed there with 100% of the traffic. None: not deployed.
+    endpoint: Optional[str] = None
+    endpoint_machine_type: str = "n1-standard-2"
+
+    def validate(self) -> None:
+        from components.model_registry import MODEL_ID  # plain names: no client import
+
+        _require(isinstance(self.model_id, str) and MODEL_ID.match(self.model_id) is not None,
+                 f"model_registry.model_id must be a Vertex AI model ID (up to 63 of a-z, 0-9, "
+                 f"'_', '-'; not starting with a digit or '-'), got {self.model_id!r}")
+        _require(self.serving_image is None or _IMAGE.match(self.serving_image) is not None,
+                 f"model_registry.serving_image must be a container image reference, got "
+                 f"{self.serving_image!r}")
+        _require(self.endpoint is None or 0 < len(self.endpoint) <= 128,
+                 f"model_registry.endpoint must be an endpoint display name (1-128 characters),"
+                 f" ID or resource name, got {self.endpoint!r}")
+        _require(bool(self.endpoint_machine_type),
+                 "model_registry.endpoint_machine_type must be set, e.g. n1-standard-2")
+
+
+@dataclasses.dataclass
 class CloudConfig:
     """Where the pipeline runs on Google Cloud. The pipeline's own paths (data_dir,
     pipeline_root, serving_dir) are gs:// paths in PipelineConfig."""
@@ -101,6 +133,7 @@ class CloudConfig:
     image: str  # the pipeline image (Dockerfile), used by every component
     dataflow: Optional[DataflowConfig] = None  # None: Beam's DirectRunner inside each step
     vertex_training: Optional[VertexTrainingConfig] = None  # None: train inside the step
+    model_registry: Optional[ModelRegistryConfig] = None  # None: the serving directory only
 
     def validate(self, pipeline_config=None) -> None:
         """Raises ValueError naming the bad setting; with `pipeline_config`, also its paths."""
@@ -116,6 +149,8 @@ class CloudConfig:
             self.dataflow.validate()
         if self.vertex_training is not None:
             self.vertex_training.validate()
+        if self.model_registry is not None:
+            self.model_registry.validate()
         if pipeline_config is not None:
             for name in ("data_dir", "pipeline_root", "serving_dir"):
                 _gcs(getattr(pipeline_config, name), name)
@@ -138,6 +173,26 @@ class CloudConfig:
         if flow.use_pipeline_image:
             args.append(f"--sdk_container_image={self.image}")
         return args
+
+    def registry_settings(self, pipeline_name: str) -> Optional[Dict[str, Any]]:
+        """What the pusher step needs to register each version (None without a registry):
+        plain values, no credentials; the serving image resolved for this TensorFlow."""
+        registry = self.model_registry
+        if registry is None:
+            return None
+        image = registry.serving_image
+        if image is None:
+            import importlib.metadata
+
+            from components.model_registry import prebuilt_tf_image
+
+            # The environment is built from the lock the pipeline image installs.
+            image, _ = prebuilt_tf_image(self.region, importlib.metadata.version("tensorflow"))
+        return {"project": self.project, "region": self.region,
+                "model_id": registry.model_id, "display_name": registry.model_id,
+                "serving_image": image, "endpoint": registry.endpoint,
+                "endpoint_machine_type": registry.endpoint_machine_type,
+                "pipeline_name": pipeline_name}
 
     def trainer_custom_config(self) -> Dict[str, Any]:
         """The keys TFX's Google Cloud Trainer reads from custom_config (Vertex AI Training)."""

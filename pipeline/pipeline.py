@@ -145,7 +145,10 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
                              # for each version's manifest only
                              evaluation=evaluator.outputs["evaluation"],
                              examples=example_gen.outputs["examples"],
-                             pipeline_config=dataclasses.asdict(config))
+                             pipeline_config=dataclasses.asdict(config),
+                             # then each version into the Vertex AI Model Registry, if set
+                             vertex_model=config.cloud.registry_settings(config.pipeline_name)
+                             if config.cloud else None)
     report = EvaluationReport(  # after the push, so it can say what was pushed where
         evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"],
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],

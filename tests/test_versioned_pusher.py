@@ -51,7 +51,7 @@ def _evaluation(tmp_path, candidate_accuracy, baseline_accuracy):
 
 
 def _push(tmp_path, model, blessed, baseline=None, evaluation=None, examples=None,
-          config=None):
+          config=None, vertex_model=None, model_dir=None):
     from tfx.types import standard_artifacts
 
     from components import versioned_pusher
@@ -62,8 +62,9 @@ def _push(tmp_path, model, blessed, baseline=None, evaluation=None, examples=Non
         blessing.set_string_custom_property("baseline_model", baseline.uri)
     pushed = _artifact(standard_artifacts.PushedModel, tmp_path / f"pushed{model.id}")
     component = versioned_pusher.VersionedPusher(
-        model=None, model_blessing=None, model_dir=str(tmp_path / "serving" / "pet_unet"),
-        pipeline_config=config)
+        model=None, model_blessing=None,
+        model_dir=model_dir or str(tmp_path / "serving" / "pet_unet"), pipeline_config=config,
+        vertex_model=vertex_model)
     exec_properties = dict(component.exec_properties)  # as the launcher passes them: JSON
     inputs = {"model": [model], "model_blessing": [blessing]}
     if evaluation is not None:

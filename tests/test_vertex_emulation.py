@@ -1,9 +1,10 @@
 """The compiled Vertex AI pipeline, run on this machine as Vertex AI would run it.
 
 One compile, offline (`kubeflow_v2_runner.py --gcs-dir`: spans, warm start, Dataflow arguments,
-Vertex AI Training with a GPU machine spec, as tests/test_kubeflow_v2.py compiles it), then two
-runs of the command users run, `python -m deploy.emulate`, sharing one module fixture: span 1
-(16 generated images, 64 px, 1 epoch), then span 2 arrives and the same template runs again.
+Vertex AI Training with a GPU machine spec, as tests/test_kubeflow_v2.py compiles it, and the
+Model Registry with an endpoint), then two runs of the command users run, `python -m
+deploy.emulate`, sharing one module fixture: span 1 (16 generated images, 64 px, 1 epoch), then
+span 2 arrives and the same template runs again; each push lands in the emulated registry.
 A negative control runs the image with one package left out. The rest are fast checks of the
 pieces: Vertex's filter syntax and schema-title rule, machine/accelerator pairings, the
 custom-job stand-in against its JobService, the image layout, the KFP v2 refusals.
@@ -38,7 +39,10 @@ ARGS = ["--project", PROJECT, "--region", REGION, "--image", IMAGE, "--pipeline-
         # passes, so both runs push (the gate itself is tested on the local runs).
         "--epochs", "1", "--warm-start-epochs", "1", "--image-size", "64", "--batch-size", "4",
         "--encoder-weights", "none", "--min-pixel-accuracy", "0",
-        "--max-pixel-accuracy-drop", "1"]
+        "--max-pixel-accuracy-drop", "1",
+        # Each pushed version into the Model Registry, and served from an endpoint.
+        "--vertex-model", "pet-unet", "--vertex-endpoint", "pet-segmentation"]
+REGISTRY_MODEL = f"projects/123456789012/locations/{REGION}/models/pet-unet"  # project number
 IMAGES_PER_SPAN = 16
 
 
@@ -234,6 +238,43 @@ def test_second_run_warm_starts_from_and_compares_with_run_1_and_pushes_version_
     assert second["tasks"]["ImportSchemaGen"]["state"] == "CACHED"
     assert second["tasks"]["ImportSchemaGen"]["outputs"] == \
         first["tasks"]["ImportSchemaGen"]["outputs"]
+
+
+def test_both_pushes_are_versions_of_one_registry_model_served_from_the_endpoint(emulated):
+    gcs = emulated["gcs"]
+    _, _, first = emulated["first"]
+    _, output, second = emulated["second"]
+    with open(os.path.join(gcs, ".vertex-emulator", "model_registry.json")) as handle:
+        state = json.load(handle)
+    assert list(state["models"]) == [REGISTRY_MODEL]
+    versions = state["models"][REGISTRY_MODEL]["versions"]
+    assert [entry["version_id"] for entry in versions] == ["1", "2"]
+    assert sorted(versions[0]["version_aliases"]) == ["v1"]
+    assert sorted(versions[1]["version_aliases"]) == ["blessed", "default", "v2"]
+    serving = os.path.join(gcs, BUCKET, "petseg", "serving", "pet_unet")
+    for number, (entry, summary) in enumerate(zip(versions, (first, second)), start=1):
+        with open(os.path.join(serving, str(number), "push_manifest.json")) as handle:
+            manifest = json.load(handle)
+        assert entry["artifact_uri"] == f"gs://{BUCKET}/petseg/serving/pet_unet/{number}"
+        assert entry["container_spec"] == {
+            "image_uri": "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"}
+        labels = entry["labels"]
+        assert labels["serving_version"] == str(number) and labels["data_span"] == str(number)
+        assert labels["pipeline_run"] == summary["job_id"] == manifest["pipeline_run"]
+        accuracy = manifest["blessing"]["metrics"]["pixel_accuracy"]
+        assert labels["pixel_accuracy"] == f"{accuracy:.4f}".replace(".", "_")
+        assert entry["uploaded_by"] == "VersionedPusher"
+        assert manifest["vertex_model"]["model_id"] == "pet-unet"  # what rollback reads
+    assert versions[1]["labels"]["baseline_version"] == "1"
+    pushed = output_artifact(gcs, second, "VersionedPusher", "pushed_model")["metadata"]
+    assert (pushed["vertex_model"], pushed["vertex_model_version"]) == (REGISTRY_MODEL, "2")
+    [endpoint] = state["endpoints"].values()
+    assert endpoint["display_name"] == "pet-segmentation"
+    [deployed] = endpoint["deployed_models"]
+    assert (deployed["model"], deployed["model_version_id"]) == (REGISTRY_MODEL, "2")
+    assert endpoint["traffic_split"] == {deployed["id"]: 100}
+    assert [model["model_version_id"] for model in endpoint["undeployed_models"]] == ["1"]
+    assert f"VersionedPusher: Model Registry: {REGISTRY_MODEL} version 2 uploaded" in output
 
 
 def test_a_package_the_image_lacks_fails_the_step_that_imports_it(compiled, tmp_path):

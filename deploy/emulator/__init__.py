@@ -6,8 +6,9 @@
 - store.py: the emulator's ML Metadata store and the Vertex ListArtifacts filter syntax;
 - invocation.py: the ExecutorInput a launcher hands each step, and what it reads back;
 - processes.py, zygote.py: each step in its own process (cold, or forked from a warm one);
-- training.py, standin.py: Vertex AI Training's JobService, and the client stand-in that talks
-  to it from inside the Trainer step;
+- training.py, registry.py, standin.py: Vertex AI Training's JobService, the Model Registry
+  and endpoints, and the client stand-ins that talk to them from inside the steps (service.py:
+  the socket both answer on);
 - kfp.py: what open-source Kubeflow Pipelines v2 would do with the same file instead;
 - run.py: one PipelineJob, task by task.
 

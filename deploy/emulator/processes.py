@@ -9,9 +9,11 @@ image.py). Two ways to start it:
   stack imported already (zygote.py says what that changes). Other command shapes start cold.
 
 The step's stdout and stderr go to its log file. Inside emulated steps only, the Vertex AI
-Training client stand-in is switched on: the step's environment holds the JobService's socket
-(VERTEX_EMULATOR_JOB_SERVICE) and its PYTHONPATH ends with a bootstrap directory holding only
-`sitecustomize.py` and the stand-in module (standin.py), which installs it at interpreter start.
+Training client and Model Registry stand-ins are switched on: the step's environment holds the
+sockets of the JobService and the Model Registry service (VERTEX_EMULATOR_JOB_SERVICE,
+VERTEX_EMULATOR_MODEL_SERVICE) and its PYTHONPATH ends with a bootstrap directory holding only
+`sitecustomize.py` and the stand-in module (standin.py), which installs them at interpreter
+start.
 """
 
 import json
@@ -29,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 STANDIN_MODULE = "vertex_emulator_standin"
 ZYGOTE_SCRIPT = "vertex_emulator_zygote.py"
 SERVICE_ENV = "VERTEX_EMULATOR_JOB_SERVICE"  # the JobService socket (training.py)
+MODEL_SERVICE_ENV = "VERTEX_EMULATOR_MODEL_SERVICE"  # the Model Registry socket (registry.py)
 TASK_ENV = "VERTEX_EMULATOR_TASK"  # which task a custom job request comes from
 # What the steps of this pipeline import from the environment: loaded once by the warm server.
 PRELOAD = (

@@ -36,7 +36,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from deploy import local_gcs, vertex_rules
 from deploy.emulator import image, invocation, kfp, processes, spec as spec_module, store
-from deploy.emulator import training
+from deploy.emulator import registry, training
 
 STATE_DIR = ".vertex-emulator"  # under --gcs-dir; no bucket name starts with a dot
 TAIL_LINES = 20
@@ -184,6 +184,10 @@ class EmulatedJob:
             self.service_socket, os.path.join(self.job_dir, "custom_jobs"),
             os.path.join(self.job_dir, "logs"), next(iter(self.spec.images()), ""),
             self.run_job_command, self.say) if self.vertex else None
+        self.model_socket = os.path.join(sockets, "models")
+        self.model_service = registry.ModelRegistryService(
+            self.model_socket, os.path.join(state, registry.STATE_FILE), options.project_number,
+            self.gcs, self.say) if self.vertex else None
         started = time.time()
         try:
             if options.run_build_steps and not self.run_build_steps():
@@ -196,6 +200,8 @@ class EmulatedJob:
             self.launcher.close()
             if self.job_service:
                 self.job_service.close()
+            if self.model_service:
+                self.model_service.close()
             shutil.rmtree(sockets, ignore_errors=True)
             self.write_summary(time.time() - started)
         return self.finish(time.time() - started)
@@ -219,6 +225,7 @@ class EmulatedJob:
             env[variable["name"]] = self.layout.map_value(variable.get("value", ""))
         if self.vertex:
             env[processes.SERVICE_ENV] = self.service_socket
+            env[processes.MODEL_SERVICE_ENV] = self.model_socket
             env[processes.TASK_ENV] = task
         return env
 
@@ -538,6 +545,7 @@ class EmulatedJob:
         """A custom job's container command, in the image layout (training.py)."""
         job_env = self.step_env(task, env)
         job_env.pop(processes.SERVICE_ENV, None)  # no pipeline client inside the training job
+        job_env.pop(processes.MODEL_SERVICE_ENV, None)
         job_env.pop(processes.TASK_ENV, None)
         return self.launcher.run(argv, job_env, self.layout.host_workdir(), log,
                                  what=f"{task} custom job")

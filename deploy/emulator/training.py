@@ -27,18 +27,18 @@ import json
 import os
 import random
 import re
-import socketserver
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
 from deploy import vertex_rules
+from deploy.emulator.service import JsonSocketService, Refused
 
 FINAL_STATES = ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED")
 _PARENT = re.compile(r"^projects/([^/]+)/locations/([^/]+)$")
 
 
-class JobRefused(ValueError):
+class JobRefused(Refused):
     """What Vertex would answer INVALID_ARGUMENT to."""
 
 
@@ -99,30 +99,10 @@ class JobService:
         self.jobs: Dict[str, Dict[str, Any]] = {}
         self._changed = threading.Condition()
         os.makedirs(record_dir, exist_ok=True)
-        service = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
-                line = self.rfile.readline()
-                if not line:
-                    return
-                try:
-                    reply = service.handle(json.loads(line))
-                except JobRefused as error:
-                    reply = {"error": {"status": "INVALID_ARGUMENT", "message": str(error)}}
-                except KeyError as error:
-                    reply = {"error": {"status": "NOT_FOUND", "message": str(error)}}
-                self.wfile.write((json.dumps(reply) + "\n").encode())
-
-        class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-            daemon_threads = True
-
-        self._server = Server(socket_path, Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = JsonSocketService(socket_path, self.handle)
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
     # ---- the API ----
     def handle(self, request: Dict[str, Any]) -> Dict[str, Any]:
