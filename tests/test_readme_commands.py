@@ -319,7 +319,7 @@ def test_predict_as_readme_shows_it(after_the_demo):
         "--span-pattern 'span-{SPAN}' --warm-start --dataflow-temp-location "
         "gs://BUCKET/petseg/tmp --dataflow-max-workers 8 --vertex-training "
         "--training-machine-type n1-standard-8 --accelerator-type NVIDIA_TESLA_T4 "
-        "--accelerator-count 1", help_only=True)),
+        "--accelerator-count 1 --vertex-model pet-unet", help_only=True)),
     pytest.param("submit", id="vertex_submit", marks=pytest.mark.readme_command(
         "$ENV/bin/python -m deploy.vertex submit --template build/pipeline.json --project "
         "PROJECT --region us-central1 --pipeline-root gs://BUCKET/petseg/root "

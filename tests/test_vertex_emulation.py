@@ -1,10 +1,11 @@
 """The compiled Vertex AI pipeline, run on this machine as Vertex AI would run it.
 
-One compile, offline (`kubeflow_v2_runner.py --gcs-dir`: spans, warm start, Dataflow arguments,
-Vertex AI Training with a GPU machine spec, as tests/test_kubeflow_v2.py compiles it, and the
-Model Registry with an endpoint), then two runs of the command users run, `python -m
-deploy.emulate`, sharing one module fixture: span 1 (16 generated images, 64 px, 1 epoch), then
-span 2 arrives and the same template runs again; each push lands in the emulated registry.
+README's "Try the Vertex pipeline locally" commands, run as written in a fresh copy of the
+repository and shared by one module fixture: a span of demo data, the offline compile
+(`kubeflow_v2_runner.py --gcs-dir`: spans, warm start, Dataflow arguments, Vertex AI Training
+with a GPU machine spec, the Model Registry with an endpoint), `python -m deploy.emulate` on
+span 1 (16 generated images, 64 px, 1 epoch), then span 2 and the same command again; each
+push lands in the emulated registry.
 A negative control runs the image with one package left out. The rest are fast checks of the
 pieces: Vertex's filter syntax and schema-title rule, machine/accelerator pairings, the
 custom-job stand-in against its JobService, the image layout, the KFP v2 refusals.
@@ -21,37 +22,50 @@ import sys
 
 import pytest
 
+from tests import readme
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT, REGION = "my-project", "us-central1"
 IMAGE = "us-docker.pkg.dev/my-project/petseg/pipeline:1"
 BUCKET = "my-bucket"
 ROOT = f"gs://{BUCKET}/petseg/root"
-MACHINE = {"machine_type": "g2-standard-24", "accelerator_type": "NVIDIA_L4",
-           "accelerator_count": 2}
-ARGS = ["--project", PROJECT, "--region", REGION, "--image", IMAGE, "--pipeline-root", ROOT,
-        "--data-dir", f"gs://{BUCKET}/petseg/data", "--serving-dir",
-        f"gs://{BUCKET}/petseg/serving", "--span-pattern", "span-{SPAN}", "--warm-start",
-        "--dataflow-temp-location", f"gs://{BUCKET}/tmp", "--dataflow-machine-type",
-        "n1-highmem-4", "--vertex-training", "--training-machine-type", MACHINE["machine_type"],
-        "--accelerator-type", MACHINE["accelerator_type"], "--accelerator-count",
-        str(MACHINE["accelerator_count"]),
-        # The smallest sizes: 1 epoch (and 1 when warm-starting), 64 px; a gate every model
-        # passes, so both runs push (the gate itself is tested on the local runs).
-        "--epochs", "1", "--warm-start-epochs", "1", "--image-size", "64", "--batch-size", "4",
-        "--encoder-weights", "none", "--min-pixel-accuracy", "0",
-        "--max-pixel-accuracy-drop", "1",
-        # Each pushed version into the Model Registry, and served from an endpoint.
-        "--vertex-model", "pet-unet", "--vertex-endpoint", "pet-segmentation"]
+# README "Try the Vertex pipeline locally", as written: a span, the offline compile, the
+# emulated run; then span 2 and the same run again. The smallest sizes are the commands' own
+# flags there (16 images, 64 px, 1 epoch; a gate every model passes, so both runs push).
+MAKE_SPAN_1 = ("$ENV/bin/python -m oxford_pet make-demo-data workdir/gcs/my-bucket/petseg/data "
+               "--span 1 --count 16 --min-size 64 --max-size 96")
+MAKE_SPAN_2 = ("$ENV/bin/python -m oxford_pet make-demo-data workdir/gcs/my-bucket/petseg/data "
+               "--span 2 --count 16 --min-size 64 --max-size 96")
+COMPILE = ("$ENV/bin/python kubeflow_v2_runner.py --project my-project --region us-central1 "
+           "--image us-docker.pkg.dev/my-project/petseg/pipeline:1 "
+           "--pipeline-root gs://my-bucket/petseg/root --data-dir gs://my-bucket/petseg/data "
+           "--serving-dir gs://my-bucket/petseg/serving --span-pattern 'span-{SPAN}' "
+           "--warm-start --dataflow-temp-location gs://my-bucket/petseg/tmp "
+           "--vertex-training --training-machine-type n1-standard-8 "
+           "--accelerator-type NVIDIA_TESLA_T4 --accelerator-count 1 "
+           "--epochs 1 --warm-start-epochs 1 --image-size 64 --batch-size 4 "
+           "--encoder-weights none --min-pixel-accuracy 0 --max-pixel-accuracy-drop 1 "
+           "--vertex-model pet-unet --vertex-endpoint pet-segmentation "
+           "--gcs-dir workdir/gcs --output build/pipeline.json")
+EMULATE = "$ENV/bin/python -m deploy.emulate --template build/pipeline.json --gcs-dir workdir/gcs"
+TEMPLATE, GCS = "build/pipeline.json", "workdir/gcs"  # as the commands name them
+MACHINE = {"machine_type": "n1-standard-8", "accelerator_type": "NVIDIA_TESLA_T4",
+           "accelerator_count": 1}
 REGISTRY_MODEL = f"projects/123456789012/locations/{REGION}/models/pet-unet"  # project number
 IMAGES_PER_SPAN = 16
 
 
-def make_span(gcs_dir, span, seed):
-    from oxford_pet import demo, layout
-
-    data_root = os.path.join(gcs_dir, BUCKET, "petseg", "data")
-    demo.make_demo_data(layout.span_dir(data_root, span), count=IMAGES_PER_SPAN, seed=seed,
-                        min_size=64, max_size=96)
+def job_summary(output, gcs_dir):
+    """The emulator's record of the job its output names (job.json), or None."""
+    first = output.split("\n", 1)[0]
+    if " job " not in first:
+        return None
+    job_id = first.split(" job ", 1)[1].split(":", 1)[0]
+    path = os.path.join(gcs_dir, ".vertex-emulator", "jobs", job_id, "job.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return json.load(handle)
 
 
 def emulate(template, gcs_dir, *extra):
@@ -60,14 +74,7 @@ def emulate(template, gcs_dir, *extra):
         [sys.executable, "-m", "deploy.emulate", "--template", template, "--gcs-dir", gcs_dir,
          *extra], cwd=REPO, capture_output=True, text=True, timeout=1800)
     output = result.stdout + result.stderr
-    summary = None
-    first = output.split("\n", 1)[0]
-    if " job " in first:
-        job_id = first.split(" job ", 1)[1].split(":", 1)[0]
-        path = os.path.join(gcs_dir, ".vertex-emulator", "jobs", job_id, "job.json")
-        if os.path.exists(path):
-            with open(path) as handle:
-                summary = json.load(handle)
+    summary = job_summary(output, gcs_dir)
     return result.returncode, output, summary
 
 
@@ -89,25 +96,30 @@ def output_artifact(gcs_dir, summary, task, key):
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    import kubeflow_v2_runner
+    """README's first two commands in a fresh copy of the repository."""
+    repo = readme.sandbox(tmp_path_factory.mktemp("vertex"))
+    made = readme.run(MAKE_SPAN_1, cwd=repo)
+    assert made.returncode == 0, made.stderr[-3000:]
+    result = readme.run(COMPILE, cwd=repo)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return {"repo": repo, "gcs": os.path.join(repo, GCS),
+            "template": os.path.join(repo, TEMPLATE), "printed": result.stdout}
 
-    work = tmp_path_factory.mktemp("vertex")
-    gcs = str(work / "gcs")
-    make_span(gcs, 1, seed=11)
-    template = str(work / "pipeline.json")
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        code = kubeflow_v2_runner.main(ARGS + ["--gcs-dir", gcs, "--output", template])
-    assert code == 0, printed.getvalue()[-3000:]
-    return {"work": work, "gcs": gcs, "template": template, "printed": printed.getvalue()}
+
+def emulate_as_readme_shows(repo, gcs_dir):
+    """README's `python -m deploy.emulate ...`: (exit code, output, job summary)."""
+    result = readme.run(EMULATE, cwd=repo)
+    output = result.stdout + result.stderr
+    return result.returncode, output, job_summary(output, gcs_dir)
 
 
 @pytest.fixture(scope="module")
 def emulated(compiled):
-    gcs, template = compiled["gcs"], compiled["template"]
-    first = emulate(template, gcs)
-    make_span(gcs, 2, seed=12)  # new data arrives; the same compiled pipeline runs again
-    second = emulate(template, gcs)
+    repo, gcs = compiled["repo"], compiled["gcs"]
+    first = emulate_as_readme_shows(repo, gcs)
+    made = readme.run(MAKE_SPAN_2, cwd=repo)  # new data arrives; the same pipeline runs again
+    assert made.returncode == 0, made.stderr[-3000:]
+    second = emulate_as_readme_shows(repo, gcs)
     return {**compiled, "first": first, "second": second}
 
 
@@ -122,13 +134,14 @@ def test_offline_compile_writes_the_wheels_and_keeps_gs_paths(compiled):
         "constantValue"]["stringValue"]
     assert module_path.startswith(f"train@{ROOT}/_wheels/tfx_user_code_trainer-")
     assert os.path.basename(module_path) in {os.path.basename(w) for w in wheels}
-    assert compiled["gcs"] not in json.dumps(job)  # the JSON a user submits: gs:// only
+    assert GCS not in json.dumps(job)  # the JSON a user submits: gs:// only
     printed = compiled["printed"]
-    assert (f"python -m deploy.vertex submit --template {compiled['template']} --project "
+    assert (f"python -m deploy.vertex submit --template {TEMPLATE} --project "
             f"{PROJECT} --region {REGION} --pipeline-root {ROOT}") in printed
-    assert f"python -m deploy.emulate --template {compiled['template']}" in printed
+    assert f"python -m deploy.emulate --template {TEMPLATE} --gcs-dir {GCS}" in printed
 
 
+@pytest.mark.readme_command(MAKE_SPAN_1, COMPILE, EMULATE, MAKE_SPAN_2)
 def test_first_run_every_task_succeeded(emulated):
     code, output, summary = emulated["first"]
     assert code == 0, output[-6000:]
@@ -143,7 +156,7 @@ def test_first_run_every_task_succeeded(emulated):
     assert f"job {summary['job_id']} SUCCEEDED" in output
     # Dataflow arguments were replaced, and the emulator says so.
     assert "Transform: Dataflow -> Beam DirectRunner" in output
-    assert "--runner=DataflowRunner" in output and "--machine_type=n1-highmem-4" in output
+    assert "--runner=DataflowRunner" in output and "--machine_type=n1-standard-4" in output
 
 
 def test_first_run_pushed_version_1_which_turns_a_jpeg_into_a_mask(emulated):
@@ -194,7 +207,7 @@ def test_the_trainer_ran_as_a_vertex_custom_job_with_the_requested_machine(emula
     assert pool["container_spec"]["image_uri"] == IMAGE
     assert pool["container_spec"]["command"][:3] == ["python", "-m", "tfx.scripts.run_executor"]
     assert "tfx.components.trainer.executor.GenericExecutor" in pool["container_spec"]["command"]
-    assert "Trainer: Vertex AI custom job" in output and "with 2 x NVIDIA_L4" in output
+    assert "Trainer: Vertex AI custom job" in output and "with 1 x NVIDIA_TESLA_T4" in output
     with open(record["log"]) as handle:
         assert "Training complete" in handle.read()  # the job ran the trainer, not the step
 
