@@ -93,7 +93,8 @@ def test_the_demo_trains_evaluates_and_pushes(demo_command_run):
                                        "saved_model.pb"))
     for component in ("OxfordPetExampleGen", "Transform", "Trainer", "Evaluator",
                       "VersionedPusher", "EvaluationReport"):
-        assert re.search(rf"^  {component} +COMPLETE ", run.stdout, re.M), component
+        assert re.search(rf"^Component {component} finished in [\d.]+ s$", run.stdout,
+                         re.M), component  # ran, not cached
     assert re.search(r"^Report: \S+report\.html", run.stdout, re.M)
 
 
@@ -268,7 +269,8 @@ def test_the_demo_rerun_reuses_every_result(after_the_demo):
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     assert "(already generated)" in rerun.stdout
     for component in ("OxfordPetExampleGen", "StatisticsGen", "Transform", "Trainer"):
-        assert re.search(rf"^  {component} +CACHED ", rerun.stdout, re.M), component
+        assert re.search(rf"^Component {component} finished in [\d.]+ s \(cached\)$",
+                         rerun.stdout, re.M), component
     assert "Pushed version 1 " in rerun.stdout  # the version it already pushed
 
 
