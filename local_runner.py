@@ -180,7 +180,7 @@ def prepare_data(args: argparse.Namespace) -> str:
         return data_dir
     print(f"Data: the official Oxford-IIIT Pet archives from {args.base_url} "
           f"(into {download_dir}; --demo runs offline)", flush=True)
-    return download.fetch_official(download_dir, args.base_url)
+    return download.fetch_official(download_dir, args.base_url, download.ProgressLine())
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -46,16 +46,22 @@ class DownloadError(RuntimeError):
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
 
 
-def print_progress(name: str, done: int, total: int, _state={"last": 0.0}) -> None:
-    """A progress line on stderr, at most twice a second, and at the end."""
-    now = time.time()
-    if done < total and now - _state["last"] < 0.5:
-        return
-    _state["last"] = now
-    percent = 100.0 * done / total if total else 100.0
-    end = "\n" if done >= total else "\r"
-    print(f"  {name}: {done / 1e6:8.1f} / {total / 1e6:.1f} MB ({percent:5.1f}%)", end=end,
-          file=sys.stderr, flush=True)
+class ProgressLine:
+    """A `progress` for downloads: one line on stderr, redrawn at most twice a second."""
+
+    def __init__(self, every_seconds: float = 0.5):
+        self.every_seconds = every_seconds
+        self.last = 0.0
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        now = time.time()
+        if done < total and now - self.last < self.every_seconds:
+            return
+        self.last = now
+        percent = 100.0 * done / total if total else 100.0
+        end = "\n" if done >= total else "\r"
+        print(f"  {name}: {done / 1e6:8.1f} / {total / 1e6:.1f} MB ({percent:5.1f}%)", end=end,
+              file=sys.stderr, flush=True)
 
 
 def sha256_of(path: str) -> str:
@@ -205,10 +211,11 @@ def prepare_from_archives(archive_dir: str, data_dir: str,
 
 
 def fetch_official(cache_dir: str, base_url: str = DEFAULT_BASE_URL,
-                   progress: Optional[Progress] = print_progress,
+                   progress: Optional[Progress] = None,
                    archives: Dict[str, Archive] = ARCHIVES) -> str:
     """Downloads (or reuses) the official archives under `cache_dir`, extracts them to
-    `cache_dir/oxford-iiit-pet`, and returns that data directory."""
+    `cache_dir/oxford-iiit-pet`, and returns that data directory. `progress`, e.g. a
+    ProgressLine(), hears of every block downloaded; None: silent."""
     archive_dir = os.path.join(cache_dir, "archives")
     for archive in archives.values():
         url = base_url.rstrip("/") + "/" + archive.name

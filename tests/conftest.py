@@ -2,7 +2,10 @@
 README's demo command run once; the `readme_command` marker (tests/readme.py)."""
 
 import collections
+import dataclasses
 import os
+import sys
+from typing import Any
 
 import pytest
 
@@ -38,14 +41,22 @@ def jpeg_and_png(small_dataset):
     return jpeg, png.getvalue()
 
 
+@dataclasses.dataclass(frozen=True)
+class SharedRuns:
+    """The shared pipeline run (`runs`): its config and the summary of each of its three runs."""
+
+    config: Any  # pipeline.config.PipelineConfig
+    first: Any  # pipeline.run_summary.RunSummary: blessed, pushed as version 1, no baseline
+    cached: Any  # the same inputs again: everything cached but what compares with a baseline
+    strict: Any  # a gate the model cannot pass: not blessed, not pushed
+
+
 @pytest.fixture(scope="session")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory) -> SharedRuns:
     """Runs the pipeline on 24 generated images, reruns it (cached), and reruns it with a gate
-    the model cannot pass; returns the config and the three run summaries.
+    the model cannot pass.
 
     Shared by tests/test_e2e.py and tests/test_report_e2e.py (session scope: one run)."""
-    import dataclasses
-
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from oxford_pet import demo
@@ -63,15 +74,13 @@ def runs(tmp_path_factory):
         image_size=E2E_IMAGE_SIZE, epochs=2, batch_size=4, encoder_weights="none",
         min_pixel_accuracy=0.0,  # bless whatever two epochs learn; the gate is tested apart
         beam_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])
-    summaries = []
-    for _ in range(2):
-        LocalDagRunner().run(create_pipeline(config))
-        summaries.append(run_summary.summarize(config.metadata_path, config.pipeline_name))
     # A stricter gate: only Evaluator and Pusher have new inputs; the model is not blessed.
     strict = dataclasses.replace(config, min_pixel_accuracy=0.9999)
-    LocalDagRunner().run(create_pipeline(strict))
-    summaries.append(run_summary.summarize(config.metadata_path, config.pipeline_name))
-    return config, *summaries
+    summaries = []
+    for run_config in (config, config, strict):
+        LocalDagRunner().run(create_pipeline(run_config))
+        summaries.append(run_summary.summarize(config.metadata_path, config.pipeline_name))
+    return SharedRuns(config, *summaries)
 
 
 # ---- README's commands (tests/readme.py) ----
@@ -83,6 +92,10 @@ DemoRun = collections.namedtuple("DemoRun", "returncode stdout stderr work_dir")
 
 
 def pytest_configure(config):
+    # pytest has read its arguments by now. TFX's Beam executors parse sys.argv with absl,
+    # where pytest's `-v` is absl's verbosity (tests/test_pytest_flags.py): leave them only
+    # the program's name.
+    del sys.argv[1:]
     config.addinivalue_line(
         "markers", "readme_command(*commands, help_only=False, not_run=None): the test runs "
         "these README.md commands as written (tests/readme.py)")

@@ -94,9 +94,10 @@ def _help(kind, target, args, tmp_path):
     return result, parsers
 
 
-@pytest.mark.parametrize("kind, target", COMMANDS, ids=[target for _, target in COMMANDS])
-def test_help_exits_0_and_describes_every_flag(kind, target, tmp_path):
-    pending, checked = [[]], 0
+def check_help(kind, target, tmp_path):
+    """Runs `--help` on the command and on each of its subcommands, checking each; returns the
+    subcommand paths checked ("" for the command itself)."""
+    pending, checked = [[]], []
     while pending:
         words = pending.pop()
         result, parsers = _help(kind, target, words, tmp_path)
@@ -111,5 +112,15 @@ def test_help_exits_0_and_describes_every_flag(kind, target, tmp_path):
                 if option.startswith("-"):
                     assert option in result.stdout, f"{name}: {option} not shown"
         pending.extend([*words, sub] for sub in parser["subcommands"])
-        checked += 1
-    assert checked >= 1
+        checked.append(" ".join(words))
+    return checked
+
+
+@pytest.mark.parametrize("kind, target", COMMANDS, ids=[target for _, target in COMMANDS])
+def test_help_exits_0_and_describes_every_flag(kind, target, tmp_path):
+    check_help(kind, target, tmp_path)
+
+
+def test_subcommands_are_checked_too(tmp_path):
+    assert sorted(check_help("module", "components.model_versions", tmp_path)) == [
+        "", "list", "rollback"]

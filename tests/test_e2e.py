@@ -21,14 +21,14 @@ EXPECTED_COMPONENTS = {
 
 
 def test_every_component_ran(runs):
-    _, first, _, _ = runs
+    first = runs.first
     assert EXPECTED_COMPONENTS <= set(first.components)
     for node_id in EXPECTED_COMPONENTS:
         assert first.component(node_id).state == "COMPLETE", node_id
 
 
 def test_examples_follow_the_official_splits(runs):
-    _, first, _, _ = runs
+    first = runs.first
     from pipeline.run_summary import int_property
 
     examples = first.component("OxfordPetExampleGen").output("examples")
@@ -40,7 +40,7 @@ def test_examples_follow_the_official_splits(runs):
 
 
 def test_a_blessed_model_was_pushed_as_version_1(runs):
-    config, first, _, _ = runs
+    config, first = runs.config, runs.first
     assert first.blessed is True
     assert first.pushed_version == "1"
     assert first.pushed_destination == os.path.join(config.model_dir, "1")
@@ -53,7 +53,7 @@ def test_a_blessed_model_was_pushed_as_version_1(runs):
 def test_pushed_model_turns_a_jpeg_into_a_mask(runs, jpeg_and_png):
     import tensorflow as tf
 
-    config, _, _, _ = runs
+    config = runs.config
     model = tf.saved_model.load(os.path.join(config.model_dir, "1"))
     serve = model.signatures["serving_default"]
     outputs = serve(image_bytes=tf.constant(list(jpeg_and_png)))
@@ -68,7 +68,7 @@ def test_pushed_model_turns_a_jpeg_into_a_mask(runs, jpeg_and_png):
 def test_evaluation_holds_per_class_pixel_metrics_by_species(runs):
     import tensorflow_model_analysis as tfma
 
-    _, first, _, _ = runs
+    first = runs.first
     result = tfma.load_eval_result(first.evaluation_uri)
     slices = dict(result.slicing_metrics)
     assert () in slices and (("species", 0),) in slices and (("species", 1),) in slices
@@ -86,7 +86,7 @@ def test_evaluation_holds_per_class_pixel_metrics_by_species(runs):
 
 
 def test_rerun_hits_the_cache_and_pushes_no_duplicate(runs):
-    config, _, second, _ = runs
+    config, second = runs.config, runs.cached
     for node_id in ("OxfordPetExampleGen", "StatisticsGen", "ExampleValidator", "Transform",
                     "Trainer"):
         assert second.component(node_id).state == "CACHED", node_id
@@ -99,7 +99,7 @@ def test_rerun_hits_the_cache_and_pushes_no_duplicate(runs):
 
 
 def test_a_model_below_the_threshold_is_not_pushed(runs):
-    config, _, _, strict = runs
+    config, strict = runs.config, runs.strict
     assert strict.component("Trainer").state == "CACHED"
     assert strict.component("Evaluator").state == "COMPLETE"
     assert strict.blessed is False
@@ -137,7 +137,7 @@ def _matrix(value):
 def test_native_metrics_count_every_pixel_of_every_eval_image_at_its_own_size(runs):
     from trainer import metrics
 
-    config, first, _, _ = runs
+    config, first = runs.config, runs.first
     overall = _overall(first.evaluation_uri)
     native = _matrix(overall["native_pixel_confusion_matrix"])
     trimaps = _eval_trimaps(config)
@@ -163,7 +163,7 @@ def test_native_metrics_equal_an_independent_resize_of_the_pushed_models_logits(
     from report import samples
     from trainer import features, metrics
 
-    config, first, _, _ = runs
+    config, first = runs.config, runs.first
     model = tf.saved_model.load(os.path.join(config.model_dir, "1"))
     logits_of = model.signatures[features.EXAMPLES_SIGNATURE]
     trimaps = _eval_trimaps(config)
@@ -184,7 +184,7 @@ def test_native_metrics_equal_an_independent_resize_of_the_pushed_models_logits(
 def test_the_native_pixel_accuracy_gates_by_default(runs):
     from pipeline import run_summary
 
-    config, first, _, strict = runs
+    config, first, strict = runs.config, runs.first, runs.strict
     assert config.gate_metric == "native_pixel_accuracy"
     failures = run_summary.validation_failures(strict.evaluation_uri)
     assert failures and all(line.startswith("native_pixel_accuracy (") for line in failures)
@@ -208,7 +208,7 @@ def test_the_trainer_fine_tunes_a_pretrained_encoder_and_records_both_phases(run
 
     from trainer import features, train
 
-    _, first, _, _ = runs
+    first = runs.first
     weights = str(tmp_path / "mobilenet_v2_no_top.h5")
     keras.applications.MobileNetV2(input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), include_top=False,
                                    weights=None).save_weights(weights)

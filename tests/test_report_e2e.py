@@ -22,14 +22,14 @@ def load_facts(summary):
 
 
 def test_every_run_wrote_a_report(runs):
-    for summary in runs[1:]:
+    for summary in (runs.first, runs.cached, runs.strict):
         assert summary.component("EvaluationReport").state == "COMPLETE"
         for name in ("report.html", "report.md", "facts.json"):
             assert os.path.getsize(os.path.join(report_dir(summary), name)) > 0, name
 
 
 def test_first_report_blessed_without_baseline_and_pushed(runs):
-    config, first, _, _ = runs
+    config, first = runs.config, runs.first
     facts = load_facts(first)
     assert facts["verdict"]["blessed"] is True and facts["verdict"]["baseline_uri"] is None
     assert facts["push"] == {"pushed": True, "version": "1",
@@ -54,7 +54,7 @@ def test_first_report_blessed_without_baseline_and_pushed(runs):
 
 
 def test_reports_show_both_resolutions_and_which_metric_gated(runs):
-    config, first, _, strict = runs
+    config, first, strict = runs.config, runs.first, runs.strict
     facts = load_facts(first)
     candidate = facts["overall"]["candidate"]
     for name in ("native_pixel_accuracy", "native_mean_iou", "native_pet_iou",
@@ -77,7 +77,7 @@ def test_reports_show_both_resolutions_and_which_metric_gated(runs):
 
 
 def test_report_of_a_rejected_model_says_why(runs):
-    _, first, _, strict = runs
+    first, strict = runs.first, runs.strict
     facts = load_facts(strict)
     verdict = facts["verdict"]
     assert verdict["blessed"] is False and facts["push"]["pushed"] is False
@@ -93,7 +93,7 @@ def test_report_of_a_rejected_model_says_why(runs):
 def test_command_rebuilds_a_report_from_the_pipeline_root(runs, tmp_path, capsys):
     from report.__main__ import main
 
-    config, first, _, strict = runs
+    config, first, strict = runs.config, runs.first, runs.strict
     assert main(["--pipeline-root", config.pipeline_root, "--output", str(tmp_path / "latest"),
                  "--max-examples", "5", "--samples", "2"]) == 0
     assert "report.html" in capsys.readouterr().out
@@ -111,7 +111,7 @@ def test_command_rebuilds_a_report_from_the_pipeline_root(runs, tmp_path, capsys
 
 
 def test_report_opens_in_headless_chromium(runs, tmp_path):
-    _, _, _, strict = runs
+    strict = runs.strict
     page = os.path.join(report_dir(strict), "report.html")
     probe = chromium.inspect_page(page, str(tmp_path))
     assert probe["errors"] == []
