@@ -232,7 +232,7 @@ def compile_pipeline(config, output: str, gcs_dir: Optional[str] = None) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from pipeline import console
+    from cli import console
 
     args = build_parser().parse_args(argv)
     try:

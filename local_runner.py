@@ -185,7 +185,7 @@ def prepare_data(args: argparse.Namespace) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     from pipeline import config as pipeline_config
-    from pipeline import run_lock
+    from storage import lock_file
 
     args = build_parser().parse_args(argv)
     try:
@@ -200,14 +200,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     try:
-        with run_lock.hold(run_lock.run_lock_path(config.pipeline_root), args.wait_for_lock,
+        with lock_file.hold(config.run_lock_path, args.wait_for_lock,
                            what=f"pipeline root {config.pipeline_root}",
                            on_wait=lambda holder: print(
                                f"Waiting up to {args.wait_for_lock:.0f} s for the run of pid "
                                f"{holder.get('pid', '?')} (since {holder.get('started', '?')}) "
                                f"on this pipeline root to end", flush=True)):
             return run(args)
-    except run_lock.LockBusy as error:
+    except lock_file.LockBusy as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_LOCKED
 
@@ -231,7 +231,7 @@ def run_pipeline(config, verbose: bool) -> int:
     """Runs the pipeline with its output in a log file under the pipeline root
     (pipeline/console.py): the console shows each component's start and end, the project's
     own progress lines and the summary."""
-    from pipeline import console
+    from cli import console
 
     log_path = console.new_log_path(config.pipeline_root, "run")
     with console.Session(log_path, verbose=verbose, failure="the pipeline stopped",

@@ -171,12 +171,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    from pipeline import console
+    from cli import console, exits
 
     with console.Session(console.new_log_path(output_dir, "predict"), verbose=args.verbose,
                          failure="predicting stopped"):
         return predict_all(model_dir, files, output_dir)
-    return console.EXIT_FAILED  # the session showed the error and the log's path
+    return exits.FAILED  # the session showed the error and the log's path
 
 
 def predict_all(model_dir: str, files: List[str], output_dir: str) -> int:

@@ -57,7 +57,7 @@ import time
 import uuid
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from pipeline import run_lock
+from storage import lock_file
 from trainer import features  # names only
 
 _VERSION = re.compile(r"^\d+$")
@@ -235,7 +235,7 @@ def push_model(model_path: str, model_dir: str, manifest: Optional[Dict[str, Any
     if is_remote(model_dir):
         return _push_remote(model_path, model_dir, manifest, reuse_existing, stale_seconds)
     os.makedirs(model_dir, exist_ok=True)
-    with run_lock.hold(os.path.join(model_dir, PUSH_LOCK_FILE), wait_seconds,
+    with lock_file.hold(os.path.join(model_dir, PUSH_LOCK_FILE), wait_seconds,
                        what=f"model directory {model_dir}"):
         version, new = _choose_version(model_dir, model_path, remove_leftovers(model_dir),
                                        reuse_existing)
@@ -477,7 +477,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             new = roll_back(args.model_dir, args.version)
             print(f"version {args.version} is now also version {new}, the one served")
             return _roll_back_registry(args.model_dir, new)
-    except (ValueError, OSError, run_lock.LockBusy) as error:
+    except (ValueError, OSError, lock_file.LockBusy) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -23,7 +23,7 @@ import sys
 from typing import List, Optional
 
 from deploy import common
-from pipeline import console
+from cli import console, exits
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +102,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                     f"kubeflow-{args.command}")
     with console.Session(log_path, verbose=args.verbose, failure=f"{args.command} stopped"):
         return send(args, package, params)
-    return console.EXIT_FAILED  # the session showed the error and the log's path
+    return exits.FAILED  # the session showed the error and the log's path
 
 
 def send(args: argparse.Namespace, package: str, params) -> int:

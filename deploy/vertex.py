@@ -20,7 +20,7 @@ import sys
 from typing import List, Optional
 
 from deploy import common
-from pipeline import console
+from cli import console, exits
 
 DEFAULT_DISPLAY_NAME = "pet-segmentation"
 
@@ -109,7 +109,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                     f"vertex-{args.command}")
     with console.Session(log_path, verbose=args.verbose, failure=f"{args.command} stopped"):
         return send(args)
-    return console.EXIT_FAILED  # the session showed the error and the log's path
+    return exits.FAILED  # the session showed the error and the log's path
 
 
 def send(args: argparse.Namespace) -> int:

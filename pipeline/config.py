@@ -1,7 +1,7 @@
 """The one place the pipeline's settings live.
 
-Runners (local_runner.py, later a Kubeflow/Vertex runner) build a `PipelineConfig` from their
-flags and hand it to `create_pipeline()`; components get their part through their parameters or
+Runners (local_runner.py, kubeflow_v2_runner.py) build a `PipelineConfig` from their flags and
+hand it to `create_pipeline()`; components get their part through their parameters or
 `custom_config`. Validation happens here, before any component runs.
 """
 
@@ -17,6 +17,33 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAINER_DIR = os.path.join(REPO_ROOT, "trainer")
 SCHEMA_DIR = os.path.join(REPO_ROOT, "schema")
 DATA_SOURCES = ("dir", "tfds")
+# In a (local) pipeline root: the ML Metadata store, and the lock that keeps one run at a time.
+METADATA_FILE = "metadata.sqlite"
+RUN_LOCK_FILE = ".run.lock"
+DEFAULT_WORK_DIR = os.path.join(REPO_ROOT, "workdir")  # local commands' default parent dir
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkDir:
+    """Where local commands put things unless told otherwise: all under one work directory."""
+
+    path: str = DEFAULT_WORK_DIR
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.path, "pipeline_root")
+
+    @property
+    def serving_dir(self) -> str:
+        return os.path.join(self.path, "serving")
+
+    @property
+    def downloads(self) -> str:  # the official archives, and what they unpack to
+        return os.path.join(self.path, "downloads")
+
+    @property
+    def demo_data(self) -> str:
+        return os.path.join(self.path, "demo-data")
 
 
 @dataclasses.dataclass
@@ -27,7 +54,7 @@ class PipelineConfig:
     serving_dir: str  # pushed models: <serving_dir>/<model_name>/<version>/
     pipeline_name: str = "pet-segmentation"
     model_name: str = "pet_unet"
-    metadata_path: Optional[str] = None  # default: <pipeline_root>/metadata.sqlite
+    metadata_path: Optional[str] = None  # default: <pipeline_root>/METADATA_FILE
     data_source: str = "dir"  # "dir": the dataset's directory layout; "tfds": TFDS records
     max_quarantined_fraction: float = 0.05  # per split; more stops ingest
     # Numbered spans: data_dir holds one dataset layout per span, e.g. "span-{SPAN}" for
@@ -92,7 +119,7 @@ class PipelineConfig:
 
     def __post_init__(self):
         if self.metadata_path is None:
-            self.metadata_path = os.path.join(self.pipeline_root, "metadata.sqlite")
+            self.metadata_path = os.path.join(self.pipeline_root, METADATA_FILE)
         self.validate()
 
     def validate(self) -> None:
@@ -158,6 +185,10 @@ class PipelineConfig:
     @property
     def model_dir(self) -> str:
         return os.path.join(self.serving_dir, self.model_name)
+
+    @property
+    def run_lock_path(self) -> str:
+        return os.path.join(self.pipeline_root, RUN_LOCK_FILE)
 
     def transform_config(self) -> dict:
         """Transform's custom_config (read by trainer/preprocessing.py).

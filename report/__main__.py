@@ -54,13 +54,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.max_examples < 0 or args.samples < 0:
         print("error: --max-examples and --samples must be 0 or more", file=sys.stderr)
         return 2
-    from pipeline import console
+    from cli import console, exits
 
     output = os.path.abspath(args.output)
     with console.Session(console.new_log_path(output, "report"), verbose=args.verbose,
                          failure="the report stopped"):
         return build_report(args, output)
-    return console.EXIT_FAILED  # the session showed the error and the log's path
+    return exits.FAILED  # the session showed the error and the log's path
 
 
 def build_report(args: argparse.Namespace, output: str) -> int:

@@ -1,4 +1,4 @@
-"""pipeline/console.py and trainer/short_errors.py: what a command shows, what goes to its log,
+"""cli/console.py and trainer/short_errors.py: what a command shows, what goes to its log,
 and errors shortened to their first lines.
 
 File-descriptor routing is checked in child processes (a few lines of Python each, no TFX), the
@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from pipeline import console
+from cli import console
 from trainer import short_errors
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -111,7 +111,7 @@ def _child(tmp_path, body: str, verbose: bool = False, **popen):
     code = textwrap.dedent("""
         import logging, os, subprocess, sys, warnings
         sys.path.insert(0, {repo!r})
-        from pipeline import console
+        from cli import console
         with console.Session({log!r}, verbose={verbose}, failure="the test run stopped",
                              hint="a hint") as session:
         {body}

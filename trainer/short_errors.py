@@ -6,7 +6,7 @@ was over 100 KB. `shorten` keeps what a reader acts on (the op, the reason, the 
 how much it left out; the whole message still goes to the log.
 
 Standard library only: the Trainer (inside TFX's user-module wheel, where these files are
-top-level modules) and the runners' console (pipeline/console.py) both use it.
+top-level modules) and the runners' console (cli/console.py) both use it.
 """
 
 import re

@@ -27,7 +27,7 @@ Standard library only, and nothing of the pipeline: the local and Kubeflow runne
         with session.step("Trainer"):
             subprocess.run(command, check=True)  # its output goes to the log
         print("done")                            # shown, and logged
-    return 1  # reached only when the session caught an error (it printed it already)
+    return exits.FAILED  # reached only when the session caught an error (it printed it)
 """
 
 import contextlib
@@ -45,11 +45,11 @@ import time
 import traceback
 from typing import Callable, Dict, Iterator, List, Optional
 
+from cli import exits
 from trainer import short_errors
 
 LOG_DIR = "logs"  # under the directory a command writes into (a pipeline root, an output dir)
 PROGRESS_LOGGER = "petseg.progress"  # trainer/train.py emits its in-epoch progress here
-EXIT_FAILED = 1
 _TAGGED = re.compile(rb"^\[[A-Z][A-Za-z0-9_]*\] ")  # a component's own progress line
 _CLEAR_LINE = "\r\033[K"
 _SYNC_MARK = b"\x00petseg-console-sync-%d\x00\n"  # a line only the reader sees (Session.sync)
@@ -504,7 +504,7 @@ class Session:
 
 def run_logged(function: Callable[..., int], *args, log_path: str, **session) -> int:
     """`function(*args)` (a command's main) inside a Session; its return value, or
-    EXIT_FAILED when it raised (the session printed the error)."""
+    exits.FAILED when it raised (the session printed the error)."""
     with Session(log_path, **session):
         return function(*args)
-    return EXIT_FAILED
+    return exits.FAILED

@@ -1,5 +1,5 @@
-"""An exclusive lock file that says who holds it: one pipeline run per pipeline root, one push
-at a time per model directory.
+"""An exclusive lock file that says who holds it: one pipeline run per pipeline root
+(pipeline/config.py `run_lock_path`), one push at a time per model directory (serving/push.py).
 
 `fcntl.flock` on a file beside what it guards: the kernel drops the lock when its holder's
 process ends, however it ends (SIGKILL, OOM, power loss of the process), so a crash never
@@ -21,9 +21,6 @@ import socket
 import sys
 import time
 from typing import Any, Callable, Dict, Iterator, Optional
-
-RUN_LOCK_FILE = ".run.lock"  # in the pipeline root
-
 
 class LockBusy(RuntimeError):
     """The lock is held by another process (named in the message) and waiting did not help."""
@@ -89,6 +86,3 @@ def hold(path: str, wait_seconds: float = 0.0, what: Optional[str] = None,
     finally:
         os.close(fd)  # releases the lock if held
 
-
-def run_lock_path(pipeline_root: str) -> str:
-    return os.path.join(pipeline_root, RUN_LOCK_FILE)
