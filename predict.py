@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_model(model: Optional[str], serving_dir: str, model_name: str) -> str:
     """The SavedModel directory to use; NoModelError saying where it looked and what to do."""
-    from components.model_versions import existing_versions
+    from serving.versions import existing_versions
 
     path = os.path.abspath(model or os.path.join(serving_dir, model_name))
     if os.path.isfile(os.path.join(path, "saved_model.pb")):

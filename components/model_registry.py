@@ -43,7 +43,9 @@ import re
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from components import model_versions
+from cli import exits
+from serving.manifest import read_manifest
+from serving.versions import existing_versions
 
 MANIFEST_KEY = "vertex_model"  # push_manifest.json: the registry settings of the push
 BLESSED = "blessed"
@@ -218,9 +220,9 @@ def pipeline_run(context) -> Optional[str]:
 def settings_for(model_dir: str, version: int) -> Optional[Dict[str, Any]]:
     """The registry settings recorded with `version`, else with the newest version below it
     that has any (a rollback to a version pushed before registration was turned on)."""
-    for candidate in sorted((v for v in model_versions.existing_versions(model_dir)
+    for candidate in sorted((v for v in existing_versions(model_dir)
                              if v <= version), reverse=True):
-        settings = model_versions.read_manifest(model_dir, candidate).get(MANIFEST_KEY)
+        settings = read_manifest(model_dir, candidate).get(MANIFEST_KEY)
         if settings:
             return settings
     return None
@@ -242,7 +244,7 @@ def _not_found():
 
 def _is_this_push(model, model_dir: str, version: int) -> bool:
     """Whether a registry version holds serving-directory version `version` of this push."""
-    manifest = model_versions.read_manifest(model_dir, version)
+    manifest = read_manifest(model_dir, version)
     labels = dict(model.labels or {})
     return (labels.get("serving_version") == str(version) and
             labels.get("pushed_at") == pushed_at_label(manifest.get("pushed_at", "")))
@@ -257,7 +259,7 @@ def _registered(registry, model_dir: str, version: int):
             return model
     except _not_found():  # no such alias, or no such model yet
         pass
-    pushed_at = model_versions.read_manifest(model_dir, version).get("pushed_at", "")
+    pushed_at = read_manifest(model_dir, version).get("pushed_at", "")
     try:
         found = registry.list_versions(filter=(
             f'labels.serving_version="{version}" AND '
@@ -295,8 +297,8 @@ def _register(model_dir: str, version: int, settings: Dict[str, Any],
     from google.cloud import aiplatform
 
     where = dict(project=settings["project"], location=settings["region"])
-    manifest = model_versions.read_manifest(model_dir, version)
-    newest = model_versions.existing_versions(model_dir)[-1] == version
+    manifest = read_manifest(model_dir, version)
+    newest = existing_versions(model_dir)[-1] == version
     wanted = [version_alias(version)] + ([BLESSED, DEFAULT] if newest else [])
     registry = aiplatform.ModelRegistry(model=settings["model_id"], **where)
     source = manifest.get("rolled_back_from")  # a rollback's copy: K's registry version
@@ -409,24 +411,26 @@ def main(argv: Optional[List[str]] = None) -> int:
         description="Make the Vertex AI Model Registry agree with a serving-directory version "
                     "(what the pusher and `rollback` do): upload it if it is not registered, "
                     "move its aliases, deploy it to the endpoint. For a push or rollback whose "
-                    "registry step failed. Uses Application Default Credentials.")
+                    "registry step failed. Uses Application Default Credentials.",
+        epilog=exits.epilog(failed="the Model Registry or the endpoint refused or could not "
+                                   "be reached"))
     parser.add_argument("model_dir", help="<serving-dir>/<model-name>, e.g. "
                                           "gs://BUCKET/petseg/serving/pet_unet")
     parser.add_argument("version", type=int, help="the serving-directory version")
     args = parser.parse_args(argv)
     try:
-        if args.version not in model_versions.existing_versions(args.model_dir):
+        if args.version not in existing_versions(args.model_dir):
             raise ValueError(f"{args.model_dir} has no version {args.version}")
         result = register_version(args.model_dir, args.version)
     except (ValueError, OSError, RegistryError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1 if isinstance(error, RegistryError) else 2
+        return exits.FAILED if isinstance(error, RegistryError) else exits.BAD_INPUT
     if result is None:
         print(f"error: no version of {args.model_dir} up to {args.version} was pushed with a "
               "Model Registry (kubeflow_v2_runner.py --vertex-model)", file=sys.stderr)
-        return 2
-    return 0
+        return exits.BAD_INPUT
+    return exits.OK
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

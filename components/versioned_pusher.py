@@ -2,7 +2,7 @@
 
 TF Serving loads the highest integer version in a model directory. TFX's own filesystem
 Pusher names versions by Unix time; this one numbers them and never overwrites or deletes one
-(components/model_versions.py: on a local filesystem one push at a time per model directory, a
+(serving/push.py: on a local filesystem one push at a time per model directory, a
 version is complete or absent, leftovers of a killed push are cleaned by the next; on gs://,
 through tf.io.gfile, weaker guarantees stated there). Each version carries
 `push_manifest.json`: the version, the metrics that blessed it, the baseline it beat, the data it
@@ -32,7 +32,9 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.utils import json_utils, path_utils, proto_utils
 
 from components import model_registry
-from components.model_versions import push_model, read_model_info, version_of
+from serving.manifest import read_model_info
+from serving.push import push_model
+from serving.versions import version_of
 from report.facts import properties
 
 EVALUATION_KEY = "evaluation"

@@ -78,7 +78,7 @@ def check(args: argparse.Namespace) -> None:
         if args.max_concurrent_runs > 1:
             print(f"warning: --max-concurrent-runs {args.max_concurrent_runs}: overlapping "
                   "runs pushing to one gs:// serving directory race for version numbers; "
-                  "the loser's push fails (components/model_versions.py)", file=sys.stderr)
+                  "the loser's push fails (serving/push.py)", file=sys.stderr)
     common.check_template(args.template, (".json",))
     if not args.pipeline_root.startswith("gs://"):
         raise ValueError(f"--pipeline-root must be a gs:// path, got {args.pipeline_root!r}")

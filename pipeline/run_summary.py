@@ -92,7 +92,7 @@ class RunSummary:
         weights; trainer/models.py), or {} when there is no model or no record."""
         from tfx.utils import path_utils
 
-        from components.model_versions import read_model_info
+        from serving.manifest import read_model_info
 
         trainer = self.component("Trainer")
         model = trainer.output("model") if trainer else None

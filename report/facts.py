@@ -306,7 +306,7 @@ def serving_model_dir(model_uri: Optional[str]) -> Optional[str]:
 def gather(run: RunArtifacts, max_examples: int = 256, samples_per_group: int = 4
            ) -> Dict[str, Any]:
     """Everything the report shows, as a JSON-able dict (see render_html / render_markdown)."""
-    from components.model_versions import read_model_info
+    from serving.manifest import read_model_info
     from report import samples
 
     notes: List[str] = []

@@ -5,8 +5,9 @@ import json
 import pytest
 
 import local_runner
-from components import model_versions
 from pipeline.config import PipelineConfig
+from serving.manifest import read_manifest, read_model_info
+from serving.push import push_new_version
 from trainer import features
 from trainer.train import TrainerSettings
 
@@ -85,12 +86,12 @@ def test_the_push_manifest_carries_the_trainers_model_info(tmp_path):
     (model / "saved_model.pb").write_bytes(b"graph")
     info = {"architecture": features.XCEPTION_UNET, "parameters": 2058979}
     (model / features.MODEL_INFO_FILE).write_text(json.dumps(info))
-    assert model_versions.read_model_info(str(model)) == info
-    assert model_versions.read_model_info(str(tmp_path)) == {}  # a model without a record
+    assert read_model_info(str(model)) == info
+    assert read_model_info(str(tmp_path)) == {}  # a model without a record
     model_dir = str(tmp_path / "serving")
-    version = model_versions.push_new_version(
-        str(model), model_dir, model_versions.read_model_info(str(model)))
-    manifest = model_versions.read_manifest(model_dir, version)
+    version = push_new_version(
+        str(model), model_dir, read_model_info(str(model)))
+    manifest = read_manifest(model_dir, version)
     assert manifest["architecture"] == features.XCEPTION_UNET
     assert manifest["parameters"] == 2058979
     assert manifest["model_path"] == str(model)

@@ -112,7 +112,8 @@ def test_a_second_run_meanwhile_stops_at_once_naming_the_first(crash):
 
 
 def test_the_rerun_reuses_what_finished_and_pushes_exactly_one_version(crash):
-    from components.model_versions import existing_versions, read_manifest
+    from serving.manifest import read_manifest
+    from serving.versions import existing_versions
 
     summary = crash["summary"]
     assert len(crash["run_ids"]) == 2  # the killed run and the rerun; the refused one none

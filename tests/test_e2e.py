@@ -45,7 +45,7 @@ def test_a_blessed_model_was_pushed_as_version_1(runs):
     assert first.pushed_version == "1"
     assert first.pushed_destination == os.path.join(config.model_dir, "1")
     assert os.path.isfile(os.path.join(config.model_dir, "1", "saved_model.pb"))
-    from components.model_versions import read_manifest
+    from serving.manifest import read_manifest
 
     assert read_manifest(config.model_dir, 1)["architecture"] == "unet_mobilenet_v2"
 
@@ -93,7 +93,7 @@ def test_rerun_hits_the_cache_and_pushes_no_duplicate(runs):
     # The latest blessed model is now the candidate itself, so Evaluator runs again; the
     # Pusher recognises the model it already pushed.
     assert second.pushed_version == "1"
-    from components.model_versions import existing_versions
+    from serving.versions import existing_versions
 
     assert existing_versions(config.model_dir) == [1]
 
@@ -104,7 +104,7 @@ def test_a_model_below_the_threshold_is_not_pushed(runs):
     assert strict.component("Evaluator").state == "COMPLETE"
     assert strict.blessed is False
     assert strict.pushed_version is None
-    from components.model_versions import existing_versions
+    from serving.versions import existing_versions
 
     assert existing_versions(config.model_dir) == [1]
 

@@ -50,7 +50,7 @@ def test_every_component_ran_and_version_1_was_pushed(run):
 
 
 def test_the_manifest_names_the_architecture_and_its_size(run):
-    from components.model_versions import read_manifest
+    from serving.manifest import read_manifest
 
     config, summary = run
     manifest = read_manifest(config.model_dir, 1)

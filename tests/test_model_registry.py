@@ -17,6 +17,9 @@ import tempfile
 import pytest
 
 from components import model_registry, model_versions
+from serving.manifest import read_manifest
+from serving.push import push_model
+from serving.versions import existing_versions
 
 PROJECT, REGION = "my-project", "us-central1"
 NUMBER = "123456789012"
@@ -73,7 +76,7 @@ def push(tmp_path, model_dir, name, accuracy, span, settings=SETTINGS, baseline=
                 "data": {"span": span}}
     if settings:
         manifest[model_registry.MANIFEST_KEY] = settings
-    return model_versions.push_model(saved_model(tmp_path, name), model_dir, manifest)[0]
+    return push_model(saved_model(tmp_path, name), model_dir, manifest)[0]
 
 
 def versions(registry_service):
@@ -214,7 +217,7 @@ def test_pushes_become_versions_of_one_model_and_a_rerun_uploads_nothing(tmp_pat
     entry = versions(registry)[1]
     assert entry["artifact_uri"] == "gs://my-bucket/serving/pet_unet/2"  # as Vertex holds it
     assert entry["container_spec"] == {"image_uri": IMAGE}
-    manifest = model_versions.read_manifest(model_dir, 2)
+    manifest = read_manifest(model_dir, 2)
     assert entry["labels"] == {
         "pipeline": "pet-segmentation", "pipeline_run": "job-second", "serving_version": "2",
         "pushed_at": model_registry.pushed_at_label(manifest["pushed_at"]), "data_span": "2",
@@ -236,7 +239,7 @@ def test_a_rerun_after_a_partial_registration_completes_it(tmp_path, model_dir, 
     model_registry.register_version(model_dir, push(tmp_path, model_dir, "a", 0.8, 1), SETTINGS,
                                     out=lambda _: None)
     version = push(tmp_path, model_dir, "b", 0.9, 2)
-    manifest = model_versions.read_manifest(model_dir, version)
+    manifest = read_manifest(model_dir, version)
     aiplatform.Model.upload(  # what a step killed after its upload had done
         serving_container_image_uri=IMAGE, artifact_uri=os.path.join(model_dir, "2"),
         parent_model="pet-unet", is_default_version=False, version_aliases=[],
@@ -262,7 +265,7 @@ def test_the_pusher_step_twice_registers_its_version_once(tmp_path, registry):
     assert pushed.get_string_custom_property("vertex_model_version") == "1"
     _push(tmp_path, first, blessed=True, vertex_model=settings, model_dir=model_dir)
     assert len(versions(registry)) == 1
-    manifest = model_versions.read_manifest(model_dir, 1)
+    manifest = read_manifest(model_dir, 1)
     assert manifest[model_registry.MANIFEST_KEY] == settings  # what rollback will use
 
 
@@ -313,7 +316,7 @@ def test_without_credentials_rollback_serves_the_copy_and_says_how_to_finish(
     assert "the serving directory serves the rolled-back model, but the Model Registry was not" \
            " updated" in error and "DefaultCredentialsError" in error
     assert f"python -m components.model_registry {model_dir} 3" in error
-    assert model_versions.existing_versions(model_dir) == [1, 2, 3]
+    assert existing_versions(model_dir) == [1, 2, 3]
 
 
 def test_each_new_version_is_deployed_with_all_the_traffic(tmp_path, model_dir, registry):

@@ -1,5 +1,6 @@
-"""components/model_versions.py: integer versions, never overwritten, never partial, even when a
-pusher is killed halfway or two push at once (real processes, real SIGKILL; no TFX needed)."""
+"""serving/push.py and the `rollback` command: integer versions, never overwritten, never
+partial, even when a pusher is killed halfway or two push at once (real processes, real SIGKILL;
+no TFX needed)."""
 
 import hashlib
 import os
@@ -11,6 +12,10 @@ import textwrap
 import pytest
 
 from components import model_versions
+from serving.manifest import MANIFEST_FILE, read_manifest
+from serving.push import PUSH_LOCK_FILE, TEMP_PREFIX, push_model, push_new_version
+from serving.versions import existing_versions, version_of
+from storage import files
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,15 +46,15 @@ def tree_digest(path: str) -> str:
 def assert_every_version_complete(model_dir: str, model_path: str) -> None:
     """What a server would load: each integer directory is a whole copy plus its manifest."""
     expected = tree_digest(model_path)
-    for version in model_versions.existing_versions(model_dir):
+    for version in existing_versions(model_dir):
         path = os.path.join(model_dir, str(version))
-        manifest = model_versions.read_manifest(model_dir, version)
+        manifest = read_manifest(model_dir, version)
         assert manifest["version"] == version
         copied = {os.path.relpath(os.path.join(r, f), path) for r, _, fs in os.walk(path)
                   for f in fs}
         original = {os.path.relpath(os.path.join(r, f), model_path)
                     for r, _, fs in os.walk(model_path) for f in fs}
-        assert copied == original | {model_versions.MANIFEST_FILE}, version
+        assert copied == original | {MANIFEST_FILE}, version
         for name in original:
             with open(os.path.join(path, name), "rb") as a, \
                     open(os.path.join(model_path, name), "rb") as b:
@@ -59,25 +64,25 @@ def assert_every_version_complete(model_dir: str, model_path: str) -> None:
 
 def test_versions_count_up_from_one(saved_model, tmp_path):
     model_dir = str(tmp_path / "serving" / "pet_unet")
-    assert model_versions.push_new_version(saved_model, model_dir) == 1
-    assert model_versions.push_new_version(saved_model, model_dir) == 2
-    assert model_versions.existing_versions(model_dir) == [1, 2]
+    assert push_new_version(saved_model, model_dir) == 1
+    assert push_new_version(saved_model, model_dir) == 2
+    assert existing_versions(model_dir) == [1, 2]
     # no temporary left behind; the lock file is hidden (TF Serving ignores non-integers)
-    assert sorted(os.listdir(model_dir)) == [model_versions.PUSH_LOCK_FILE, "1", "2"]
-    manifest = model_versions.read_manifest(model_dir, 2)
+    assert sorted(os.listdir(model_dir)) == [PUSH_LOCK_FILE, "1", "2"]
+    manifest = read_manifest(model_dir, 2)
     assert (manifest["model_path"], manifest["version"]) == (saved_model, 2)
     assert_every_version_complete(model_dir, saved_model)
 
 
 def test_the_same_model_is_found_in_its_version(saved_model, tmp_path):
     model_dir = str(tmp_path / "pet_unet")
-    assert model_versions.version_of(model_dir, saved_model) is None
-    assert model_versions.push_model(saved_model, model_dir, {"run": "a"}) == (1, True)
-    assert model_versions.version_of(model_dir, saved_model) == 1
-    assert model_versions.read_manifest(model_dir, 1)["run"] == "a"
-    assert model_versions.push_model(saved_model, model_dir, {"run": "b"}) == (1, False)
-    assert model_versions.read_manifest(model_dir, 1)["run"] == "a"  # not rewritten
-    assert model_versions.existing_versions(model_dir) == [1]
+    assert version_of(model_dir, saved_model) is None
+    assert push_model(saved_model, model_dir, {"run": "a"}) == (1, True)
+    assert version_of(model_dir, saved_model) == 1
+    assert read_manifest(model_dir, 1)["run"] == "a"
+    assert push_model(saved_model, model_dir, {"run": "b"}) == (1, False)
+    assert read_manifest(model_dir, 1)["run"] == "a"  # not rewritten
+    assert existing_versions(model_dir) == [1]
 
 
 def test_an_existing_version_is_never_overwritten(saved_model, tmp_path):
@@ -85,19 +90,19 @@ def test_an_existing_version_is_never_overwritten(saved_model, tmp_path):
     (model_dir / "7").mkdir(parents=True)
     (model_dir / "7" / "saved_model.pb").write_bytes(b"older model")
     (model_dir / ".incoming-leftover").mkdir()  # a killed push's temporary: not a version
-    assert model_versions.push_new_version(saved_model, str(model_dir)) == 8
+    assert push_new_version(saved_model, str(model_dir)) == 8
     assert (model_dir / "7" / "saved_model.pb").read_bytes() == b"older model"
-    assert model_versions.existing_versions(str(model_dir)) == [7, 8]
+    assert existing_versions(str(model_dir)) == [7, 8]
     assert not (model_dir / ".incoming-leftover").exists()  # cleaned by the next push
 
 
 def test_a_failed_copy_leaves_no_version(tmp_path):
     model_dir = tmp_path / "pet_unet"
     with pytest.raises(OSError):
-        model_versions.push_new_version(str(tmp_path / "no_model_here"), str(model_dir))
-    assert model_versions.existing_versions(str(model_dir)) == []
+        push_new_version(str(tmp_path / "no_model_here"), str(model_dir))
+    assert existing_versions(str(model_dir)) == []
     assert not [name for name in os.listdir(model_dir)
-                if name.startswith(model_versions.TEMP_PREFIX)]
+                if name.startswith(TEMP_PREFIX)]
 
 
 def test_rename_never_replaces_an_existing_directory(tmp_path):
@@ -106,9 +111,9 @@ def test_rename_never_replaces_an_existing_directory(tmp_path):
     (source / "saved_model.pb").write_bytes(b"new")
     target.mkdir()  # empty: a plain os.rename would silently replace it
     with pytest.raises(FileExistsError):
-        model_versions.rename_no_replace(str(source), str(target))
+        files.LocalFiles().rename_no_replace(str(source), str(target))
     assert (source / "saved_model.pb").exists() and os.listdir(target) == []
-    model_versions.rename_no_replace(str(source), str(tmp_path / "4"))
+    files.LocalFiles().rename_no_replace(str(source), str(tmp_path / "4"))
     assert (tmp_path / "4" / "saved_model.pb").read_bytes() == b"new"
 
 
@@ -116,7 +121,8 @@ def test_rename_never_replaces_an_existing_directory(tmp_path):
 KILLED_PUSH = textwrap.dedent("""
     import os, shutil, signal, sys
     sys.path.insert(0, {repo!r})
-    from components import model_versions
+    from serving import push
+    from storage import files
 
     model_path, model_dir, where = sys.argv[1:4]
     if where == "copy":  # after the first file of the model: a half-written temporary
@@ -128,10 +134,10 @@ KILLED_PUSH = textwrap.dedent("""
             return real_copyfile(src, dst, **kwargs)
         shutil.copyfile = copyfile
     else:  # "rename": the copy and its manifest are complete, the rename never happens
-        def rename(source, target):
+        def rename(self, source, target):
             os.kill(os.getpid(), signal.SIGKILL)
-        model_versions.rename_no_replace = rename
-    model_versions.push_new_version(model_path, model_dir)
+        files.LocalFiles.rename_no_replace = rename
+    push.push_new_version(model_path, model_dir)
     print("not killed")
 """)
 
@@ -139,7 +145,7 @@ KILLED_PUSH = textwrap.dedent("""
 @pytest.mark.parametrize("where", ["copy", "rename"])
 def test_a_push_killed_midway_leaves_no_partial_version(saved_model, tmp_path, where):
     model_dir = str(tmp_path / "pet_unet")
-    assert model_versions.push_new_version(saved_model, model_dir) == 1
+    assert push_new_version(saved_model, model_dir) == 1
     version_1 = tree_digest(os.path.join(model_dir, "1"))
 
     killed = subprocess.run(
@@ -147,17 +153,17 @@ def test_a_push_killed_midway_leaves_no_partial_version(saved_model, tmp_path, w
         capture_output=True, text=True, timeout=120)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     leftovers = [name for name in os.listdir(model_dir)
-                 if name.startswith(model_versions.TEMP_PREFIX)]
+                 if name.startswith(TEMP_PREFIX)]
     assert len(leftovers) == 1  # the kill happened mid-push, and left only a hidden directory
-    assert model_versions.existing_versions(model_dir) == [1]  # nothing a server would load
+    assert existing_versions(model_dir) == [1]  # nothing a server would load
     assert_every_version_complete(model_dir, saved_model)
 
     # The dead pusher's lock went with it: the next push neither waits nor fails, removes the
     # leftover, takes the next number and leaves version 1 as it was.
-    assert model_versions.push_model(saved_model, model_dir, reuse_existing=False,
+    assert push_model(saved_model, model_dir, reuse_existing=False,
                                      wait_seconds=0) == (2, True)
     assert not os.path.exists(os.path.join(model_dir, leftovers[0]))
-    assert model_versions.existing_versions(model_dir) == [1, 2]
+    assert existing_versions(model_dir) == [1, 2]
     assert tree_digest(os.path.join(model_dir, "1")) == version_1
     assert_every_version_complete(model_dir, saved_model)
 
@@ -165,12 +171,12 @@ def test_a_push_killed_midway_leaves_no_partial_version(saved_model, tmp_path, w
 CONCURRENT_PUSHES = textwrap.dedent("""
     import os, sys, time
     sys.path.insert(0, {repo!r})
-    from components import model_versions
+    from serving import push
 
     model_path, model_dir, start_file, count = sys.argv[1:5]
     while not os.path.exists(start_file):
         time.sleep(0.01)
-    print(",".join(str(model_versions.push_new_version(model_path, model_dir, {{"pid": os.getpid()}}))
+    print(",".join(str(push.push_new_version(model_path, model_dir, {{"pid": os.getpid()}}))
                    for _ in range(int(count))))
 """)
 
@@ -189,29 +195,29 @@ def test_two_pushers_at_once_neither_duplicate_nor_skip_a_version(saved_model, t
         taken.append([int(v) for v in out.strip().split(",")])
     everything = sorted(taken[0] + taken[1])
     assert everything == list(range(1, 2 * pushes + 1))  # each number once, none skipped
-    assert model_versions.existing_versions(model_dir) == everything
+    assert existing_versions(model_dir) == everything
     for versions, pusher in zip(taken, pushers):  # each version's manifest names its pusher
-        assert {model_versions.read_manifest(model_dir, v)["pid"] for v in versions} == {
+        assert {read_manifest(model_dir, v)["pid"] for v in versions} == {
             pusher.pid}
     assert_every_version_complete(model_dir, saved_model)
-    assert not [n for n in os.listdir(model_dir) if n.startswith(model_versions.TEMP_PREFIX)]
+    assert not [n for n in os.listdir(model_dir) if n.startswith(TEMP_PREFIX)]
 
 
 def test_roll_back_serves_an_earlier_version_again_and_keeps_every_version(saved_model,
                                                                           tmp_path, capsys):
     model_dir = str(tmp_path / "pet_unet")
-    model_versions.push_new_version(saved_model, model_dir, {
+    push_new_version(saved_model, model_dir, {
         "blessing": {"metrics": {"pixel_accuracy": 0.91}, "baseline": None},
         "data": {"span": 0}, "architecture": "unet_mobilenet_v2"})
-    model_versions.push_new_version(saved_model, model_dir, {
+    push_new_version(saved_model, model_dir, {
         "blessing": {"metrics": {"pixel_accuracy": 0.93}, "baseline": {"version": 1}}})
     before = {v: tree_digest(os.path.join(model_dir, str(v))) for v in (1, 2)}
 
     assert model_versions.main(["rollback", model_dir, "1"]) == 0
     assert "version 1 is now also version 3" in capsys.readouterr().out
-    assert model_versions.existing_versions(model_dir) == [1, 2, 3]
+    assert existing_versions(model_dir) == [1, 2, 3]
     assert {v: tree_digest(os.path.join(model_dir, str(v))) for v in (1, 2)} == before
-    manifest = model_versions.read_manifest(model_dir, 3)
+    manifest = read_manifest(model_dir, 3)
     assert manifest["rolled_back_from"] == 1 and manifest["version"] == 3
     assert manifest["blessing"]["metrics"] == {"pixel_accuracy": 0.91}
     assert_every_version_complete(model_dir, saved_model)

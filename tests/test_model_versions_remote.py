@@ -1,4 +1,4 @@
-"""components/model_versions.py on a path with a scheme (gs:// on Vertex), through tf.io.gfile.
+"""serving/ (and the `list`/`rollback` command) on a path with a scheme (gs:// on Vertex), through tf.io.gfile.
 
 TensorFlow's in-memory filesystem (`ram://`) stands in for Cloud Storage: same code path
 (tf.io.gfile), no network. What it cannot show: Cloud Storage's own listing and latency, and
@@ -16,6 +16,9 @@ import uuid
 import pytest
 
 from components import model_versions
+from serving import push, versions
+from serving.manifest import MANIFEST_FILE, read_manifest
+from storage import files
 
 tf = pytest.importorskip("tensorflow")
 gfile = tf.io.gfile
@@ -36,7 +39,7 @@ def write_tree(root: str, files) -> str:
 
 def read_tree(root: str):
     return {relative: gfile.GFile(os.path.join(root, relative), "rb").read()
-            for relative in model_versions._relative_files(root)}
+            for relative in files.GFiles().files_under(root)}
 
 
 @pytest.fixture
@@ -51,11 +54,11 @@ def remote_model(bucket):
 
 
 def names(model_dir: str):
-    return model_versions._names(model_dir)
+    return files.GFiles().names(model_dir)
 
 
 def stamp(seconds_ago: float) -> str:
-    return time.strftime(model_versions._STAMP_FORMAT, time.gmtime(time.time() - seconds_ago))
+    return time.strftime(push.STAMP_FORMAT, time.gmtime(time.time() - seconds_ago))
 
 
 def test_pushes_count_up_and_copy_the_whole_model_with_its_manifest(remote_model, bucket,
@@ -66,37 +69,37 @@ def test_pushes_count_up_and_copy_the_whole_model_with_its_manifest(remote_model
     monkeypatch.setattr(gfile, "copy", lambda src, dst, overwrite=False: (
         copied.append(dst), real_copy(src, dst, overwrite))[1])
 
-    assert model_versions.push_model(remote_model, model_dir, {"run": "a"}) == (1, True)
-    assert model_versions.push_new_version(remote_model, model_dir) == 2
-    assert model_versions.existing_versions(model_dir) == [1, 2]
+    assert push.push_model(remote_model, model_dir, {"run": "a"}) == (1, True)
+    assert push.push_new_version(remote_model, model_dir) == 2
+    assert versions.existing_versions(model_dir) == [1, 2]
     assert names(model_dir) == ["1", "2"]  # no staging directory or claim left behind
     for version in (1, 2):
         tree = read_tree(f"{model_dir}/{version}")
-        manifest = model_versions.read_manifest(model_dir, version)
-        assert tree.pop(model_versions.MANIFEST_FILE)
+        manifest = read_manifest(model_dir, version)
+        assert tree.pop(MANIFEST_FILE)
         assert tree == MODEL_FILES
         assert (manifest["version"], manifest["model_path"]) == (version, remote_model)
-        assert model_versions.is_complete(model_dir, version)
-    assert model_versions.read_manifest(model_dir, 1)["run"] == "a"
+        assert versions.is_complete(model_dir, version)
+    assert read_manifest(model_dir, 1)["run"] == "a"
     # Into a version directory, saved_model.pb is the last file written.
     into_2 = [path for path in copied if path.startswith(f"{model_dir}/2/")]
     assert len(into_2) == len(MODEL_FILES) + 1 and into_2[-1] == f"{model_dir}/2/saved_model.pb"
     # The same model is found in its version, not pushed again.
-    assert model_versions.version_of(model_dir, remote_model) == 1
-    assert model_versions.push_model(remote_model, model_dir) == (1, False)
-    assert model_versions.existing_versions(model_dir) == [1, 2]
+    assert versions.version_of(model_dir, remote_model) == 1
+    assert push.push_model(remote_model, model_dir) == (1, False)
+    assert versions.existing_versions(model_dir) == [1, 2]
 
 
 def test_local_model_to_remote_directory_and_remote_model_to_local_directory(
         remote_model, bucket, tmp_path):
     local_model = write_tree(str(tmp_path / "model"), MODEL_FILES)
     model_dir = f"{bucket}/serving/pet_unet"
-    assert model_versions.push_new_version(local_model, model_dir) == 1
+    assert push.push_new_version(local_model, model_dir) == 1
     assert read_tree(f"{model_dir}/1").keys() == set(MODEL_FILES) | {
-        model_versions.MANIFEST_FILE}
+        MANIFEST_FILE}
     local_dir = str(tmp_path / "serving")  # the local path (lock, rename), a gs:// source
-    assert model_versions.push_new_version(remote_model, local_dir) == 1
-    assert sorted(os.listdir(local_dir)) == [model_versions.PUSH_LOCK_FILE, "1"]
+    assert push.push_new_version(remote_model, local_dir) == 1
+    assert sorted(os.listdir(local_dir)) == [push.PUSH_LOCK_FILE, "1"]
     with open(os.path.join(local_dir, "1", "variables", "variables.index"), "rb") as handle:
         assert handle.read() == b"index"
 
@@ -104,40 +107,40 @@ def test_local_model_to_remote_directory_and_remote_model_to_local_directory(
 def test_a_version_that_appeared_meanwhile_is_never_written_to(remote_model, bucket,
                                                                monkeypatch):
     model_dir = f"{bucket}/pet_unet"
-    model_versions.push_new_version(remote_model, model_dir)
+    push.push_new_version(remote_model, model_dir)
     write_tree(f"{model_dir}/2", {"saved_model.pb": b"someone else's model"})
     # This pusher listed the versions before version 2 appeared: it picks 2, sees it taken.
-    monkeypatch.setattr(model_versions, "existing_versions", lambda path: [1])
-    with pytest.raises(model_versions.VersionTaken, match=r"version 2 of .* is taken"):
-        model_versions.push_new_version(remote_model, model_dir)
+    monkeypatch.setattr(push.versions, "existing_versions", lambda path: [1])
+    with pytest.raises(push.VersionTaken, match=r"version 2 of .* is taken"):
+        push.push_new_version(remote_model, model_dir)
     assert read_tree(f"{model_dir}/2") == {"saved_model.pb": b"someone else's model"}
     assert names(model_dir) == ["1", "2"]  # its claim and staging copy are gone
 
 
 def test_a_rival_claim_stops_the_push_and_a_stale_one_does_not(remote_model, bucket):
     model_dir = f"{bucket}/pet_unet"
-    model_versions.push_new_version(remote_model, model_dir)
-    rival = f"{model_versions.CLAIM_PREFIX}2-{stamp(5)}-{'a' * 32}"
+    push.push_new_version(remote_model, model_dir)
+    rival = f"{push.CLAIM_PREFIX}2-{stamp(5)}-{'a' * 32}"
     write_tree(model_dir, {rival: b"{}"})  # another pusher is taking version 2 right now
-    with pytest.raises(model_versions.VersionTaken, match=rival):
-        model_versions.push_new_version(remote_model, model_dir)
+    with pytest.raises(push.VersionTaken, match=rival):
+        push.push_new_version(remote_model, model_dir)
     assert names(model_dir) == [rival, "1"]
     # A claim older than the stale age belongs to no live push: ignored and removed.
-    assert model_versions.push_model(remote_model, model_dir, reuse_existing=False,
+    assert push.push_model(remote_model, model_dir, reuse_existing=False,
                                      stale_seconds=1) == (2, True)
     assert names(model_dir) == ["1", "2"]
 
 
 def test_leftovers_are_removed_only_when_older_than_the_stale_age(remote_model, bucket, capsys):
     model_dir = f"{bucket}/pet_unet"
-    old = f"{model_versions.TEMP_PREFIX}{stamp(3 * 86400)}-{'b' * 32}"
-    old_claim = f"{model_versions.CLAIM_PREFIX}9-{stamp(3 * 86400)}-{'c' * 32}"
-    young = f"{model_versions.TEMP_PREFIX}{stamp(60)}-{'d' * 32}"  # maybe a push under way
-    unstamped = f"{model_versions.TEMP_PREFIX}{'e' * 32}"  # no time in its name
+    old = f"{push.TEMP_PREFIX}{stamp(3 * 86400)}-{'b' * 32}"
+    old_claim = f"{push.CLAIM_PREFIX}9-{stamp(3 * 86400)}-{'c' * 32}"
+    young = f"{push.TEMP_PREFIX}{stamp(60)}-{'d' * 32}"  # maybe a push under way
+    unstamped = f"{push.TEMP_PREFIX}{'e' * 32}"  # no time in its name
     for name in (old, young, unstamped):
         write_tree(f"{model_dir}/{name}", {"variables/variables.index": b"half"})
     write_tree(model_dir, {old_claim: b"{}"})
-    assert model_versions.push_new_version(remote_model, model_dir) == 1
+    assert push.push_new_version(remote_model, model_dir) == 1
     assert names(model_dir) == sorted([young, unstamped, "1"])
     assert f"removed {old}" in capsys.readouterr().out
 
@@ -154,22 +157,22 @@ def test_a_failed_copy_into_the_version_leaves_its_number_free(remote_model, buc
 
     monkeypatch.setattr(gfile, "copy", copy)
     with pytest.raises(tf.errors.UnavailableError):
-        model_versions.push_new_version(remote_model, model_dir)
+        push.push_new_version(remote_model, model_dir)
     assert names(model_dir) == []  # the partial version, staging copy and claim are removed
     monkeypatch.setattr(gfile, "copy", real_copy)
-    assert model_versions.push_new_version(remote_model, model_dir) == 1
+    assert push.push_new_version(remote_model, model_dir) == 1
 
 
 def test_a_killed_push_is_listed_incomplete_refused_for_rollback_and_skipped(
         remote_model, bucket, capsys):
     model_dir = f"{bucket}/pet_unet"
-    model_versions.push_new_version(remote_model, model_dir, {
+    push.push_new_version(remote_model, model_dir, {
         "blessing": {"metrics": {"pixel_accuracy": 0.91}, "baseline": None},
         "data": {"span": 0}})
     # What a pusher killed while copying into version 2 leaves: everything but saved_model.pb.
     write_tree(f"{model_dir}/2", {name: data for name, data in MODEL_FILES.items()
                                   if name != "saved_model.pb"})
-    assert not model_versions.is_complete(model_dir, 2)
+    assert not versions.is_complete(model_dir, 2)
     assert model_versions.main(["list", model_dir]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "pixel accuracy 0.9100" in lines[0] and "INCOMPLETE" not in lines[0]
@@ -179,19 +182,19 @@ def test_a_killed_push_is_listed_incomplete_refused_for_rollback_and_skipped(
 
     assert model_versions.main(["rollback", model_dir, "1"]) == 0  # 2 is skipped, never reused
     assert "version 1 is now also version 3" in capsys.readouterr().out
-    manifest = model_versions.read_manifest(model_dir, 3)
+    manifest = read_manifest(model_dir, 3)
     assert manifest["rolled_back_from"] == 1 and manifest["version"] == 3
     assert manifest["blessing"]["metrics"] == {"pixel_accuracy": 0.91}
     assert read_tree(f"{model_dir}/3") == read_tree(f"{model_dir}/1") | {
-        model_versions.MANIFEST_FILE: read_tree(f"{model_dir}/3")[model_versions.MANIFEST_FILE]}
+        MANIFEST_FILE: read_tree(f"{model_dir}/3")[MANIFEST_FILE]}
     assert names(model_dir) == ["1", "2", "3"]
 
 
 def test_not_a_saved_model_is_refused(bucket):
     source = write_tree(f"{bucket}/not_a_model", {"variables/variables.index": b"index"})
     with pytest.raises(FileNotFoundError, match="no saved_model.pb"):
-        model_versions.push_new_version(source, f"{bucket}/pet_unet")
-    assert model_versions.existing_versions(f"{bucket}/pet_unet") == []
+        push.push_new_version(source, f"{bucket}/pet_unet")
+    assert versions.existing_versions(f"{bucket}/pet_unet") == []
     assert names(f"{bucket}/pet_unet") == []
 
 
@@ -200,10 +203,11 @@ def test_local_paths_do_not_import_tensorflow(tmp_path):
         import os, sys
         sys.path.insert(0, {REPO!r})
         from components import model_versions
+        from serving.push import push_new_version
         os.makedirs({str(tmp_path)!r} + "/model/variables")
         open({str(tmp_path)!r} + "/model/saved_model.pb", "w").write("graph")
-        assert model_versions.push_new_version({str(tmp_path)!r} + "/model",
-                                               {str(tmp_path)!r} + "/serving") == 1
+        assert push_new_version({str(tmp_path)!r} + "/model",
+                                {str(tmp_path)!r} + "/serving") == 1
         assert model_versions.main(["list", {str(tmp_path)!r} + "/serving"]) == 0
         print("tensorflow imported:", "tensorflow" in sys.modules)
     """)

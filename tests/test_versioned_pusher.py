@@ -79,7 +79,8 @@ def test_blessed_models_are_pushed_once_each_with_a_manifest(tmp_path):
     from tfx.types import Channel, standard_artifacts
 
     from components import versioned_pusher
-    from components.model_versions import existing_versions, read_manifest
+    from serving.manifest import read_manifest
+    from serving.versions import existing_versions
 
     model_dir = str(tmp_path / "serving" / "pet_unet")
     first = _model(tmp_path, "first")
