@@ -20,10 +20,10 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-from local_runner import DEFAULT_WORK_DIR  # light: no TensorFlow
-from pipeline.config import PipelineConfig
+from cli import exits
+from pipeline.config import PipelineConfig, WorkDir  # light: no TensorFlow
 
-DEFAULT_SERVING_DIR = os.path.join(DEFAULT_WORK_DIR, "serving")  # where local_runner pushes
+DEFAULT_SERVING_DIR = WorkDir().serving_dir  # where local_runner.py pushes by default
 DEFAULT_MODEL_NAME = PipelineConfig.__dataclass_fields__["model_name"].default
 SUMMARY_FIELDS = ("input", "status", "pet_share", "background_share", "border_share",
                   "width", "height", "mask", "overlay", "error")
@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python predict.py",
         description="Segment pets in image files with a pushed model's serving_default "
                     "signature; write mask PNGs, overlays and a per-image summary.",
+        epilog=exits.epilog(ok="every image segmented",
+                            failed="an image could not be used (the others are written)",
+                            bad_input="bad flags, no model, or no input files (nothing ran)"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",
                         help="image files (JPEG, PNG, GIF, BMP) or directories of them "
@@ -170,8 +173,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.makedirs(output_dir, exist_ok=True)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    from cli import console, exits
+        return exits.BAD_INPUT
+    from cli import console
 
     with console.Session(console.new_log_path(output_dir, "predict"), verbose=args.verbose,
                          failure="predicting stopped"):
@@ -180,7 +183,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def predict_all(model_dir: str, files: List[str], output_dir: str) -> int:
-    """Segments every file with the model; 1 when any could not be used, else 0."""
+    """Segments every file with the model; FAILED when any could not be used, else OK."""
     import tensorflow as tf
 
     from trainer import features
@@ -204,7 +207,7 @@ def predict_all(model_dir: str, files: List[str], output_dir: str) -> int:
     failed = sum(row["status"] != "ok" for row in rows)
     print(f"{len(rows) - failed} of {len(rows)} images segmented; summary: "
           f"{os.path.join(output_dir, 'summary.csv')} (and summary.json)")
-    return 1 if failed else 0
+    return exits.FAILED if failed else exits.OK
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ def name_of(architecture: str, class_weights: Optional[str]) -> str:
 def run_one(pass_dir: str, data_dir: str, architecture: str, class_weights: Optional[str],
             args: argparse.Namespace) -> Dict[str, Any]:
     from pipeline import run_summary
+    from runs import evaluation
 
     work_dir = os.path.join(pass_dir, name_of(architecture, class_weights))
     shutil.rmtree(work_dir, ignore_errors=True)  # a fresh pipeline root: nothing cached
@@ -67,7 +68,7 @@ def run_one(pass_dir: str, data_dir: str, architecture: str, class_weights: Opti
     result = {
         "architecture": architecture, "class_weights": class_weights,
         "model_info": summary.model_info,
-        "metrics": run_summary.overall_metrics(summary.evaluation_uri),
+        "metrics": evaluation.overall_metrics(summary.evaluation_uri),
         "trainer_seconds": summary.component("Trainer").seconds,
         "transform_seconds": summary.component("Transform").seconds,
         "pipeline_seconds": seconds,
@@ -170,11 +171,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="the markdown table to write")
     args = parser.parse_args(argv)
 
-    import local_runner
+    from oxford_pet import sources
 
     data_dir = os.path.join(args.root, "demo-data")
     if not args.report:
-        local_runner.ensure_demo_data(data_dir, args.count)
+        sources.ensure_demo_data(data_dir, args.count)
     results = []
     for architecture, class_weights in COMBINATIONS:
         name = name_of(architecture, class_weights)

@@ -194,7 +194,7 @@ def stage_pipeline(params: Dict[str, Any]) -> Dict[str, Any]:
 
     import psutil
 
-    from pipeline import run_summary
+    from runs import metadata
 
     work_dir = params["work_dir"]
     shutil.rmtree(work_dir, ignore_errors=True)
@@ -221,7 +221,7 @@ def stage_pipeline(params: Dict[str, Any]) -> Dict[str, Any]:
     if child.returncode:
         raise SystemExit(f"the pipeline failed (exit {child.returncode}); see "
                          f"{os.path.join(work_dir, 'run.log')}")
-    store = run_summary.open_store(os.path.join(work_dir, "pipeline_root", "metadata.sqlite"))
+    store = metadata.open_store(os.path.join(work_dir, "pipeline_root", "metadata.sqlite"))
     components = {}
     for execution in store.get_executions():
         names = [c.name for c in store.get_contexts_by_execution(execution.id)

@@ -30,13 +30,13 @@ def EvaluationReport(
         samples_per_group: Parameter[int] = 4) -> None:
     """Gathers the run's facts and writes the report into the output artifact's directory."""
     from report import facts, write
+    from runs.metadata import properties
 
     run = facts.RunArtifacts(
-        evaluation_uri=evaluation.uri,
-        blessing=facts.properties(blessing.mlmd_artifact),
-        examples_uri=examples.uri, examples=facts.properties(examples.mlmd_artifact),
+        evaluation_uri=evaluation.uri, blessing=properties(blessing.mlmd_artifact),
+        examples_uri=examples.uri, examples=properties(examples.mlmd_artifact),
         model_uri=model.uri, model_run_uri=model_run.uri,
-        pushed=facts.properties(pushed_model.mlmd_artifact), pipeline_name=pipeline_name or None)
+        pushed=properties(pushed_model.mlmd_artifact), pipeline_name=pipeline_name or None)
     gathered = facts.gather(run, max_examples, samples_per_group)
     paths = write.write_report(gathered, report.uri)
     print(f"[EvaluationReport] {paths[write.HTML_FILE]}", flush=True)

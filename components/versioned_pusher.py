@@ -35,7 +35,8 @@ from components import model_registry
 from serving.manifest import read_model_info
 from serving.push import push_model
 from serving.versions import version_of
-from report.facts import properties
+from runs import evaluation
+from runs.metadata import properties
 
 EVALUATION_KEY = "evaluation"
 EXAMPLES_KEY = "examples"
@@ -59,10 +60,8 @@ def package_versions() -> Dict[str, str]:
 
 def evaluation_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
     """Overall-slice metrics per model: {"candidate": {...}, "baseline": {...} if any}."""
-    from pipeline.run_summary import overall_metrics
-
-    candidate = overall_metrics(evaluation_uri)  # "" or "candidate"
-    baseline = overall_metrics(evaluation_uri, "baseline")
+    candidate = evaluation.overall_metrics(evaluation_uri, evaluation.CANDIDATE)
+    baseline = evaluation.overall_metrics(evaluation_uri, evaluation.BASELINE)
     return {"candidate": candidate, **({"baseline": baseline} if baseline else {})}
 
 
@@ -156,17 +155,17 @@ class Executor(pusher_executor.Executor):
         logging.info("Model pushed as version %d to %s", version, serving_path)
         print(f"[VersionedPusher] pushed version {version} to {serving_path}", flush=True)
         settings = custom_config(exec_properties).get(VERTEX_MODEL_KEY)
-        properties = {}
+        registry = {}
         if settings:
             registered = model_registry.register_version(
                 model_dir, version, settings, out=lambda line: print(line, flush=True))
-            properties = {"vertex_model": registered["model"],
-                          "vertex_model_version": registered["version_id"]}
+            registry = {"vertex_model": registered["model"],
+                        "vertex_model_version": registered["version_id"]}
             if registered["endpoint"]:
-                properties["vertex_endpoint"] = registered["endpoint"]["endpoint"]
+                registry["vertex_endpoint"] = registered["endpoint"]["endpoint"]
         self._MarkPushed(model_push, pushed_destination=serving_path,
                          pushed_version=str(version))
-        for name, value in properties.items():
+        for name, value in registry.items():
             model_push.set_string_custom_property(name, value)
 
 

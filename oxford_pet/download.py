@@ -22,6 +22,7 @@ from typing import Callable, Dict, NamedTuple, Optional
 
 DEFAULT_BASE_URL = "https://thor.robots.ox.ac.uk/~vgg/data/pets/"
 CHUNK = 1 << 20
+EXTRACTED = "oxford-iiit-pet"  # fetch_official's data directory, under its cache directory
 
 
 class Archive(NamedTuple):
@@ -214,7 +215,7 @@ def fetch_official(cache_dir: str, base_url: str = DEFAULT_BASE_URL,
                    progress: Optional[Progress] = None,
                    archives: Dict[str, Archive] = ARCHIVES) -> str:
     """Downloads (or reuses) the official archives under `cache_dir`, extracts them to
-    `cache_dir/oxford-iiit-pet`, and returns that data directory. `progress`, e.g. a
+    `cache_dir/EXTRACTED`, and returns that data directory. `progress`, e.g. a
     ProgressLine(), hears of every block downloaded; None: silent."""
     archive_dir = os.path.join(cache_dir, "archives")
     for archive in archives.values():
@@ -223,5 +224,4 @@ def fetch_official(cache_dir: str, base_url: str = DEFAULT_BASE_URL,
         if not is_verified(path, archive):
             print(f"Downloading {url}", file=sys.stderr, flush=True)
         download(url, path, archive, progress)
-    return prepare_from_archives(archive_dir, os.path.join(cache_dir, "oxford-iiit-pet"),
-                                 archives)
+    return prepare_from_archives(archive_dir, os.path.join(cache_dir, EXTRACTED), archives)

@@ -37,6 +37,7 @@ from components.evaluation_report import EvaluationReport
 from components.oxford_pet_example_gen import (OxfordPetExampleGen, TfdsOxfordPetExampleGen,
                                                TFDS_SPLIT_PATTERNS, split_input_config)
 from components.versioned_pusher import VersionedPusher
+from pipeline import node_ids
 from pipeline.config import REPO_ROOT, SCHEMA_DIR, TRAINER_DIR, PipelineConfig
 from trainer import features, metrics
 
@@ -91,35 +92,39 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
         example_gen = TfdsOxfordPetExampleGen(
             tfds_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction,
             input_config=split_input_config(TFDS_SPLIT_PATTERNS, config.span_pattern),
-        ).with_id("OxfordPetExampleGen")  # one node id whatever the source
+        )
     else:
         example_gen = OxfordPetExampleGen(
             data_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction,
             input_config=split_input_config(span_pattern=config.span_pattern))
+    example_gen.with_id(node_ids.EXAMPLE_GEN)  # one node id whatever the source
     if config.ingest_beam_args:
         example_gen.with_beam_pipeline_args(config.ingest_beam_args)  # after beam_args: wins
     # In the cloud the step reads the schema from the pipeline image (Dockerfile), not from here.
     schema_gen = ImportSchemaGen(schema_file=config.cloud.image_path(SCHEMA_FILE, REPO_ROOT)
-                                 if config.cloud else SCHEMA_FILE)
+                                 if config.cloud else SCHEMA_FILE).with_id(node_ids.SCHEMA_GEN)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"],
-                                   schema=schema_gen.outputs["schema"])
+                                   schema=schema_gen.outputs["schema"]
+                                   ).with_id(node_ids.STATISTICS_GEN)
     example_validator = ExampleValidator(statistics=statistics_gen.outputs["statistics"],
-                                         schema=schema_gen.outputs["schema"])
-    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+                                         schema=schema_gen.outputs["schema"]
+                                         ).with_id(node_ids.EXAMPLE_VALIDATOR)
+    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"]
+                                   ).with_id(node_ids.ANOMALIES_GATE)
 
     transform = Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         module_file=PREPROCESSING_MODULE, custom_config=config.transform_config(),
         # Raw statistics are StatisticsGen's. TFDV over every transformed pixel, which nothing
         # reads, added 2-14 s to the executor's 16-18 s on 100 images (BENCHMARKS.md).
-        disable_statistics=True)
+        disable_statistics=True).with_id(node_ids.TRANSFORM)
     transform.add_upstream_node(anomalies_gate)  # no Transform on data with anomalies
 
     model_resolver = Resolver(
         strategy_class=LatestBlessedModelStrategy,
         model=Channel(type=Model),
         model_blessing=Channel(type=ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    ).with_id(node_ids.LATEST_BLESSED_MODEL)
 
     trainer = trainer_component(
         config,
@@ -130,14 +135,15 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
         eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
         # Warm start: the latest blessed model (none on a first run: training from scratch).
-        base_model=model_resolver.outputs["model"] if config.warm_start else None)
+        base_model=model_resolver.outputs["model"] if config.warm_start else None
+    ).with_id(node_ids.TRAINER)
 
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
         example_splits=[EVAL_SPLIT],
-        eval_config=eval_config(config))
+        eval_config=eval_config(config)).with_id(node_ids.EVALUATOR)
 
     pusher = VersionedPusher(model=trainer.outputs["model"],
                              model_blessing=evaluator.outputs["blessing"],
@@ -148,13 +154,13 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
                              pipeline_config=dataclasses.asdict(config),
                              # then each version into the Vertex AI Model Registry, if set
                              vertex_model=config.cloud.registry_settings(config.pipeline_name)
-                             if config.cloud else None)
+                             if config.cloud else None).with_id(node_ids.PUSHER)
     report = EvaluationReport(  # after the push, so it can say what was pushed where
         evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"],
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         model_run=trainer.outputs["model_run"], pushed_model=pusher.outputs["pushed_model"],
         pipeline_name=config.pipeline_name, max_examples=config.report_max_examples,
-        samples_per_group=config.report_samples)
+        samples_per_group=config.report_samples).with_id(node_ids.REPORT)
 
     return tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,

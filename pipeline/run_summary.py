@@ -1,89 +1,57 @@
-"""What a pipeline run did, read back from the ML Metadata store it recorded into.
+"""What a pipeline run did, read back from the ML Metadata store it recorded into, and the
+summary local_runner.py prints from it.
 
-Used by local_runner.py to say what was pushed (or why not) and where the evaluation is
-(`print_summary`), and by the tests to assert on what every component recorded (as TFX's own
-e2e tests do).
+`summarize` gives a RunSummary: the run as plain data (runs/metadata.py) plus what this
+pipeline's components mean (node ids from pipeline/node_ids.py): blessed, pushed, where the
+evaluation is. The tests assert on it, as TFX's own e2e tests assert on the store.
 """
 
 import dataclasses
 import os
 from typing import Any, Dict, List, Optional
 
-from ml_metadata import metadata_store
-from ml_metadata.proto import metadata_store_pb2
-
-PIPELINE_RUN_CONTEXT = "pipeline_run"
-NODE_CONTEXT = "node"
-_STATES = metadata_store_pb2.Execution.State
+from pipeline import node_ids
+from runs import evaluation
+from runs.metadata import RunRecord, read_run
 
 
 @dataclasses.dataclass
-class ComponentRun:
-    node_id: str
-    state: str  # COMPLETE, CACHED, FAILED, RUNNING...
-    seconds: float
-    outputs: Dict[str, List[metadata_store_pb2.Artifact]]
-    inputs: Dict[str, List[metadata_store_pb2.Artifact]] = dataclasses.field(
-        default_factory=dict)
-
-    def input(self, key: str) -> Optional[metadata_store_pb2.Artifact]:
-        artifacts = self.inputs.get(key) or []
-        return artifacts[-1] if artifacts else None
-
-    def output(self, key: str) -> Optional[metadata_store_pb2.Artifact]:
-        artifacts = self.outputs.get(key) or []
-        return artifacts[-1] if artifacts else None
-
-
-@dataclasses.dataclass
-class RunSummary:
-    run_id: str
-    components: Dict[str, ComponentRun]
-
-    def component(self, node_id: str) -> Optional[ComponentRun]:
-        return self.components.get(node_id)
+class RunSummary(RunRecord):
+    """One run of this pipeline: its components by node id, and what they decided."""
 
     @property
     def blessed(self) -> Optional[bool]:
-        evaluator = self.component("Evaluator")
-        blessing = evaluator.output("blessing") if evaluator else None
-        return None if blessing is None else bool(int_property(blessing, "blessed"))
+        blessing = self.output(node_ids.EVALUATOR, "blessing")
+        return None if blessing is None else bool(blessing.properties.get("blessed", 0))
 
     @property
     def pushed_version(self) -> Optional[str]:
-        pusher = self.component("VersionedPusher")
-        pushed = pusher.output("pushed_model") if pusher else None
-        if pushed is None or not int_property(pushed, "pushed"):
+        pushed = self.output(node_ids.PUSHER, "pushed_model")
+        if pushed is None or not pushed.properties.get("pushed", 0):
             return None
-        return string_property(pushed, "pushed_version")
+        return pushed.properties.get("pushed_version")
 
     @property
     def pushed_destination(self) -> Optional[str]:
-        pusher = self.component("VersionedPusher")
-        pushed = pusher.output("pushed_model") if pusher else None
-        return string_property(pushed, "pushed_destination") if pushed else None
+        pushed = self.output(node_ids.PUSHER, "pushed_model")
+        return pushed.properties.get("pushed_destination") if pushed else None
 
     @property
     def evaluation_uri(self) -> Optional[str]:
-        evaluator = self.component("Evaluator")
-        evaluation = evaluator.output("evaluation") if evaluator else None
-        return evaluation.uri if evaluation else None
+        evaluated = self.output(node_ids.EVALUATOR, "evaluation")
+        return evaluated.uri if evaluated else None
 
     @property
     def span(self) -> Optional[int]:
         """The span ExampleGen read (TFX records it on the examples artifact)."""
-        example_gen = self.component("OxfordPetExampleGen")
-        examples = example_gen.output("examples") if example_gen else None
-        if examples is None:
-            return None
-        value = examples.properties.get("span") or examples.custom_properties.get("span")
-        return int(value.int_value) if value is not None else None
+        examples = self.output(node_ids.EXAMPLE_GEN, "examples")
+        span = examples.properties.get("span") if examples else None
+        return int(span) if span is not None else None
 
     @property
     def baseline_model_uri(self) -> Optional[str]:
         """The latest blessed model the Evaluator compared against, if there was one."""
-        evaluator = self.component("Evaluator")
-        baseline = evaluator.input("baseline_model") if evaluator else None
+        baseline = self.input(node_ids.EVALUATOR, "baseline_model")
         return baseline.uri if baseline else None
 
     @property
@@ -94,105 +62,24 @@ class RunSummary:
 
         from serving.manifest import read_model_info
 
-        trainer = self.component("Trainer")
-        model = trainer.output("model") if trainer else None
+        model = self.output(node_ids.TRAINER, "model")
         return read_model_info(path_utils.serving_model_dir(model.uri)) if model else {}
-
-
-def int_property(artifact: metadata_store_pb2.Artifact, name: str) -> int:
-    value = artifact.custom_properties.get(name)
-    return int(value.int_value) if value is not None else 0
-
-
-def string_property(artifact: metadata_store_pb2.Artifact, name: str) -> Optional[str]:
-    value = artifact.custom_properties.get(name)
-    return value.string_value if value is not None else None
-
-
-def open_store(metadata_path: str) -> metadata_store.MetadataStore:
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = metadata_path
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    return metadata_store.MetadataStore(config)
-
-
-def run_ids(store: metadata_store.MetadataStore, pipeline_name: str) -> List[str]:
-    """Run ids of the pipeline, oldest first."""
-    runs = [context for context in store.get_contexts_by_type(PIPELINE_RUN_CONTEXT)
-            if _belongs_to(store, context, pipeline_name)]
-    return [context.name for context in sorted(runs, key=lambda c: c.create_time_since_epoch)]
-
-
-def _belongs_to(store, run_context, pipeline_name: str) -> bool:
-    parents = store.get_parent_contexts_by_context(run_context.id)
-    return any(parent.name == pipeline_name for parent in parents) or not parents
 
 
 def summarize(metadata_path: str, pipeline_name: str,
               run_id: Optional[str] = None) -> Optional[RunSummary]:
     """The given run (default: the latest) of `pipeline_name`, or None if there is none."""
-    store = open_store(metadata_path)
-    ids = run_ids(store, pipeline_name)
-    if not ids:
-        return None
-    run_id = run_id or ids[-1]
-    run_context = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
-    components: Dict[str, ComponentRun] = {}
-    for execution in sorted(store.get_executions_by_context(run_context.id),
-                            key=lambda e: e.create_time_since_epoch):
-        node_id = _node_id(store, execution, pipeline_name)
-        outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
-        inputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
-        events = store.get_events_by_execution_ids([execution.id])
-        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-        for event in events:
-            key = event.path.steps[0].key if event.path.steps else ""
-            if event.type in (metadata_store_pb2.Event.OUTPUT,
-                              metadata_store_pb2.Event.DECLARED_OUTPUT):
-                outputs.setdefault(key, []).append(artifacts[event.artifact_id])
-            elif event.type in (metadata_store_pb2.Event.INPUT,
-                                metadata_store_pb2.Event.DECLARED_INPUT):
-                inputs.setdefault(key, []).append(artifacts[event.artifact_id])
-        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1e3
-        components[node_id] = ComponentRun(
-            node_id=node_id, state=_STATES.Name(execution.last_known_state),
-            seconds=seconds, outputs=outputs, inputs=inputs)
-    return RunSummary(run_id=run_id, components=components)
-
-
-def _node_id(store, execution, pipeline_name: str) -> str:
-    for context in store.get_contexts_by_execution(execution.id):
-        if context.type_id == store.get_context_type(NODE_CONTEXT).id:
-            return context.name[len(pipeline_name) + 1:] if context.name.startswith(
-                pipeline_name + ".") else context.name
-    return execution.name or str(execution.id)
-
-
-def overall_metrics(evaluation_uri: str, model_name: str = "") -> Dict[str, float]:
-    """Scalar metrics of the overall slice for the candidate model, from the Evaluator output."""
-    import tensorflow_model_analysis as tfma
-
-    result: Dict[str, float] = {}
-    wanted = {model_name} if model_name else {"", "candidate"}  # "candidate" beside a baseline
-    for slice_metrics in tfma.load_metrics(evaluation_uri):
-        if slice_metrics.slice_key.single_slice_keys:
-            continue
-        for key_and_value in slice_metrics.metric_keys_and_values:
-            key = key_and_value.key
-            if key.model_name not in wanted or key.is_diff:
-                continue
-            value = key_and_value.value
-            if value.HasField("double_value"):
-                result[key.name] = value.double_value.value
-    return result
+    record = read_run(metadata_path, pipeline_name, run_id)
+    return RunSummary(record.run_id, record.components) if record else None
 
 
 def metric_lines(values: Dict[str, float], gate_metric: Optional[str] = None,
                  image_size: Optional[int] = None) -> List[str]:
-    """What the runner prints about quality (values from `overall_metrics`): the eval split's
-    figures at the model's input size and at each image's own size side by side, per class,
-    the 2-class foreground IoU, and which metric gated. Empty without pixel metrics."""
-    from report.facts import MODEL_SIZE, NATIVE_SIZE, describe_metric
+    """What the runner prints about quality (values: runs/evaluation.py overall_metrics): the
+    eval split's figures at the model's input size and at each image's own size side by side,
+    per class, the 2-class foreground IoU, and which metric gated. Empty without pixel
+    metrics."""
+    from report.wording import MODEL_SIZE, NATIVE_SIZE, describe_metric
     from trainer import features
 
     if features.PIXEL_ACCURACY_NAME not in values:
@@ -225,34 +112,17 @@ def metric_lines(values: Dict[str, float], gate_metric: Optional[str] = None,
 def validation_failures(evaluation_uri: str) -> List[str]:
     """Why the Evaluator did not bless the model: one line per failed threshold (empty when it
     passed, or when there is no validation result)."""
-    import tensorflow_model_analysis as tfma
-
-    try:
-        result = tfma.load_validation_result(evaluation_uri)
-    except (FileNotFoundError, IOError):
-        return []
+    result = evaluation.validation(evaluation_uri)
     lines = []
-    for per_slice in result.metric_validations_per_slice:
-        keys = per_slice.slice_key.single_slice_keys
-        where = ", ".join(f"{k.column}={_slice_value(k)}" for k in keys) or "overall"
-        for failure in per_slice.failures:
-            key, threshold = failure.metric_key, failure.metric_threshold
-            value = failure.metric_value.double_value.value
-            if key.is_diff:
-                bound = threshold.change_threshold.absolute.value
-                lines.append(f"{key.name} ({where}): {value:+.4f} against the baseline, "
-                             f"allowed {bound:+.4f} or better")
-            else:
-                bound = threshold.value_threshold.lower_bound.value
-                lines.append(f"{key.name} ({where}): {value:.4f}, below the minimum {bound:.4f}"
-                             + (f" ({failure.message.strip()})" if failure.message else ""))
+    for failure in (result["failures"] if result else []):
+        if failure["change"]:
+            lines.append(f"{failure['metric']} ({failure['where']}): {failure['value']:+.4f} "
+                         f"against the baseline, allowed {failure['limit']:+.4f} or better")
+        else:
+            lines.append(f"{failure['metric']} ({failure['where']}): {failure['value']:.4f}, "
+                         f"below the minimum {failure['limit']:.4f}"
+                         + (f" ({failure['message']})" if failure["message"] else ""))
     return lines
-
-
-def _slice_value(key) -> str:
-    kind = key.WhichOneof("kind")
-    value = getattr(key, kind) if kind else ""
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # ---- the run's summary, as local_runner.py prints it -------------------------------------------
@@ -271,8 +141,8 @@ def print_summary(config, seconds: float) -> RunSummary:
     if summary.evaluation_uri:
         print(f"Evaluation: {summary.evaluation_uri}")
         print_model(summary.model_info)
-        for line in metric_lines(overall_metrics(summary.evaluation_uri), config.gate_metric,
-                                 config.image_size):
+        values = evaluation.overall_metrics(summary.evaluation_uri)
+        for line in metric_lines(values, config.gate_metric, config.image_size):
             print(line)
     if summary.pushed_version:
         print(f"Pushed version {summary.pushed_version} to {summary.pushed_destination}")
@@ -300,12 +170,11 @@ def print_model(info: Dict[str, Any]) -> None:
 
 def print_ingest(summary: RunSummary) -> None:
     """Per split: listed = ingested (repaired) + quarantined, as ExampleGen recorded it."""
-    example_gen = summary.component("OxfordPetExampleGen")
-    examples = example_gen.output("examples") if example_gen else None
+    examples = summary.output(node_ids.EXAMPLE_GEN, "examples")
     if examples is None:
         return
     for split in ("train", "eval"):
-        count = lambda key: int_property(examples, f"{split}_{key}")  # noqa: E731
+        count = lambda key: int(examples.properties.get(f"{split}_{key}", 0))  # noqa: E731
         print(f"Data {split}: {count('listed')} listed = {count('ingested')} ingested "
               f"({count('repaired')} repaired) + {count('quarantined')} quarantined")
     print(f"  ingest report and quarantine list: {examples.uri}/ingest/")
@@ -325,8 +194,7 @@ def print_retraining(summary: RunSummary) -> None:
 
 def print_report(summary: RunSummary) -> None:
     """Where the EvaluationReport component wrote this run's report."""
-    component = summary.component("EvaluationReport")
-    report = component.output("report") if component else None
+    report = summary.output(node_ids.REPORT, "report")
     if report is not None:
         print(f"Report: {os.path.join(report.uri, 'report.html')} "
               f"(summary: report.md beside it)")

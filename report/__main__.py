@@ -13,7 +13,8 @@ from typing import List, Optional
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pipeline.config import PipelineConfig  # light: no TensorFlow
+    from cli import exits
+    from pipeline.config import METADATA_FILE, PipelineConfig  # light: no TensorFlow
 
     defaults = PipelineConfig.__dataclass_fields__
     parser = argparse.ArgumentParser(
@@ -22,11 +23,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "Markdown summary (report.md) and the gathered facts (facts.json) for a "
                     "pipeline run. Every pipeline run writes one too (EvaluationReport "
                     "component); this rebuilds or relocates it.",
+        epilog=exits.epilog(failed="gathering or writing the report failed",
+                            bad_input="bad flags, or no such run, evaluation or output dir"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--pipeline-root",
-                        help="a pipeline root holding metadata.sqlite: reports its latest run "
-                             "(or --run-id)")
+                        help=f"a pipeline root holding {METADATA_FILE}: reports its latest "
+                             "run (or --run-id)")
     source.add_argument("--evaluation-dir",
                         help="an Evaluator output directory; the rest of its run is read from "
                              "the metadata store of its pipeline root when there is one")
@@ -34,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pipeline-name", default=defaults["pipeline_name"].default,
                         help="the pipeline's name in the metadata store")
     parser.add_argument("--metadata-path",
-                        help="the ML Metadata SQLite file (default: "
-                             "<pipeline-root>/metadata.sqlite)")
+                        help=f"the ML Metadata SQLite file (default: "
+                             f"<pipeline-root>/{METADATA_FILE})")
     parser.add_argument("--run-id", help="a run id of the pipeline (default: the latest)")
     parser.add_argument("--max-examples", type=int,
                         default=defaults["report_max_examples"].default,
@@ -50,11 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from cli import console, exits
+
     args = build_parser().parse_args(argv)
     if args.max_examples < 0 or args.samples < 0:
         print("error: --max-examples and --samples must be 0 or more", file=sys.stderr)
-        return 2
-    from cli import console, exits
+        return exits.BAD_INPUT
 
     output = os.path.abspath(args.output)
     with console.Session(console.new_log_path(output, "report"), verbose=args.verbose,
@@ -64,21 +68,25 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def build_report(args: argparse.Namespace, output: str) -> int:
-    """Gathers the facts of the run and writes the report; 1 when the run cannot be read."""
-    from report import facts, write
+    """Gathers the facts of the run and writes the report; BAD_INPUT when the run cannot be
+    read (no such store, run or evaluation) or the output cannot be written."""
+    from cli import exits
+    from pipeline import report_inputs
+    from report import facts, wording, write
 
     try:
         if args.pipeline_root:
-            run = facts.from_pipeline_root(os.path.abspath(args.pipeline_root),
-                                           args.pipeline_name, args.metadata_path, args.run_id)
+            run = report_inputs.from_pipeline_root(
+                os.path.abspath(args.pipeline_root), args.pipeline_name, args.metadata_path,
+                args.run_id)
         else:
-            run = facts.from_evaluation_dir(args.evaluation_dir, args.pipeline_name)
+            run = report_inputs.from_evaluation_dir(args.evaluation_dir, args.pipeline_name)
         gathered = facts.gather(run, args.max_examples, args.samples)
         paths = write.write_report(gathered, output)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
-    for note in gathered["notes"]:
+        return exits.BAD_INPUT
+    for note in wording.notes(gathered):
         print(f"note: {note}")
     print(f"Report: {paths[write.HTML_FILE]}\nSummary: {paths[write.MARKDOWN_FILE]}")
     return 0

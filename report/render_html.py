@@ -5,8 +5,8 @@ import html
 import math
 from typing import Any, Dict, List, Optional, Sequence
 
-from report import images, svg
-from report.facts import MODEL_SIZE, NATIVE_SIZE, RESOLUTIONS, describe_metric
+from report import images, svg, wording
+from report.wording import MODEL_SIZE, NATIVE_SIZE, RESOLUTIONS, describe_metric
 from trainer import features
 
 CSS = """
@@ -79,9 +79,11 @@ def verdict_section(facts: Dict[str, Any]) -> str:
                   '<span class="fail">FAIL</span>')
         shown = (_signed(threshold["value"]) if threshold["kind"] == "change"
                  else _num(threshold["value"]))
-        rows.append([_e(threshold["metric"]), _e(threshold["kind"]), _e(threshold["bound"]),
-                     _e(threshold.get("slices", "")), shown, result + (f' <span class="skip">{_e(threshold["note"])}</span>'
-                                      if threshold["note"] else "")])
+        note = wording.threshold_note(threshold)
+        rows.append([_e(threshold["metric"]), _e(threshold["kind"]),
+                     _e(wording.bound_text(threshold)),
+                     _e(wording.slices_text(threshold["slices"])), shown,
+                     result + (f' <span class="skip">{_e(note)}</span>' if note else "")])
     parts = [f'<div class="verdict {css}">{_e(banner)}</div>']
     gate = gate_text(facts)
     if gate:
@@ -91,7 +93,8 @@ def verdict_section(facts: Dict[str, Any]) -> str:
                              "result"], rows, 4))
     if verdict["failures"]:
         parts.append("<p>TFMA's validation failures:</p><ul>" + "".join(
-            f"<li>{_e(failure)}</li>" for failure in verdict["failures"]) + "</ul>")
+            f"<li>{_e(wording.failure_text(failure))}</li>" for failure in verdict["failures"])
+            + "</ul>")
     if verdict.get("baseline_uri"):
         parts.append(f"<p>Compared with the baseline model (the latest blessed one): "
                      f"<code>{_e(verdict['baseline_uri'])}</code></p>")
@@ -108,7 +111,7 @@ def gate_metrics(facts: Dict[str, Any]) -> List[str]:
     """The metrics whose thresholds decide the blessing (older facts: pixel accuracy)."""
     verdict = facts["verdict"]
     if "gate" in verdict:
-        return [gate["metric"] for gate in verdict["gate"]]
+        return list(verdict["gate"])
     return sorted({threshold["metric"] for threshold in verdict["thresholds"]})
 
 
@@ -381,10 +384,11 @@ def fine_tune_text(model: Dict[str, Any]) -> str:
 
 
 def notes_section(facts: Dict[str, Any]) -> str:
-    if not facts.get("notes"):
+    notes = wording.notes(facts)
+    if not notes:
         return ""
     return "<h2>Notes</h2><ul class=\"notes\">" + "".join(
-        f"<li>{_e(note)}</li>" for note in facts["notes"]) + "</ul>"
+        f"<li>{_e(note)}</li>" for note in notes) + "</ul>"
 
 
 def render(facts: Dict[str, Any]) -> str:

@@ -3,8 +3,8 @@ the headline metrics beside the baseline, the weakest slices, the data and the p
 
 from typing import Any, Dict, List
 
-from report import render_html
-from report.facts import MODEL_SIZE, NATIVE_SIZE, RESOLUTIONS
+from report import render_html, wording
+from report.wording import MODEL_SIZE, NATIVE_SIZE, RESOLUTIONS
 
 WORST_SLICES = 3
 
@@ -36,11 +36,12 @@ def render(facts: Dict[str, Any], html_name: str = "report.html") -> str:
             result = {True: "pass", False: "**FAIL**", None: "not checked"}[threshold["passed"]]
             value = (_signed(threshold["value"]) if threshold["kind"] == "change"
                      else _num(threshold["value"]))
-            if threshold.get("note") and threshold["passed"] is not True:
-                result += f" ({threshold['note']})"
+            note = wording.threshold_note(threshold)
+            if note and threshold["passed"] is not True:
+                result += f" ({note})"
             lines.append(f"| {threshold['metric']} ({threshold['kind']}) | "
-                         f"{threshold['bound']} | {threshold.get('slices', '')} | {value} | "
-                         f"{result} |")
+                         f"{wording.bound_text(threshold)} | "
+                         f"{wording.slices_text(threshold['slices'])} | {value} | {result} |")
     gate = render_html.gate_text(facts)
     if gate:
         lines += ["", gate]
@@ -82,7 +83,7 @@ def render(facts: Dict[str, Any], html_name: str = "report.html") -> str:
         lines.append(f"Model: {model['architecture']}, {model.get('parameters', 0):,} "
                      f"parameters, {model.get('image_size')} px; fine-tuning: "
                      f"{render_html.fine_tune_text(model)}.")
-    for note in facts.get("notes") or []:
+    for note in wording.notes(facts):
         lines.append(f"\n> {note}")
     lines.append(f"\nFull report (charts, sample predictions): `{html_name}`.")
     return "\n".join(lines) + "\n"

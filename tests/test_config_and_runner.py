@@ -5,6 +5,8 @@ import os
 import pytest
 
 import local_runner
+from cli import exits
+from oxford_pet import sources
 from pipeline.config import PipelineConfig
 
 
@@ -103,7 +105,7 @@ def test_tfds_source_without_a_prepared_dataset_says_what_to_do(tmp_path, capsys
 def test_tfds_source_picks_the_newest_prepared_version(tmp_path):
     for version in ("4.0.0", "4.10.0", "3.2.0"):
         (tmp_path / "oxford_iiit_pet" / version).mkdir(parents=True)
-    assert local_runner.find_tfds_dataset(str(tmp_path)).endswith("4.10.0")
+    assert sources.find_tfds_dataset(str(tmp_path)).endswith("4.10.0")
 
 
 # Bad configuration: one line naming the value and the fix, exit code 2, nothing created.
@@ -125,7 +127,7 @@ def test_bad_configuration_exits_2_naming_the_value(tmp_path, small_dataset, cap
                                                      message):
     work = tmp_path / "work"
     assert local_runner.main(["--data-dir", small_dataset, "--work-dir", str(work)]
-                             + flags) == local_runner.EXIT_BAD_CONFIG == 2
+                             + flags) == exits.BAD_INPUT == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and message in error
     assert len(error.splitlines()) == 1

@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from cli import console
+from cli import console, exits
 from trainer import short_errors
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -367,7 +367,7 @@ def test_a_component_failure_with_a_huge_message_ends_in_its_first_lines(tmp_pat
         components=[HugeError()],
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             config.metadata_path)))
-    assert local_runner.run_pipeline(config, verbose=False) == local_runner.EXIT_FAILED
+    assert local_runner.run_pipeline(config, verbose=False) == exits.FAILED
     captured = capsys.readouterr()
     out, err = captured.out.splitlines(), captured.err.splitlines()
     assert "Component HugeError is running" in out

@@ -52,6 +52,7 @@ def _trainer_state(metadata_path: str, pipeline_name: str):
 def crash(tmp_path_factory):
     from oxford_pet import demo
     from pipeline import run_summary
+    from runs import metadata
 
     work = tmp_path_factory.mktemp("crash")
     data_dir = str(work / "data")
@@ -90,11 +91,11 @@ def crash(tmp_path_factory):
     rerun = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
                            timeout=RUN_TIMEOUT)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-5000:]
-    store = run_summary.open_store(metadata_path)
+    store = metadata.open_store(metadata_path)
     return dict(first=first, second=second, killed_versions=killed_versions,
                 killed_trainer=killed_trainer, rerun=rerun, model_dir=model_dir,
                 summary=run_summary.summarize(metadata_path, "pet-segmentation"),
-                run_ids=run_summary.run_ids(store, "pet-segmentation"))
+                run_ids=metadata.run_ids(store, "pet-segmentation"))
 
 
 def test_the_kill_hit_a_running_trainer_and_pushed_nothing(crash):

@@ -29,14 +29,12 @@ def test_every_component_ran(runs):
 
 def test_examples_follow_the_official_splits(runs):
     first = runs.first
-    from pipeline.run_summary import int_property
-
     examples = first.component("OxfordPetExampleGen").output("examples")
     assert {"Split-eval", "Split-train", "ingest"} <= set(os.listdir(examples.uri))
     for split in ("train", "eval"):  # 24 images, half per split, all clean
-        assert int_property(examples, f"{split}_listed") == 12
-        assert int_property(examples, f"{split}_ingested") == 12
-        assert int_property(examples, f"{split}_quarantined") == 0
+        assert examples.properties[f"{split}_listed"] == 12
+        assert examples.properties[f"{split}_ingested"] == 12
+        assert examples.properties[f"{split}_quarantined"] == 0
 
 
 def test_a_blessed_model_was_pushed_as_version_1(runs):
@@ -183,13 +181,14 @@ def test_native_metrics_equal_an_independent_resize_of_the_pushed_models_logits(
 
 def test_the_native_pixel_accuracy_gates_by_default(runs):
     from pipeline import run_summary
+    from runs import evaluation
 
     config, first, strict = runs.config, runs.first, runs.strict
     assert config.gate_metric == "native_pixel_accuracy"
     failures = run_summary.validation_failures(strict.evaluation_uri)
     assert failures and all(line.startswith("native_pixel_accuracy (") for line in failures)
     assert any("(overall)" in line and "below the minimum 0.9999" in line for line in failures)
-    values = run_summary.overall_metrics(first.evaluation_uri)
+    values = evaluation.overall_metrics(first.evaluation_uri)
     lines = run_summary.metric_lines(values, config.gate_metric, IMAGE_SIZE)
     accuracy = [line for line in lines if line.strip().startswith("pixel accuracy")][0]
     assert (f"{values['pixel_accuracy']:.4f}" in accuracy

@@ -86,9 +86,9 @@ def test_serving_default_returns_a_mask_of_the_image_size(run, jpeg_and_png):
 
 
 def test_the_evaluation_scored_it_with_the_shared_pixel_metrics(run):
-    from pipeline import run_summary
+    from runs import evaluation
 
     _, summary = run
-    values = run_summary.overall_metrics(summary.evaluation_uri)
+    values = evaluation.overall_metrics(summary.evaluation_uri)
     for name in ("pixel_accuracy", "mean_iou", "pet_iou", "background_iou", "border_iou"):
         assert 0.0 <= values[name] <= 1.0, name

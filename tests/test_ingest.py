@@ -409,7 +409,7 @@ def test_an_image_fixed_in_place_is_ingested_again(small_dataset, tmp_path):
     first, _ = _ingest_only(tmp_path / "root", data_dir)
     again, _ = _ingest_only(tmp_path / "root", data_dir)
     assert (first.state, again.state) == ("COMPLETE", "CACHED")
-    fingerprint = first.output("examples").custom_properties["input_fingerprint"].string_value
+    fingerprint = first.output("examples").properties["input_fingerprint"]
     assert "split:train,listed_files:12," in fingerprint  # 6 images and their 6 trimaps
 
     path = layout.image_path(data_dir, entry.name)

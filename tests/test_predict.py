@@ -30,7 +30,7 @@ def test_predict_writes_masks_overlays_and_a_summary(runs, inputs, tmp_path, cap
     import predict
     from PIL import Image
 
-    config, *_ = runs
+    config = runs.config
     folder, unreadable = inputs
     output = tmp_path / "out"
     status = predict.main([folder, unreadable, "--output", str(output),

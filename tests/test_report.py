@@ -99,7 +99,7 @@ def test_page_states_the_verdict_thresholds_and_baseline(facts, page):
 
 
 def test_page_says_which_metric_gated_at_which_resolution(facts, page):
-    assert [gate["metric"] for gate in facts["verdict"]["gate"]] == ["native_pixel_accuracy"]
+    assert facts["verdict"]["gate"] == ["native_pixel_accuracy"]
     assert ("The push is gated on native_pixel_accuracy: pixel accuracy at each image&#x27;s "
             "own size, 3 classes.") in page
     value = facts["overall"]["candidate"]["native_pixel_accuracy"]
@@ -218,14 +218,14 @@ def test_page_says_what_is_missing_instead_of_failing(facts):
     sparse = copy.deepcopy(facts)
     sparse.update(history=None, data=None, push=None, model=None,
                   samples={"error": "no candidate SavedModel found"}, slices=[],
-                  notes=["No push record."])
+                  missing=["push"])
     sparse["overall"]["baseline"] = {}
     sparse["overall"]["diff"] = {}
     page = render_html.render(sparse)
     assert "No training history" in page and "no candidate SavedModel found" in page
-    assert "no per-slice metrics" in page and "No push record." in page
+    assert "no per-slice metrics" in page and "No push record:" in page
     assert "<th>baseline</th>" not in page and "<th>candidate</th>" in page
-    assert "No push record." in render_markdown.render(sparse)
+    assert "No push record:" in render_markdown.render(sparse)
 
 
 # ---- the Markdown summary ----
@@ -253,9 +253,10 @@ def test_markdown_summary(facts):
 
 def test_metrics_are_read_per_model_and_slice():
     from report import facts as report_facts
+    from runs import evaluation
 
-    slices = report_facts.read_metrics(EVALUATION)
-    overall = slices[""]
+    slices = evaluation.metrics(EVALUATION)
+    overall = slices[evaluation.OVERALL]
     assert set(report_facts.SCALAR_METRICS) <= set(overall["candidate"])
     assert set(report_facts.SCALAR_METRICS) <= set(overall["baseline"])
     for name in ("pixel_accuracy", "mean_iou"):
@@ -266,32 +267,64 @@ def test_metrics_are_read_per_model_and_slice():
     assert features == {"species", "breed"}
     species = sorted(e["name"] for e in slices.values() if e["feature"] == "species")
     assert species == ["cat", "dog"]
+    scalars = evaluation.overall_metrics(EVALUATION, evaluation.BASELINE)
+    assert scalars["pixel_accuracy"] == overall["baseline"]["pixel_accuracy"]
+    assert "pixel_confusion_matrix" not in scalars  # scalars only
 
 
 def test_verdict_names_the_failed_threshold():
-    from report import facts as report_facts
+    from report import facts as report_facts, wording
+    from runs import evaluation
 
-    overall = report_facts.read_metrics(EVALUATION)[""]
+    overall = evaluation.metrics(EVALUATION)[evaluation.OVERALL]
     verdict = report_facts.verdict(
-        EVALUATION, {"blessed": 0, "baseline_model_uri": "/models/baseline"}, overall,
-        report_facts.read_eval_run(EVALUATION))
+        {"blessed": 0, "baseline_model_uri": "/models/baseline"}, overall,
+        evaluation.eval_run(EVALUATION), evaluation.validation(EVALUATION))
     assert verdict["blessed"] is False and verdict["validation_ok"] is False
     by_kind = {t["kind"]: t for t in verdict["thresholds"]}
     assert by_kind["value"]["metric"] == "native_pixel_accuracy"
-    assert verdict["gate"] == [{"metric": "native_pixel_accuracy", "label": "pixel accuracy",
-                                "classes": "3 classes", "resolution": "native"}]
-    assert by_kind["value"]["bound"] == "≥ 0.9999" and by_kind["value"]["passed"] is False
-    assert "all" in by_kind["value"]["note"] and "cat" in by_kind["value"]["note"]
+    assert verdict["gate"] == ["native_pixel_accuracy"]
+    assert wording.describe_metric(verdict["gate"][0]) == {
+        "label": "pixel accuracy", "classes": "3 classes", "resolution": "native"}
+    assert (by_kind["value"]["op"], by_kind["value"]["limit"]) == (">=", 0.9999)
+    assert wording.bound_text(by_kind["value"]) == "≥ 0.9999"
+    assert by_kind["value"]["passed"] is False
+    assert by_kind["value"]["failed_on"] == ["all", "cat", "dog"]
+    assert wording.threshold_note(by_kind["value"]) == "failed on: all, cat, dog"
     assert by_kind["change"]["passed"] is True  # the candidate is its own baseline
-    assert any("native_pixel_accuracy" in failure for failure in verdict["failures"])
+    assert wording.threshold_note(by_kind["change"]) == ""
+    assert [f["slice"] for f in verdict["failures"]] == ["all", "cat", "dog"]
+    assert wording.failure_text(verdict["failures"][0]) == (
+        "native_pixel_accuracy on slice 'all': threshold not met")
     assert verdict["baseline_uri"] == "/models/baseline"
 
 
+def test_a_change_threshold_without_a_baseline_is_not_checked():
+    from report import facts as report_facts, wording
+
+    overall = {"candidate": {"pixel_accuracy": 0.9}, "baseline": {}, "diff": {}}
+    run = {"thresholds": [
+        {"metric": "pixel_accuracy", "slices": [[]], "kind": "value", "measure": "lower",
+         "op": ">=", "limit": 0.8},
+        {"metric": "pixel_accuracy", "slices": None, "kind": "change", "measure": "absolute",
+         "op": ">=", "limit": -0.01},
+        {"metric": "mean_iou", "slices": [[]], "kind": "value", "measure": "lower",
+         "op": ">=", "limit": 0.5}], "model_locations": {}}
+    value, change, missing = report_facts.verdict(None, overall, run, None)["thresholds"]
+    assert value["passed"] is True and wording.threshold_note(value) == ""
+    assert change["passed"] is None and "no baseline" in wording.threshold_note(change)
+    assert wording.bound_text(change) == "candidate − baseline ≥ -0.01"
+    assert wording.slices_text(change["slices"]) == "every slice"
+    assert missing["passed"] is False and wording.threshold_note(missing) == (
+        "no value recorded")
+
+
 def test_an_evaluation_dir_alone_gives_a_report_with_notes(tmp_path):
-    from report import facts as report_facts, write
+    from report import facts as report_facts, wording, write
 
     gathered = report_facts.gather(report_facts.RunArtifacts(evaluation_uri=EVALUATION))
-    notes = " ".join(gathered["notes"])
+    assert gathered["missing"] == ["history", "data", "push", "samples"]
+    notes = " ".join(wording.notes(gathered))
     for missing in ("No training history", "No ingest counts", "No push record",
                     "No sample predictions"):
         assert missing in notes
@@ -311,10 +344,10 @@ def test_command_help_and_errors(tmp_path, capsys):
     assert exit_info.value.code == 0
     assert "--pipeline-root" in capsys.readouterr().out
     assert main(["--pipeline-root", str(tmp_path / "nowhere"), "--output",
-                 str(tmp_path / "out")]) == 1
+                 str(tmp_path / "out")]) == 2  # bad input: nothing to report
     assert "no metadata store" in capsys.readouterr().err
     assert main(["--evaluation-dir", str(tmp_path / "nowhere"), "--output",
-                 str(tmp_path / "out")]) == 1
+                 str(tmp_path / "out")]) == 2
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # one of the two sources is required
         main(["--output", str(tmp_path / "out")])
@@ -323,7 +356,8 @@ def test_command_help_and_errors(tmp_path, capsys):
 def test_the_gate_checks_the_split_and_each_species_but_not_each_breed(tmp_path):
     from pipeline.config import PipelineConfig
     from pipeline.pipeline import eval_config
-    from report import facts as report_facts
+    from report import wording
+    from runs import evaluation
 
     config = eval_config(PipelineConfig(data_dir=str(tmp_path), pipeline_root=str(tmp_path),
                                          serving_dir=str(tmp_path)))
@@ -334,9 +368,11 @@ def test_the_gate_checks_the_split_and_each_species_but_not_each_breed(tmp_path)
     assert len(gated) == 1 and not gated[0].HasField("threshold")  # ...but not gated on
     assert json.loads(gated[0].config)["name"] == "native_pixel_accuracy"  # the default gate
     specs = gated[0].per_slice_thresholds[0].slicing_specs
-    assert report_facts._slices_text(specs) == "whole eval split, each species"
-    bounds = report_facts._bound_text(gated[0].per_slice_thresholds[0].threshold)
-    assert bounds == [("value", "≥ 0.8"), ("change", "candidate ≥ baseline")]
+    assert wording.slices_text(evaluation.slicing_specs(specs)) == (
+        "whole eval split, each species")
+    bounds = evaluation.bounds(gated[0].per_slice_thresholds[0].threshold)
+    assert [(bound["kind"], wording.bound_text(bound)) for bound in bounds] == [
+        ("value", "≥ 0.8"), ("change", "candidate ≥ baseline")]
 
 
 @pytest.mark.parametrize("gate_metric", ["pixel_accuracy", "foreground_iou", "native_pet_iou"])

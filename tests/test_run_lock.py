@@ -13,6 +13,7 @@ import time
 import pytest
 
 import local_runner
+from cli import exits
 from pipeline.config import RUN_LOCK_FILE
 from storage import lock_file
 
@@ -90,7 +91,7 @@ def test_a_second_runner_stops_with_one_line_and_exit_75(tmp_path, small_dataset
     holder = start_holder(str(root / RUN_LOCK_FILE))
     argv = ["--data-dir", small_dataset, "--pipeline-root", str(root),
             "--serving-dir", str(tmp_path / "serving"), "--image-size", "64"]
-    assert local_runner.main(argv) == local_runner.EXIT_LOCKED == 75
+    assert local_runner.main(argv) == exits.LOCKED == 75
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"error: pipeline root {root} is in use by pid {holder.pid}")
     assert len(error.splitlines()) == 1

@@ -1,0 +1,84 @@
+"""local_runner.py's own flags: the data source, where results go, the report, the execution.
+(The training and gate flags both runners share are pipeline/flags.py's.) Light: no TensorFlow,
+so `--help` stays fast."""
+
+import argparse
+import os
+
+from cli import exits
+from oxford_pet import download, sources
+from pipeline.config import METADATA_FILE, PipelineConfig
+
+DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+_DEFAULTS = PipelineConfig.__dataclass_fields__
+
+
+def add_data_flags(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group(
+        "data (default: download the official Oxford-IIIT Pet archives, verify, extract)")
+    source = data.add_mutually_exclusive_group()
+    source.add_argument("--data-dir", help="the dataset as you have it: a directory as the "
+                        "archives unpack it (images/, annotations/trimaps/, "
+                        "annotations/trainval.txt, test.txt), or one holding images.tar.gz and "
+                        "annotations.tar.gz")
+    source.add_argument("--demo", action="store_true",
+                        help="use generated demo data in the real layout, written to "
+                             "<work-dir>/demo-data on first use (no network needed)")
+    source.add_argument("--tfds", action="store_true",
+                        help="read a prepared TFDS oxford_iiit_pet (version 4) from "
+                             "--tfds-data-dir")
+    data.add_argument("--demo-count", type=int, default=sources.DEMO_COUNT,
+                      help="images in the generated demo dataset")
+    data.add_argument("--download-dir", help="where the official archives are downloaded and "
+                      "extracted (default: <work-dir>/downloads)")
+    data.add_argument("--base-url", default=download.DEFAULT_BASE_URL,
+                      help="where to download the archives from (a mirror works)")
+    data.add_argument("--tfds-data-dir", default=os.path.expanduser("~/tensorflow_datasets"),
+                      help="TFDS data directory holding oxford_iiit_pet/4.x.y/")
+    data.add_argument("--max-quarantined-fraction", type=float,
+                      default=_DEFAULTS["max_quarantined_fraction"].default,
+                      help="stop ingest when more than this share of a split cannot be used "
+                           "(the reasons go to the quarantine report)")
+    data.add_argument("--span-pattern", default=None, metavar="PATTERN",
+                      help="the data directory holds numbered spans, each in the dataset's "
+                           "layout, e.g. 'span-{SPAN}' for DIR/span-1/, DIR/span-2/: train on "
+                           "the latest span")
+
+
+def add_output_flags(parser: argparse.ArgumentParser, default_work_dir: str) -> None:
+    paths = parser.add_argument_group("where results go")
+    paths.add_argument("--work-dir", default=default_work_dir,
+                       help="default parent of the pipeline root, serving dir and demo data")
+    paths.add_argument("--pipeline-root", help=f"artifacts and {METADATA_FILE} "
+                       "(default: <work-dir>/pipeline_root)")
+    paths.add_argument("--serving-dir", help="pushed models go to "
+                       "<serving-dir>/<model-name>/<version>/ (default: <work-dir>/serving)")
+    paths.add_argument("--model-name", default=_DEFAULTS["model_name"].default,
+                       help="the model's directory under the serving dir")
+    paths.add_argument("--pipeline-name", default=_DEFAULTS["pipeline_name"].default,
+                       help="the pipeline's name in the metadata store (runs and cache)")
+
+
+def add_report_flags(parser: argparse.ArgumentParser) -> None:
+    report = parser.add_argument_group("evaluation report (report.html, report.md)")
+    report.add_argument("--report-max-examples", type=int,
+                        default=_DEFAULTS["report_max_examples"].default,
+                        help="score at most this many eval examples for the sample grid")
+    report.add_argument("--report-samples", type=int,
+                        default=_DEFAULTS["report_samples"].default,
+                        help="best and worst examples shown in the report, each")
+
+
+def add_execution_flags(parser: argparse.ArgumentParser) -> None:
+    run = parser.add_argument_group("execution")
+    run.add_argument("--beam-arg", action="append", dest="beam_args", metavar="ARG",
+                     help="a Beam pipeline argument, repeatable (default: "
+                          f"{' '.join(DEFAULT_BEAM_ARGS)})")
+    run.add_argument("--no-cache", action="store_true",
+                     help="rerun every component even if its inputs did not change")
+    run.add_argument("--verbose", action="store_true",
+                     help="show every TFX, Beam, TensorFlow and pip line on the console too "
+                          "(they always go to <pipeline-root>/logs/run-<time>.log)")
+    run.add_argument("--wait-for-lock", type=float, default=0, metavar="SECONDS",
+                     help="when another run holds the pipeline root, wait up to this long for "
+                          f"it to end; 0: stop at once with exit code {exits.LOCKED}")
