@@ -28,25 +28,41 @@ import os
 import sys
 from typing import List, Optional
 
+from cli import exits
+from pipeline import flags  # light: plain dataclasses and argparse, so --help stays fast
+from pipeline.cloud import CloudConfig, DataflowConfig, ModelRegistryConfig, VertexTrainingConfig
+from pipeline.config import PipelineConfig
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUTPUT = os.path.join(HERE, "build", "pipeline.json")
+# Without Dataflow, Beam runs inside each step: the DirectRunner on every core of its machine.
+STEP_BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pipeline import flags
-    from pipeline.cloud import DataflowConfig, ModelRegistryConfig, VertexTrainingConfig
-    from pipeline.config import PipelineConfig
-
-    defaults = PipelineConfig.__dataclass_fields__
-    flow = DataflowConfig.__dataclass_fields__
-    training = VertexTrainingConfig.__dataclass_fields__
-    registry_fields = ModelRegistryConfig.__dataclass_fields__
     parser = argparse.ArgumentParser(
         prog="python kubeflow_v2_runner.py",
         description="Compile the pet segmentation pipeline to a Kubeflow V2 / Vertex AI "
                     "pipeline JSON (no run is started: `python -m deploy.vertex submit` starts "
                     "one; `python -m deploy.emulate` tries it locally).",
+        epilog=exits.epilog(ok="written", failed="compiling failed",
+                            bad_input="bad flags, or no credentials for a gs:// root"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_cloud_and_path_flags(parser)
+    _add_dataflow_flags(parser)
+    _add_vertex_training_flags(parser)
+    _add_registry_flags(parser)
+    flags.add_training_flags(parser)
+    out = parser.add_argument_group("output")
+    out.add_argument("--output", default=DEFAULT_OUTPUT, help="the pipeline JSON to write")
+    out.add_argument("--verbose", action="store_true",
+                     help="show every TFX and setuptools line on the console too (they always "
+                          "go to <dir of --output>/logs/compile-<time>.log)")
+    return parser
+
+
+def _add_cloud_and_path_flags(parser: argparse.ArgumentParser) -> None:
+    defaults = PipelineConfig.__dataclass_fields__
     where = parser.add_argument_group("Google Cloud")
     where.add_argument("--project", required=True, help="Google Cloud project id")
     where.add_argument("--region", required=True, help="e.g. us-central1")
@@ -70,29 +86,41 @@ def build_parser() -> argparse.ArgumentParser:
                             "DIR/BUCKET/PATH): the user-module wheel is written there instead "
                             "of uploaded, no credentials needed; the JSON keeps its gs:// "
                             "paths. For `python -m deploy.emulate --gcs-dir DIR`")
+
+
+def _add_dataflow_flags(parser: argparse.ArgumentParser) -> None:
+    defaults = DataflowConfig.__dataclass_fields__
     dataflow = parser.add_argument_group("Dataflow (Beam components); off unless "
                                          "--dataflow-temp-location is given")
     dataflow.add_argument("--dataflow-temp-location", help="gs:// staging and temp files")
-    dataflow.add_argument("--dataflow-machine-type", default=flow["machine_type"].default,
+    dataflow.add_argument("--dataflow-machine-type", default=defaults["machine_type"].default,
                           help="Compute Engine machine type of the Dataflow workers")
     dataflow.add_argument("--dataflow-max-workers", type=int,
-                          default=flow["max_num_workers"].default,
+                          default=defaults["max_num_workers"].default,
                           help="upper bound of Dataflow autoscaling, per Beam step")
     dataflow.add_argument("--dataflow-disk-size-gb", type=int,
-                          default=flow["disk_size_gb"].default,
+                          default=defaults["disk_size_gb"].default,
                           help="boot disk of each Dataflow worker, GB")
+
+
+def _add_vertex_training_flags(parser: argparse.ArgumentParser) -> None:
+    defaults = VertexTrainingConfig.__dataclass_fields__
     vertex = parser.add_argument_group("Vertex AI Training (the Trainer); off unless "
                                        "--vertex-training")
     vertex.add_argument("--vertex-training", action="store_true",
                         help="run the Trainer as a Vertex AI custom job")
-    vertex.add_argument("--training-machine-type", default=training["machine_type"].default,
+    vertex.add_argument("--training-machine-type", default=defaults["machine_type"].default,
                         help="machine type of the Vertex AI Training job, e.g. n1-standard-8")
-    vertex.add_argument("--accelerator-type", default=training["accelerator_type"].default,
+    vertex.add_argument("--accelerator-type", default=defaults["accelerator_type"].default,
                         help="a Vertex AcceleratorType, e.g. NVIDIA_TESLA_T4, NVIDIA_L4; "
                              "'none' for CPU only")
     vertex.add_argument("--accelerator-count", type=int,
-                        default=training["accelerator_count"].default,
+                        default=defaults["accelerator_count"].default,
                         help="GPUs per training machine: 1, 2, 4 or 8")
+
+
+def _add_registry_flags(parser: argparse.ArgumentParser) -> None:
+    defaults = ModelRegistryConfig.__dataclass_fields__
     registry = parser.add_argument_group(
         "Vertex AI Model Registry (each pushed version); off unless --vertex-model")
     registry.add_argument("--vertex-model", default=None, metavar="MODEL_ID",
@@ -109,68 +137,64 @@ def build_parser() -> argparse.ArgumentParser:
                                "(display name, created if missing; or its ID) with 100%% of "
                                "the traffic, undeploying the model's older versions there")
     registry.add_argument("--vertex-endpoint-machine-type",
-                          default=registry_fields["endpoint_machine_type"].default,
+                          default=defaults["endpoint_machine_type"].default,
                           help="machine type serving the endpoint's deployed model")
-    flags.add_training_flags(parser)
-    out = parser.add_argument_group("output")
-    out.add_argument("--output", default=DEFAULT_OUTPUT, help="the pipeline JSON to write")
-    out.add_argument("--verbose", action="store_true",
-                     help="show every TFX and setuptools line on the console too (they always "
-                          "go to <dir of --output>/logs/compile-<time>.log)")
-    return parser
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     """The PipelineConfig (with its cloud part) for these flags; validated."""
-    from pipeline import flags
-    from pipeline.cloud import CloudConfig, DataflowConfig, ModelRegistryConfig, \
-        VertexTrainingConfig
-    from pipeline.config import PipelineConfig
-
-    dataflow = None
-    if args.dataflow_temp_location:
-        dataflow = DataflowConfig(temp_location=args.dataflow_temp_location,
-                                  machine_type=args.dataflow_machine_type,
-                                  max_num_workers=args.dataflow_max_workers,
-                                  disk_size_gb=args.dataflow_disk_size_gb)
-    training = None
-    if args.vertex_training:
-        accelerator = None if str(args.accelerator_type).lower() == "none" else \
-            args.accelerator_type
-        training = VertexTrainingConfig(machine_type=args.training_machine_type,
-                                        accelerator_type=accelerator,
-                                        accelerator_count=args.accelerator_count)
-    registry = None
-    if args.vertex_model:
-        registry = ModelRegistryConfig(model_id=args.vertex_model,
-                                       serving_image=args.vertex_serving_image,
-                                       endpoint=args.vertex_endpoint,
-                                       endpoint_machine_type=args.vertex_endpoint_machine_type)
-    elif args.vertex_endpoint or args.vertex_serving_image:
-        raise ValueError("--vertex-endpoint and --vertex-serving-image need --vertex-model (the "
-                         "registry model whose versions are served)")
     cloud = CloudConfig(project=args.project, region=args.region, image=args.image,
-                        dataflow=dataflow, vertex_training=training, model_registry=registry)
-    if training is not None:
-        from deploy import vertex_rules
-
-        spec = training.machine_spec()
-        problem = vertex_rules.machine_spec_problem(
-            spec["machine_type"], spec.get("accelerator_type"), spec.get("accelerator_count", 0))
-        if problem:
-            raise ValueError(f"Vertex AI Training refuses this machine: {problem} "
-                             f"(--training-machine-type, --accelerator-type, "
-                             f"--accelerator-count)")
+                        dataflow=_dataflow(args), vertex_training=_vertex_training(args),
+                        model_registry=_model_registry(args))
     return PipelineConfig(
         data_dir=args.data_dir, pipeline_root=args.pipeline_root,
         serving_dir=args.serving_dir, pipeline_name=args.pipeline_name,
         model_name=args.model_name, span_pattern=args.span_pattern,
         **flags.training_settings(args),
-        # Beam goes to Dataflow when configured; else the DirectRunner inside each step.
-        beam_args=cloud.dataflow_beam_args() or ["--direct_running_mode=multi_processing",
-                                                 "--direct_num_workers=0"],
+        beam_args=cloud.dataflow_beam_args() or list(STEP_BEAM_ARGS),  # Dataflow when set
         ingest_beam_args=[],
         cloud=cloud)
+
+
+def _dataflow(args: argparse.Namespace) -> Optional[DataflowConfig]:
+    if not args.dataflow_temp_location:
+        return None
+    return DataflowConfig(temp_location=args.dataflow_temp_location,
+                          machine_type=args.dataflow_machine_type,
+                          max_num_workers=args.dataflow_max_workers,
+                          disk_size_gb=args.dataflow_disk_size_gb)
+
+
+def _vertex_training(args: argparse.Namespace) -> Optional[VertexTrainingConfig]:
+    """The Trainer's Vertex AI custom job, checked against Vertex's machine rules."""
+    from deploy import vertex_rules
+
+    if not args.vertex_training:
+        return None
+    accelerator = None if str(args.accelerator_type).lower() == "none" else \
+        args.accelerator_type
+    training = VertexTrainingConfig(machine_type=args.training_machine_type,
+                                    accelerator_type=accelerator,
+                                    accelerator_count=args.accelerator_count)
+    spec = training.machine_spec()
+    problem = vertex_rules.machine_spec_problem(
+        spec["machine_type"], spec.get("accelerator_type"), spec.get("accelerator_count", 0))
+    if problem:
+        raise ValueError(f"Vertex AI Training refuses this machine: {problem} "
+                         f"(--training-machine-type, --accelerator-type, --accelerator-count)")
+    return training
+
+
+def _model_registry(args: argparse.Namespace) -> Optional[ModelRegistryConfig]:
+    if args.vertex_model:
+        return ModelRegistryConfig(model_id=args.vertex_model,
+                                   serving_image=args.vertex_serving_image,
+                                   endpoint=args.vertex_endpoint,
+                                   endpoint_machine_type=args.vertex_endpoint_machine_type)
+    if args.vertex_endpoint or args.vertex_serving_image:
+        raise ValueError("--vertex-endpoint and --vertex-serving-image need --vertex-model (the "
+                         "registry model whose versions are served)")
+    return None
 
 
 def registry_summary(config) -> str:
@@ -239,12 +263,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         config = config_from_args(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exits.BAD_INPUT
     if not args.gcs_dir:
         problem = credentials_problem(args.pipeline_root)
         if problem:
             print(f"error: {problem}", file=sys.stderr)
-            return 2
+            return exits.BAD_INPUT
     # What TFX, the wheel build and the cloud libraries write goes to a log beside --output.
     log_path = console.new_log_path(os.path.dirname(os.path.abspath(args.output)), "compile")
     return console.run_logged(compile_and_say, args, config, log_path=log_path,
@@ -263,7 +287,7 @@ def compile_and_say(args: argparse.Namespace, config) -> int:
     print(f"Submit it: python -m deploy.vertex submit --template {path} "
           f"--project {args.project} --region {args.region} "
           f"--pipeline-root {args.pipeline_root}")
-    return 0
+    return exits.OK
 
 
 if __name__ == "__main__":

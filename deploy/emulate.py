@@ -9,13 +9,16 @@ Dockerfile's WORKDIR, COPY and ENV), with gs:// standing for --gcs-dir; resolver
 from the emulator's own metadata store under --gcs-dir, the Trainer's Vertex AI custom job by a
 stand-in JobService, Dataflow by Beam's DirectRunner. README.md ("Try the Vertex pipeline
 locally") says exactly what differs from Vertex; deploy/emulator/ holds the pieces.
-Exit status 0 only if every task succeeded.
+Exit status 0 only if every task succeeded (cli/exits.py: 1 a task failed, 2 the job was
+refused or the flags are wrong: nothing ran).
 """
 
 import argparse
 import os
 import sys
 from typing import List, Optional
+
+from cli import exits
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "this machine the way Vertex AI Pipelines runs it: each task in its own "
                     "process with its container command, in a directory laid out as the image "
                     "is, gs:// mapped to a local directory. No Docker, cloud or network needed.",
+        epilog=exits.epilog(ok="every task succeeded", failed="a task failed",
+                            bad_input="bad flags, or the job was refused (nothing ran)"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--template", required=True,
                         help="the PipelineJob JSON kubeflow_v2_runner.py wrote")
@@ -85,7 +90,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.parallelism < 0 or args.direct_num_workers < 1:
         print("error: --parallelism must be 0 or more and --direct-num-workers at least 1",
               file=sys.stderr)
-        return 2
+        return exits.BAD_INPUT
     options = run.Options(
         template=args.template, gcs_dir=args.gcs_dir, dockerfile=args.dockerfile,
         context=args.context or os.path.dirname(os.path.abspath(args.dockerfile)),
@@ -97,12 +102,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not os.path.isdir(args.gcs_dir):
         print(f"error: --gcs-dir {args.gcs_dir} is not a directory: give the one "
               "kubeflow_v2_runner.py --gcs-dir wrote the user-module wheel to", file=sys.stderr)
-        return 2
+        return exits.BAD_INPUT
     try:
         job = run.EmulatedJob(options, out=lambda line: print(line, flush=True))
     except (spec.SpecError, image.DockerfileError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exits.BAD_INPUT
     return job.run()
 
 

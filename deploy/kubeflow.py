@@ -22,8 +22,8 @@ import os
 import sys
 from typing import List, Optional
 
-from deploy import common
 from cli import console, exits
+from deploy import common
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m deploy.kubeflow",
         description="Submit the compiled pipeline to Kubeflow Pipelines, or create a recurring "
                     "run.",
+        epilog=exits.epilog(failed="the cluster refused the request or could not be reached",
+                            bad_input="bad flags, or a package KFP cannot run (nothing sent)"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("submit", "start one run now"),
@@ -88,7 +90,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             common.check_cron(args.cron, fields=6)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exits.BAD_INPUT
     refusals = kfp_refusals(package)
     if refusals:
         print(f"error: a Kubeflow Pipelines v2 cluster cannot run {package}: "
@@ -97,7 +99,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               "pipelines with a Resolver do not run on open-source KFP v2; run it on Vertex AI "
               "(python -m deploy.vertex) and see README.md, \"Plain Kubeflow Pipelines\"",
               file=sys.stderr)
-        return 2
+        return exits.BAD_INPUT
     log_path = console.new_log_path(os.path.dirname(os.path.abspath(package)),
                                     f"kubeflow-{args.command}")
     with console.Session(log_path, verbose=args.verbose, failure=f"{args.command} stopped"):

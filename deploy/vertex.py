@@ -19,8 +19,8 @@ import os
 import sys
 from typing import List, Optional
 
-from deploy import common
 from cli import console, exits
+from deploy import common
 
 DEFAULT_DISPLAY_NAME = "pet-segmentation"
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m deploy.vertex",
         description="Submit the compiled pipeline to Vertex AI Pipelines, or schedule it.",
+        epilog=exits.epilog(failed="Vertex AI refused the request or could not be reached"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("submit", "start one pipeline run now"),
@@ -104,7 +105,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         check(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exits.BAD_INPUT
     log_path = console.new_log_path(os.path.dirname(os.path.abspath(args.template)),
                                     f"vertex-{args.command}")
     with console.Session(log_path, verbose=args.verbose, failure=f"{args.command} stopped"):

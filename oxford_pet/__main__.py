@@ -4,6 +4,7 @@ import argparse
 import sys
 import time
 
+from cli import exits
 from oxford_pet import demo, layout
 
 
@@ -41,16 +42,16 @@ def main(argv=None) -> int:
                                                                            args.span)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exits.BAD_INPUT
     print(f"Writing {args.count} demo images to {data_dir}", flush=True)
     try:
         entries = demo.make_demo_data(data_dir, args.count, seed, args.min_size,
                                       args.max_size, progress=_progress)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exits.BAD_INPUT
     print(f"Wrote {len(entries)} images in {time.time() - start:.1f} s", flush=True)
-    return 0
+    return exits.OK
 
 
 if __name__ == "__main__":

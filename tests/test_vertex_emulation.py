@@ -329,7 +329,7 @@ def test_vertex_refuses_a_schema_title_outside_its_rule_before_any_task(compiled
     lines = []
     options = run.Options(template=str(template), gcs_dir=str(tmp_path),
                           dockerfile=os.path.join(REPO, "Dockerfile"), context=REPO)
-    assert run.EmulatedJob(options, out=lines.append).run() == 1
+    assert run.EmulatedJob(options, out=lines.append).run() == 2  # bad input: nothing ran
     text = "\n".join(lines)
     assert "Vertex AI refuses to create the job" in text
     assert ("component EvaluationReport output 'report': INVALID_ARGUMENT: MetadataSchema must "
@@ -543,7 +543,7 @@ def test_kfp_v2_refuses_the_pipeline_and_hands_inputs_tfx_cannot_parse(compiled,
     from deploy.emulator import kfp, run, spec
 
     code, output, _ = emulate(compiled["template"], str(tmp_path), "--launcher", "kfp")
-    assert code == 1
+    assert code == 2  # refused before any task, as `python -m deploy.kubeflow` refuses it
     assert "The KFP API server refuses to create the job" in output
     assert ("task latest_blessed_model_resolver-model-resolver: resolver executors not "
             "implemented") in output and "START" not in output

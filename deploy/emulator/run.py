@@ -34,6 +34,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from cli import exits
 from deploy import local_gcs, vertex_rules
 from deploy.emulator import image, invocation, kfp, processes, spec as spec_module, store
 from deploy.emulator import registry, training
@@ -130,6 +131,30 @@ class EmulatedJob:
 
     # ---- the run ----
     def run(self) -> int:
+        """Creates the job (BAD_INPUT when Vertex, or KFP, would refuse it), runs its tasks;
+        OK only when every task succeeded, else FAILED."""
+        refused = self.create()
+        if refused:
+            for line in refused:
+                self.say(line)
+            return exits.BAD_INPUT
+        self.start_services()
+        started = time.time()
+        try:
+            if self.options.run_build_steps and not self.run_build_steps():
+                return exits.FAILED
+            self.schedule()
+        except KeyboardInterrupt:
+            self.say("interrupted: stopping the running steps")
+            raise
+        finally:
+            self.stop_services()
+            self.write_summary(time.time() - started)
+        return self.finish(time.time() - started)
+
+    def create(self) -> List[str]:
+        """Checks the job as its creation would, makes its directory and lays out the image;
+        returns why it is refused ([] when created)."""
         options = self.options
         flavour = "Vertex AI Pipelines" if self.vertex else \
             f"open-source Kubeflow Pipelines v2 ({kfp.KFP_VERSIONS})"
@@ -138,25 +163,19 @@ class EmulatedJob:
         problems = self.creation_problems()
         if problems:
             who = "Vertex AI" if self.vertex else "The KFP API server"
-            self.say(f"{who} refuses to create the job:")
-            for problem in problems:
-                self.say(f"  {problem}")
-            self.say(f"job {self.job_id} FAILED before any task ran")
-            return 1
-        state = os.path.join(self.gcs.root, STATE_DIR)
-        self.job_dir = os.path.join(state, "jobs", self.job_id)
+            return ([f"{who} refuses to create the job:"] + [f"  {p}" for p in problems]
+                    + [f"job {self.job_id} FAILED before any task ran"])
+        self.job_dir = os.path.join(self.gcs.root, STATE_DIR, "jobs", self.job_id)
         if os.path.exists(self.job_dir):
-            self.say(f"job {self.job_id} exists already ({self.job_dir}): ALREADY_EXISTS, as "
-                     "Vertex answers; pass another --job-id")
-            return 1
+            return [f"job {self.job_id} exists already ({self.job_dir}): ALREADY_EXISTS, as "
+                    "Vertex answers; pass another --job-id"]
         for sub in ("logs", "executor_inputs", "custom_jobs"):
             os.makedirs(os.path.join(self.job_dir, sub))
         try:
             self.layout = image.build_layout(options.dockerfile, options.context,
                                              os.path.join(self.job_dir, "image"))
         except image.DockerfileError as error:
-            self.say(f"the image cannot be laid out: {error}")
-            return 1
+            return [f"the image cannot be laid out: {error}"]
         for line in self.layout.describe():
             self.say(line)
         warning = image.lock_matches(self.layout, sys.prefix if options.python == sys.executable
@@ -167,6 +186,12 @@ class EmulatedJob:
                  f", no container isolation")
         if warning:
             self.say(f"warning: {warning}")
+        return []
+
+    def start_services(self) -> None:
+        """The metadata store, the step launcher, and the stand-in JobService and Model
+        Registry the steps reach through sockets."""
+        options, state = self.options, os.path.join(self.gcs.root, STATE_DIR)
         self.store = store.MetadataStore(
             os.path.join(state, "metadata.json"),
             f"projects/{options.project_number}/locations/{options.region}"
@@ -174,9 +199,9 @@ class EmulatedJob:
         self.pipeline_context = self.store.context(self.spec.pipeline_name, "system.Pipeline")
         self.run_context = self.store.context(self.job_id, "system.PipelineRun",
                                               parent=self.pipeline_context)
-        sockets = tempfile.mkdtemp(prefix="vertex-emulator-")
+        self.sockets = tempfile.mkdtemp(prefix="vertex-emulator-")
         self.bootstrap = processes.write_bootstrap(os.path.join(self.job_dir, "bootstrap"))
-        self.service_socket = os.path.join(sockets, "jobs")
+        self.service_socket = os.path.join(self.sockets, "jobs")
         self.launcher = processes.Launcher(
             options.python, self.bootstrap, self.base_env(),
             os.path.join(self.job_dir, "logs", "warm-server.log"), cold=options.cold_start)
@@ -184,27 +209,17 @@ class EmulatedJob:
             self.service_socket, os.path.join(self.job_dir, "custom_jobs"),
             os.path.join(self.job_dir, "logs"), next(iter(self.spec.images()), ""),
             self.run_job_command, self.say) if self.vertex else None
-        self.model_socket = os.path.join(sockets, "models")
+        self.model_socket = os.path.join(self.sockets, "models")
         self.model_service = registry.ModelRegistryService(
             self.model_socket, os.path.join(state, registry.STATE_FILE), options.project_number,
             self.gcs, self.say) if self.vertex else None
-        started = time.time()
-        try:
-            if options.run_build_steps and not self.run_build_steps():
-                return 1
-            self.schedule()
-        except KeyboardInterrupt:
-            self.say("interrupted: stopping the running steps")
-            raise
-        finally:
-            self.launcher.close()
-            if self.job_service:
-                self.job_service.close()
-            if self.model_service:
-                self.model_service.close()
-            shutil.rmtree(sockets, ignore_errors=True)
-            self.write_summary(time.time() - started)
-        return self.finish(time.time() - started)
+
+    def stop_services(self) -> None:
+        self.launcher.close()
+        for service in (self.job_service, self.model_service):
+            if service:
+                service.close()
+        shutil.rmtree(self.sockets, ignore_errors=True)
 
     def base_env(self) -> Dict[str, str]:
         """What every step's process gets: the image's ENV (paths into the layout), the
@@ -571,11 +586,11 @@ class EmulatedJob:
         if len(ok) == len(self.spec.tasks):
             self.say(f"job {self.job_id} SUCCEEDED in {seconds:.0f} s: {len(ok)} tasks "
                      f"succeeded ({len(cached)} from cache); state and logs in {self.job_dir}")
-            return 0
+            return exits.OK
         failed = sorted(r.name for r in results if r.state == "FAILED")
         not_run = sorted(r.name for r in results if r.state == "NOT_RUN")
         self.say(f"job {self.job_id} FAILED in {seconds:.0f} s: failed {', '.join(failed)}"
                  + (f"; not run {', '.join(not_run)}" if not_run else "")
                  + f"; {len(ok)} of {len(self.spec.tasks)} succeeded; logs in "
                    f"{os.path.join(self.job_dir, 'logs')}")
-        return 1
+        return exits.FAILED
