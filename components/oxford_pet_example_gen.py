@@ -265,7 +265,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 outcomes.append(pipeline | f"Refused[{name}]" >> beam.Create(
                     [quarantined_outcome(record) for record in refused]))
             result[name] = examples
-        # One small sink for every sample's outcome: each Beam stage costs ~0.1 s here.
+        # One small sink for every sample's outcome: each Beam stage has a fixed cost on the
+        # DirectRunner (bench/INGEST.md "What this says").
         (outcomes | "AllOutcomes" >> beam.Flatten()
          | "ToJson" >> beam.Map(json.dumps, sort_keys=True)
          | "WriteOutcomes" >> beam.io.WriteToText(

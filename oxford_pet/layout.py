@@ -279,9 +279,9 @@ def latest_span(root: str, pattern: str = SPAN_PATTERN) -> Tuple[int, str]:
 def listed_files_fingerprint(data_dir: str, split: str) -> str:
     """One line that changes when any image or trimap listed for `split` changes: their count,
     total size and a digest of every (name, size, modification time in ns); absent files
-    count too. Stats only (no reading): 0.09-0.14 s for the full dataset's 14,698 files, where
-    a SHA-256 of their 804 MB took 0.76-0.82 s from the page cache, more from a cold disk, and
-    grows with the bytes (bench/FINGERPRINT.md, two runs on a shared 2-core machine).
+    count too. Stats only, no reading: a hash of the contents costs several times as much on
+    every run, cached reruns too, and grows with the bytes (bench/FINGERPRINT.md has the
+    measurement).
     """
     digest = hashlib.sha256()
     files = total = missing = 0

@@ -1,12 +1,11 @@
-"""Makes TFX's installs of the user-module wheel take about 1 s instead of 3.
+"""Makes TFX's installs of the user-module wheel skip pip's whole-environment check.
 
 TFX packages `trainer/` as a wheel (its hash is the Transform and Trainer cache key), and each
 executor that loads code from it runs `python -m pip install --target TMP <wheel>`: Transform
 three times (its own install context and one per function it imports), Trainer once. The wheel
-has no dependencies, yet pip then checks every distribution installed in the environment (about
-300 here) for conflicts, parsing each requirement string: one install took 2.9 s here, 1.0 s
-without the check, and the three of Transform's were half of its 26.9 s on 40 images (a py-spy
-profile; BENCHMARKS.md, "What changed for speed").
+has no dependencies, yet pip then checks every distribution installed in the environment for
+conflicts, parsing each requirement string: most of each install's time, and a large share of
+Transform's on small data (BENCHMARKS.md "What changed for speed", the measurements).
 
 pip reads its options from `PIP_*` environment variables, which the install subprocess
 inherits. A negative flag's variable sets the positive option's value, so
@@ -20,8 +19,8 @@ from typing import MutableMapping
 
 PIP_ENVIRONMENT = {
     "PIP_NO_WARN_CONFLICTS": "0",  # skip the whole-environment conflict check
-    # No "a new pip is available" lookup per install. Not measured: the machine the timings
-    # above come from already had it set.
+    # No "a new pip is available" lookup per install (not measured: the benchmark machine
+    # already had it set).
     "PIP_DISABLE_PIP_VERSION_CHECK": "1",
 }
 

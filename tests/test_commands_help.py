@@ -57,7 +57,7 @@ def _is_command(path: str) -> bool:
 
 
 def discover_commands():
-    """(kind, target) for every command: ("module", "oxford_pet") or ("script", "bench/x.py")."""
+    """(kind, target) for every command: ("module", "oxford_pet"), ("script", "predict.py")."""
     commands = []
     for root, dirs, files in os.walk(REPO):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))

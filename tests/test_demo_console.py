@@ -1,4 +1,4 @@
-"""What the demo command prints (issue 17): a line when each component starts and ends, the
+"""What the demo command prints: a line when each component starts and ends, the
 project's own progress lines and the summary, under 60 lines; everything else, complete, in
 the run's log file under the pipeline root.
 
@@ -12,7 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-# What the console printed before (issue 17): noise a user cannot act on.
+# What the console used to print: noise a user cannot act on.
 NOISE = {
     "pip": re.compile(r"Looking in indexes|Processing .*\.whl|Successfully installed"),
     "setuptools": re.compile(r"running bdist_wheel|adding '|SetuptoolsDeprecationWarning"),

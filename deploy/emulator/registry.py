@@ -69,7 +69,7 @@ def _now() -> str:
 
 def _prebuilt_images() -> List[str]:
     """aiplatform's list of Vertex's prebuilt prediction images (constants/prediction.py),
-    read without importing the aiplatform package (3 s in the emulator's process)."""
+    read without importing the aiplatform package (seconds of imports, in every pusher step)."""
     import importlib.util
 
     package = importlib.util.find_spec("google.cloud.aiplatform")  # does not run the package

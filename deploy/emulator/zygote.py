@@ -145,8 +145,9 @@ def exit_code(code) -> int:
 
 def finish(code: int) -> None:
     """The interpreter's exit, up to the module teardown: wait for non-daemon threads, run the
-    atexit handlers, flush stdio; then leave without tearing the preloaded modules down (4 s to
-    15 s here), as multiprocessing's forked children leave (os._exit after its exit function).
+    atexit handlers, flush stdio; then leave without tearing the preloaded modules down (seconds
+    for TensorFlow's and TFX's modules, on every step), as multiprocessing's forked children
+    leave (os._exit after its exit function).
     """
     import atexit
     import threading
