@@ -1,11 +1,35 @@
-"""What the Vertex and Kubeflow commands share: checking a cron expression, a template file, and
-`--parameter NAME=VALUE` flags. No credentials anywhere: the clients use Application Default
-Credentials (Vertex) or the cluster's own authentication (Kubeflow)."""
+"""What the Vertex and Kubeflow commands share: their submit and schedule subcommands, the
+default run name, checking a cron expression, a template file, and `--parameter NAME=VALUE`
+flags. No credentials anywhere: the clients use Application Default Credentials (Vertex) or the
+cluster's own authentication (Kubeflow)."""
 
+import argparse
 import json
 import os
 import re
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
+
+from pipeline.config import PipelineConfig
+
+# A run's (and schedule's) name in the orchestrator's UI: the pipeline's own name.
+DEFAULT_RUN_NAME = PipelineConfig.__dataclass_fields__["pipeline_name"].default
+
+
+
+def subcommands(parser: argparse.ArgumentParser, submit: str, schedule: str
+                ) -> List[Tuple[str, argparse.ArgumentParser]]:
+    """The `submit` and `schedule` subcommands, each described by its text, with the flag
+    every one takes (--parameter); (name, subparser) of each."""
+    commands = parser.add_subparsers(dest="command", required=True)
+    made = []
+    for name, text in (("submit", submit), ("schedule", schedule)):
+        command = commands.add_parser(name, help=text, description=text,
+                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        command.add_argument("--parameter", action="append", metavar="NAME=VALUE",
+                             help="a pipeline runtime parameter, repeatable")
+        made.append((name, command))
+    return made
+
 
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 _TIME_ZONE = re.compile(r"^(CRON_TZ|TZ)=[A-Za-z_+\-/0-9]+$")

@@ -36,6 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=exits.epilog(ok="every task succeeded", failed="a task failed",
                             bad_input="bad flags, or the job was refused (nothing ran)"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_job_flags(parser, defaults)
+    _add_execution_flags(parser, defaults)
+    return parser
+
+
+def _add_job_flags(parser: argparse.ArgumentParser, defaults) -> None:
+    """What runs: the compiled job, where gs:// is, the image, the orchestrator's names."""
+    from deploy.emulator import run
+
     parser.add_argument("--template", required=True,
                         help="the PipelineJob JSON kubeflow_v2_runner.py wrote")
     parser.add_argument("--gcs-dir", required=True, metavar="DIR",
@@ -58,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the project number in resource names and task directories")
     parser.add_argument("--region", default=defaults["region"].default,
                         help="the region in resource names")
+
+
+def _add_execution_flags(parser: argparse.ArgumentParser, defaults) -> None:
+    """How the steps run: cache, failure policy, processes, Beam, parallelism."""
     parser.add_argument("--no-cache", dest="enable_cache", action="store_false",
                         help="run every task even if an earlier run had the same inputs "
                              "(as `python -m deploy.vertex submit --no-cache`)")
@@ -80,7 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-build-steps", action="store_true",
                         help="also run the Dockerfile's RUN lines other than the lock install "
                              "(the image's own import check) in the layout before the job")
-    return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:

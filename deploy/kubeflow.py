@@ -34,26 +34,22 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=exits.epilog(failed="the cluster refused the request or could not be reached",
                             bad_input="bad flags, or a package KFP cannot run (nothing sent)"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("submit", "start one run now"),
-                       ("schedule", "create a recurring run from a cron expression")):
-        command = commands.add_parser(name, help=text, description=text,
-                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for name, command in common.subcommands(
+            parser, submit="start one run now",
+            schedule="create a recurring run from a cron expression"):
         command.add_argument("--host", required=True, help="the KFP API endpoint")
         command.add_argument("--package", required=True,
                              help="the pipeline YAML written by kubeflow_v2_runner.py "
                                   "--output x.yaml")
-        command.add_argument("--experiment", default="pet-segmentation",
+        command.add_argument("--experiment", default=common.DEFAULT_RUN_NAME,
                              help="KFP experiment (created when missing)")
         command.add_argument("--namespace", default="kubeflow",
                              help="Kubernetes namespace of the KFP deployment")
         command.add_argument("--pipeline-root", required=True,
                              help="where runs write artifacts (gs://, s3://, minio://)")
-        command.add_argument("--run-name", default="pet-segmentation",
+        command.add_argument("--run-name", default=common.DEFAULT_RUN_NAME,
                              help="name of the run (or recurring run) in the KFP UI")
         command.add_argument("--service-account", help="Kubernetes service account of the runs")
-        command.add_argument("--parameter", action="append", metavar="NAME=VALUE",
-                             help="a pipeline runtime parameter, repeatable")
         command.add_argument("--verbose", action="store_true",
                              help="show the KFP client's own lines too (they always go to "
                                   "<dir of --package>/logs/kubeflow-<command>-<time>.log)")

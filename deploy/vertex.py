@@ -22,20 +22,15 @@ from typing import List, Optional
 from cli import console, exits
 from deploy import common
 
-DEFAULT_DISPLAY_NAME = "pet-segmentation"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m deploy.vertex",
         description="Submit the compiled pipeline to Vertex AI Pipelines, or schedule it.",
         epilog=exits.epilog(failed="Vertex AI refused the request or could not be reached"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("submit", "start one pipeline run now"),
-                       ("schedule", "create a schedule that starts a run at every cron tick")):
-        command = commands.add_parser(name, help=text, description=text,
-                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for name, command in common.subcommands(
+            parser, submit="start one pipeline run now",
+            schedule="create a schedule that starts a run at every cron tick"):
         command.add_argument("--template", required=True,
                              help="the pipeline JSON written by kubeflow_v2_runner.py")
         command.add_argument("--project", required=True, help="Google Cloud project id")
@@ -45,10 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="gs:// root for the runs' artifacts (as compiled)")
         command.add_argument("--service-account", help="the service account runs act as "
                              "(default: the project's Compute Engine default account)")
-        command.add_argument("--display-name", default=DEFAULT_DISPLAY_NAME,
+        command.add_argument("--display-name", default=common.DEFAULT_RUN_NAME,
                              help="the run's (or schedule's) name in the Vertex AI console")
-        command.add_argument("--parameter", action="append", metavar="NAME=VALUE",
-                             help="a pipeline runtime parameter, repeatable")
         command.add_argument("--no-cache", action="store_true",
                              help="rerun every step even if its inputs did not change")
         command.add_argument("--verbose", action="store_true",

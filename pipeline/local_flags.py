@@ -61,12 +61,12 @@ def add_output_flags(parser: argparse.ArgumentParser, default_work_dir: str) -> 
 
 def add_report_flags(parser: argparse.ArgumentParser) -> None:
     report = parser.add_argument_group("evaluation report (report.html, report.md)")
-    report.add_argument("--report-max-examples", type=int,
-                        default=_DEFAULTS["report_max_examples"].default,
-                        help="score at most this many eval examples for the sample grid")
-    report.add_argument("--report-samples", type=int,
-                        default=_DEFAULTS["report_samples"].default,
-                        help="best and worst examples shown in the report, each")
+    for field, text in (("report_max_examples", "score at most this many eval examples for "
+                                                "the sample grid"),
+                        ("report_samples", "best and worst examples shown in the report, "
+                                           "each")):
+        report.add_argument(f"--{field.replace('_', '-')}", type=int,
+                            default=_DEFAULTS[field].default, help=text)
 
 
 def add_execution_flags(parser: argparse.ArgumentParser) -> None:

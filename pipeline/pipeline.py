@@ -88,30 +88,8 @@ def trainer_component(config: PipelineConfig, **kwargs):
 
 
 def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
-    if config.data_source == "tfds":
-        example_gen = TfdsOxfordPetExampleGen(
-            tfds_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction,
-            input_config=split_input_config(TFDS_SPLIT_PATTERNS, config.span_pattern),
-        )
-    else:
-        example_gen = OxfordPetExampleGen(
-            data_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction,
-            input_config=split_input_config(span_pattern=config.span_pattern))
-    example_gen.with_id(node_ids.EXAMPLE_GEN)  # one node id whatever the source
-    if config.ingest_beam_args:
-        example_gen.with_beam_pipeline_args(config.ingest_beam_args)  # after beam_args: wins
-    # In the cloud the step reads the schema from the pipeline image (Dockerfile), not from here.
-    schema_gen = ImportSchemaGen(schema_file=config.cloud.image_path(SCHEMA_FILE, REPO_ROOT)
-                                 if config.cloud else SCHEMA_FILE).with_id(node_ids.SCHEMA_GEN)
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"],
-                                   schema=schema_gen.outputs["schema"]
-                                   ).with_id(node_ids.STATISTICS_GEN)
-    example_validator = ExampleValidator(statistics=statistics_gen.outputs["statistics"],
-                                         schema=schema_gen.outputs["schema"]
-                                         ).with_id(node_ids.EXAMPLE_VALIDATOR)
-    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"]
-                                   ).with_id(node_ids.ANOMALIES_GATE)
-
+    ingest = ingest_components(config)
+    example_gen, schema_gen, *_, anomalies_gate = ingest
     transform = Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         module_file=PREPROCESSING_MODULE, custom_config=config.transform_config(),
@@ -145,6 +123,49 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
         example_splits=[EVAL_SPLIT],
         eval_config=eval_config(config)).with_id(node_ids.EVALUATOR)
 
+    return tfx_pipeline.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=ingest + [transform, trainer, model_resolver, evaluator]
+        + push_and_report(config, example_gen, trainer, evaluator),
+        enable_cache=config.enable_cache,
+        # On Vertex AI / Kubeflow the orchestrator brings its own metadata store.
+        metadata_connection_config=None if config.cloud else
+        metadata.sqlite_metadata_connection_config(config.metadata_path),
+        beam_pipeline_args=config.beam_args)
+
+
+def ingest_components(config: PipelineConfig) -> list:
+    """ExampleGen (from the directory layout or TFDS), the schema, statistics and their check,
+    and the gate that stops the pipeline on anomalies; in that order."""
+    if config.data_source == "tfds":
+        example_gen = TfdsOxfordPetExampleGen(
+            tfds_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction,
+            input_config=split_input_config(TFDS_SPLIT_PATTERNS, config.span_pattern))
+    else:
+        example_gen = OxfordPetExampleGen(
+            data_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction,
+            input_config=split_input_config(span_pattern=config.span_pattern))
+    example_gen.with_id(node_ids.EXAMPLE_GEN)  # one node id whatever the source
+    if config.ingest_beam_args:
+        example_gen.with_beam_pipeline_args(config.ingest_beam_args)  # after beam_args: wins
+    # In the cloud the step reads the schema from the pipeline image (Dockerfile), not from here.
+    schema_gen = ImportSchemaGen(schema_file=config.cloud.image_path(SCHEMA_FILE, REPO_ROOT)
+                                 if config.cloud else SCHEMA_FILE).with_id(node_ids.SCHEMA_GEN)
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"],
+                                   schema=schema_gen.outputs["schema"]
+                                   ).with_id(node_ids.STATISTICS_GEN)
+    example_validator = ExampleValidator(statistics=statistics_gen.outputs["statistics"],
+                                         schema=schema_gen.outputs["schema"]
+                                         ).with_id(node_ids.EXAMPLE_VALIDATOR)
+    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"]
+                                   ).with_id(node_ids.ANOMALIES_GATE)
+    return [example_gen, schema_gen, statistics_gen, example_validator, anomalies_gate]
+
+
+def push_and_report(config: PipelineConfig, example_gen, trainer, evaluator) -> list:
+    """The VersionedPusher (a blessed model into the serving directory, and the Model
+    Registry when configured) and the EvaluationReport after it."""
     pusher = VersionedPusher(model=trainer.outputs["model"],
                              model_blessing=evaluator.outputs["blessing"],
                              model_dir=config.model_dir,
@@ -161,15 +182,4 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
         model_run=trainer.outputs["model_run"], pushed_model=pusher.outputs["pushed_model"],
         pipeline_name=config.pipeline_name, max_examples=config.report_max_examples,
         samples_per_group=config.report_samples).with_id(node_ids.REPORT)
-
-    return tfx_pipeline.Pipeline(
-        pipeline_name=config.pipeline_name,
-        pipeline_root=config.pipeline_root,
-        components=[example_gen, schema_gen, statistics_gen, example_validator,
-                    anomalies_gate, transform, trainer, model_resolver, evaluator, pusher,
-                    report],
-        enable_cache=config.enable_cache,
-        # On Vertex AI / Kubeflow the orchestrator brings its own metadata store.
-        metadata_connection_config=None if config.cloud else
-        metadata.sqlite_metadata_connection_config(config.metadata_path),
-        beam_pipeline_args=config.beam_args)
+    return [pusher, report]

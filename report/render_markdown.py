@@ -18,17 +18,26 @@ def _signed(value) -> str:
 
 
 def render(facts: Dict[str, Any], html_name: str = "report.html") -> str:
+    title = facts.get("pipeline_name") or "evaluation"
+    lines: List[str] = [f"## Evaluation report: {title}", ""]
+    lines += verdict_lines(facts)
+    lines += metric_lines(facts)
+    lines += rest_lines(facts)
+    lines.append(f"\nFull report (charts, sample predictions): `{html_name}`.")
+    return "\n".join(lines) + "\n"
+
+
+def verdict_lines(facts: Dict[str, Any]) -> List[str]:
+    """Blessed or not, pushed or not, the baseline, each threshold, the gate."""
     verdict = facts["verdict"]
     push = facts.get("push")
     state = {True: "✅ **Blessed**", False: "❌ **Not blessed**"}.get(
         verdict["blessed"], "**No blessing recorded**")
     pushed = (f"pushed as version {push['version']} to `{push['destination']}`"
               if push and push["pushed"] else "not pushed" if push else "push unknown")
-    title = facts.get("pipeline_name") or "evaluation"
-    lines: List[str] = [f"## Evaluation report: {title}", "",
-                        f"{state}; {pushed}."]
-    lines.append(f"Baseline: `{verdict['baseline_uri']}`" if verdict.get("baseline_uri")
-                 else "Baseline: none (no model blessed before this run).")
+    lines = [f"{state}; {pushed}.",
+             f"Baseline: `{verdict['baseline_uri']}`" if verdict.get("baseline_uri")
+             else "Baseline: none (no model blessed before this run)."]
     if verdict["thresholds"]:
         lines += ["", "| threshold | bound | checked on | value (all) | result |",
                   "| --- | --- | --- | --- | --- |"]
@@ -43,13 +52,16 @@ def render(facts: Dict[str, Any], html_name: str = "report.html") -> str:
                          f"{wording.bound_text(threshold)} | "
                          f"{wording.slices_text(threshold['slices'])} | {value} | {result} |")
     gate = render_html.gate_text(facts)
-    if gate:
-        lines += ["", gate]
+    return lines + (["", gate] if gate else [])
+
+
+def metric_lines(facts: Dict[str, Any]) -> List[str]:
+    """The headline metrics at both resolutions, beside the baseline's."""
     rows = render_html.metric_rows(facts)
     baseline = render_html.has_baseline(rows)
     sizes = [render_html.resolution_name(r, facts) for r in (MODEL_SIZE, NATIVE_SIZE)]
-    lines += ["", f"| metric | classes | at {sizes[0]} | at {sizes[1]} |",
-              "| --- | --- | ---: | ---: |"]
+    lines = ["", f"| metric | classes | at {sizes[0]} | at {sizes[1]} |",
+             "| --- | --- | ---: | ---: |"]
 
     def cell(value) -> str:
         if value is None:
@@ -66,6 +78,12 @@ def render(facts: Dict[str, Any], html_name: str = "report.html") -> str:
                      f"{cell(row[NATIVE_SIZE])} |")
     lines.append(f"\nModel input: {RESOLUTIONS[MODEL_SIZE]}. Own size: "
                  f"{RESOLUTIONS[NATIVE_SIZE]}.")
+    return lines
+
+
+def rest_lines(facts: Dict[str, Any]) -> List[str]:
+    """The weakest slices, the data, the model, and what the report lacks."""
+    lines = []
     metric = render_html.slice_metric(facts)
     for feature in ("species", "breed"):
         worst = render_html.slice_rows(facts, feature, metric)[:WORST_SLICES]
@@ -83,7 +101,4 @@ def render(facts: Dict[str, Any], html_name: str = "report.html") -> str:
         lines.append(f"Model: {model['architecture']}, {model.get('parameters', 0):,} "
                      f"parameters, {model.get('image_size')} px; fine-tuning: "
                      f"{render_html.fine_tune_text(model)}.")
-    for note in wording.notes(facts):
-        lines.append(f"\n> {note}")
-    lines.append(f"\nFull report (charts, sample predictions): `{html_name}`.")
-    return "\n".join(lines) + "\n"
+    return lines + [f"\n> {note}" for note in wording.notes(facts)]

@@ -5,8 +5,8 @@ Checked in every Python file of the repository (tests/ and bench/ too): comments
 and docstrings (ast). A path counts when its first part is one of the repository's own
 top-level files or folders (a module's old path after a move, say); other paths (TFX's
 `tfx/...`, artifact layouts such as `model_run/...`, `<pipeline-root>/logs`, `workdir/...`) are
-not the repository's. A bare `NAME.md` must be a file somewhere in the repository; a
-`NAME.md "Heading"` (or `NAME.md, "Heading"`, `NAME.md ("Heading")`) must have a section
+not the repository's. A bare `<NAME>.md` must be a file somewhere in the repository; a
+`<NAME>.md "Heading"` (or `<NAME>.md, "Heading"`, `<NAME>.md ("Heading")`) must have a section
 holding those words: a `#` heading or a paragraph's bold lead-in (`**...**`). A `../` path
 points above the repository, where a fresh clone has nothing.
 """

@@ -179,19 +179,8 @@ class ModelRegistryService:
                               "parent_model", "ALREADY_EXISTS")
             entry = None
         display_name = model.get("display_name") or ""
-        if not 0 < len(display_name) <= 128:
-            raise Refused(f"display_name must be 1-128 characters, got {display_name!r}")
-        problems = vertex_rules.label_problems(model.get("labels") or {})
-        if problems:
-            raise Refused("; ".join(problems))
         aliases = list(model.get("version_aliases") or [])
-        for alias in aliases:
-            problem = vertex_rules.alias_problem(alias)
-            if problem:
-                raise Refused(problem)
-        if len(set(aliases)) != len(aliases):
-            raise Refused(f"version_aliases names an alias twice: {aliases}")
-        self._check_artifact(model)
+        self._check_upload(model, display_name, aliases)
         if entry is None:
             entry = {"display_name": display_name, "create_time": _now(), "versions": [],
                      "next_version_id": 1}
@@ -212,6 +201,22 @@ class ModelRegistryService:
         self.say(f"{task}: Model Registry: {resource} version {version_id} uploaded "
                  f"({version['artifact_uri']}; aliases {', '.join(version['version_aliases'])})")
         return {"model": resource, "model_version_id": version_id}
+
+    def _check_upload(self, model: Dict[str, Any], display_name: str,
+                      aliases: List[str]) -> None:
+        """Refused, as the Model Registry answers, for a bad name, label, alias or artifact."""
+        if not 0 < len(display_name) <= 128:
+            raise Refused(f"display_name must be 1-128 characters, got {display_name!r}")
+        problems = vertex_rules.label_problems(model.get("labels") or {})
+        if problems:
+            raise Refused("; ".join(problems))
+        for alias in aliases:
+            problem = vertex_rules.alias_problem(alias)
+            if problem:
+                raise Refused(problem)
+        if len(set(aliases)) != len(aliases):
+            raise Refused(f"version_aliases names an alias twice: {aliases}")
+        self._check_artifact(model)
 
     def _check_artifact(self, model: Dict[str, Any]) -> None:
         image = (model.get("container_spec") or {}).get("image_uri") or ""

@@ -425,9 +425,9 @@ class EmulatedJob:
 
     # ---- container tasks ----
     def run_container(self, name: str) -> TaskResult:
-        spec, options = self.spec, self.options
-        task = spec.tasks[name]
-        component = spec.component(name)
+        """One container task: its executor input, its driver hook (Vertex), the cache, the
+        step itself, and its outputs recorded in the store."""
+        spec = self.spec
         container = spec.executor(name)["container"]
         if not self.vertex:
             problems = kfp.driver_problems(spec, name)
@@ -436,68 +436,100 @@ class EmulatedJob:
                 return TaskResult(name, "FAILED", message=f"KFP driver: {problems[0]}{more}")
         parameters = invocation.task_parameters(spec, name, self.output_parameters)
         inputs = self.input_artifacts(name)
-        if self.vertex:
-            task_dir = (f"{spec.pipeline_root.rstrip('/')}/{options.project_number}/"
-                        f"{self.job_id}/{name}_{random.getrandbits(62)}")
-            output_file = f"{task_dir}/executor_output.json"
-            salt = ""
-        else:
-            salt = kfp.new_salt()
-            task_dir = f"{spec.pipeline_root.rstrip('/')}/{name}/{salt}"
-            output_file = os.path.join(self.job_dir, "containers", name) + \
-                kfp.OUTPUT_METADATA_FILE
-        outputs = {}
-        for key, definition in sorted(component.get("outputDefinitions", {})
-                                      .get("artifacts", {}).items()):
-            artifact_type = definition.get("artifactType", {})
-            uri = f"{task_dir}/{key}" if self.vertex else kfp.output_uri(
-                spec.pipeline_root, name, key, salt)
-            outputs[key] = self.store.new_artifact(
-                key, spec_module.schema_title(artifact_type), artifact_type.get(
-                    "instanceSchema", ""), uri, [self.pipeline_context, self.run_context])
+        task_dir, output_file, salt = self.task_paths(name)
+        outputs = self.declare_outputs(name, task_dir, salt)
         build = invocation.vertex_executor_input if self.vertex else kfp.kfp_executor_input
         executor_input = build(parameters, inputs, outputs, output_file)
         log = os.path.join(self.job_dir, "logs", f"{name}.log")
         result = TaskResult(name, "FAILED", log=log, task_dir=task_dir)
         os.makedirs(self.local(task_dir), exist_ok=True)
         os.makedirs(os.path.dirname(self.local(output_file)), exist_ok=True)
-
-        hook = container.get("lifecycle", {}).get("preCacheCheck")
-        if hook and self.vertex:
-            driver_log = os.path.join(self.job_dir, "logs", f"{name}.driver.log")
-            self.say(f"{name}: preCacheCheck driver: {' '.join(hook.get('command', []))}")
-            code = self.launch(name, hook, executor_input, driver_log, driver=True)
-            if code != 0:
-                result.log = driver_log
-                result.message = f"its preCacheCheck driver exited with {code}"
-                return result
-            driver_output = invocation.read_output_file(self.local(output_file)) or {}
-            invocation.merge_driver_output(executor_input, self.gcs.to_gcs(driver_output))
-        elif hook:
-            self.say(f"{name}: its lifecycle.preCacheCheck is not run: KFP v2 has no such hook")
-
-        key = invocation.cache_key(executor_input, container)
-        caching = options.enable_cache and task.get("cachingOptions", {}).get("enableCache")
-        cached = self.store.cached_execution(key) if caching else None
-        self.save_input(name, executor_input)
-        if cached:
-            self.outputs.update({(name, k): [self.store.artifact(n) for n in names]
-                                 for k, names in cached["outputs"].items()})
-            self.output_parameters.update({(name, k): v for k, v in
-                                           cached.get("output_parameters", {}).items()})
-            self.store.record_execution(task=name, job=self.job_id, state="CACHED",
-                                        cache_key=key, cached_from=cached["name"],
-                                        outputs=cached["outputs"], contexts=[self.run_context])
-            result.state, result.outputs = "CACHED", cached["outputs"]
-            result.message = f"cache hit: the outputs of {cached['name']} (job {cached['job']})"
+        if not self.run_driver(name, container, executor_input, output_file, result):
             return result
-
+        key = invocation.cache_key(executor_input, container)
+        self.save_input(name, executor_input)
+        if self.use_cache(name, key, result):
+            return result
         code = self.launch(name, container, executor_input, log)
         if code != 0:
             self.store.record_execution(task=name, job=self.job_id, state="FAILED",
                                         cache_key=key, contexts=[self.run_context])
             result.message = f"exit status {code}"
             return result
+        final = self.record_outputs(name, outputs, executor_input, output_file, key, inputs)
+        result.state = "SUCCEEDED"
+        result.outputs = {k: [a["name"] for a in v] for k, v in final.items()}
+        return result
+
+    def task_paths(self, name: str) -> Tuple[str, str, str]:
+        """(task directory, executor output file, KFP's salt ("" on Vertex)) of a task."""
+        spec = self.spec
+        if self.vertex:
+            task_dir = (f"{spec.pipeline_root.rstrip('/')}/{self.options.project_number}/"
+                        f"{self.job_id}/{name}_{random.getrandbits(62)}")
+            return task_dir, f"{task_dir}/executor_output.json", ""
+        salt = kfp.new_salt()
+        output_file = os.path.join(self.job_dir, "containers", name) + kfp.OUTPUT_METADATA_FILE
+        return f"{spec.pipeline_root.rstrip('/')}/{name}/{salt}", output_file, salt
+
+    def declare_outputs(self, name: str, task_dir: str, salt: str) -> Dict[str, Dict[str, Any]]:
+        """The task's output artifacts, declared in the store before it runs."""
+        outputs = {}
+        for key, definition in sorted(self.spec.component(name).get("outputDefinitions", {})
+                                      .get("artifacts", {}).items()):
+            artifact_type = definition.get("artifactType", {})
+            uri = f"{task_dir}/{key}" if self.vertex else kfp.output_uri(
+                self.spec.pipeline_root, name, key, salt)
+            outputs[key] = self.store.new_artifact(
+                key, spec_module.schema_title(artifact_type), artifact_type.get(
+                    "instanceSchema", ""), uri, [self.pipeline_context, self.run_context])
+        return outputs
+
+    def run_driver(self, name: str, container: Dict[str, Any], executor_input: Dict[str, Any],
+                   output_file: str, result: TaskResult) -> bool:
+        """Runs the container's preCacheCheck hook (ExampleGen's driver) on Vertex and merges
+        what it resolved into the executor input; False (and `result` says why) if it
+        failed."""
+        hook = container.get("lifecycle", {}).get("preCacheCheck")
+        if hook and not self.vertex:
+            self.say(f"{name}: its lifecycle.preCacheCheck is not run: KFP v2 has no such hook")
+        if not hook or not self.vertex:
+            return True
+        driver_log = os.path.join(self.job_dir, "logs", f"{name}.driver.log")
+        self.say(f"{name}: preCacheCheck driver: {' '.join(hook.get('command', []))}")
+        code = self.launch(name, hook, executor_input, driver_log, driver=True)
+        if code != 0:
+            result.log = driver_log
+            result.message = f"its preCacheCheck driver exited with {code}"
+            return False
+        driver_output = invocation.read_output_file(self.local(output_file)) or {}
+        invocation.merge_driver_output(executor_input, self.gcs.to_gcs(driver_output))
+        return True
+
+    def use_cache(self, name: str, key: str, result: TaskResult) -> bool:
+        """Takes the outputs of an earlier execution with the same cache key, when caching is
+        on for the task and there is one; True (and `result` CACHED) if so."""
+        caching = self.options.enable_cache and self.spec.tasks[name].get(
+            "cachingOptions", {}).get("enableCache")
+        cached = self.store.cached_execution(key) if caching else None
+        if not cached:
+            return False
+        self.outputs.update({(name, k): [self.store.artifact(n) for n in names]
+                             for k, names in cached["outputs"].items()})
+        self.output_parameters.update({(name, k): v for k, v in
+                                       cached.get("output_parameters", {}).items()})
+        self.store.record_execution(task=name, job=self.job_id, state="CACHED",
+                                    cache_key=key, cached_from=cached["name"],
+                                    outputs=cached["outputs"], contexts=[self.run_context])
+        result.state, result.outputs = "CACHED", cached["outputs"]
+        result.message = f"cache hit: the outputs of {cached['name']} (job {cached['job']})"
+        return True
+
+    def record_outputs(self, name: str, outputs: Dict[str, Dict[str, Any]],
+                       executor_input: Dict[str, Any], output_file: str, key: str,
+                       inputs: Dict[str, List[Dict[str, Any]]]) -> Dict[str, List[Any]]:
+        """Merges what the step wrote (its executor output) into its declared artifacts, as
+        the launcher does, and records the execution; returns the final output artifacts."""
         written = self.gcs.to_gcs(invocation.read_output_file(self.local(output_file)) or {})
         final = {}
         for out_key, artifact in outputs.items():
@@ -516,9 +548,7 @@ class EmulatedJob:
             inputs={k: [a["name"] for a in v] for k, v in inputs.items()},
             outputs={k: [a["name"] for a in v] for k, v in final.items()},
             output_parameters=written.get("parameterValues", {}), contexts=[self.run_context])
-        result.state = "SUCCEEDED"
-        result.outputs = {k: [a["name"] for a in v] for k, v in final.items()}
-        return result
+        return final
 
     def local(self, uri: str) -> str:
         return self.gcs.local_path(uri) if uri.startswith(local_gcs.GCS_SCHEME) else uri

@@ -187,6 +187,12 @@ def _where(arguments):
 _WHERE = {"project", "location", "credentials"}
 
 
+def _field(key, copy=lambda value: value):
+    """A stand-in's read-only attribute: its registry resource's `key`, a copy of it for a
+    list or dict (the real SDK hands out its own)."""
+    return property(lambda self: copy(self._resource[key]))
+
+
 class Model:
     """Stand-in for aiplatform.Model: one version of a registry model."""
 
@@ -197,49 +203,23 @@ class Model:
         self._resource = _registry("get_model", name=arguments["model_name"],
                                    version=arguments["version"], **self._where)
 
-    @property
-    def resource_name(self):
-        return self._resource["name"]
+    resource_name = _field("name")
+    display_name = _field("display_name")
+    version_id = _field("version_id")
+    version_aliases = _field("version_aliases", list)
+    version_description = _field("version_description")
+    description = _field("description")
+    labels = _field("labels", dict)
+    uri = _field("artifact_uri")
+    container_spec = _field("container_spec", dict)
 
     @property
     def name(self):
         return self._resource["name"].rsplit("/", 1)[1]
 
     @property
-    def display_name(self):
-        return self._resource["display_name"]
-
-    @property
-    def version_id(self):
-        return self._resource["version_id"]
-
-    @property
     def versioned_resource_name(self):
         return f"{self.resource_name}@{self.version_id}"
-
-    @property
-    def version_aliases(self):
-        return list(self._resource["version_aliases"])
-
-    @property
-    def version_description(self):
-        return self._resource["version_description"]
-
-    @property
-    def description(self):
-        return self._resource["description"]
-
-    @property
-    def labels(self):
-        return dict(self._resource["labels"])
-
-    @property
-    def uri(self):
-        return self._resource["artifact_uri"]
-
-    @property
-    def container_spec(self):
-        return dict(self._resource["container_spec"])
 
     @classmethod
     def upload(cls, *args, **kwargs):
@@ -357,13 +337,8 @@ class Endpoint:
     def _sync(self):
         self._resource = _registry("get_endpoint", name=self.resource_name)
 
-    @property
-    def resource_name(self):
-        return self._resource["name"]
-
-    @property
-    def display_name(self):
-        return self._resource["display_name"]
+    resource_name = _field("name")
+    display_name = _field("display_name")
 
     @property
     def traffic_split(self):

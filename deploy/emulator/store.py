@@ -91,18 +91,18 @@ class _Parser:
         return node
 
     def conjunction(self, depth):  # AND of disjunctions: AIP-160 gives OR the higher precedence
-        parts = [self.disjunction(depth)]
-        while self.peek() == ("word", "AND"):
-            self.take()
-            parts.append(self.disjunction(depth))
-        return parts[0] if len(parts) == 1 else (lambda a, s: all(p(a, s) for p in parts))
+        return self.joined("AND", self.disjunction, all, depth)
 
     def disjunction(self, depth):
-        parts = [self.term(depth)]
-        while self.peek() == ("word", "OR"):
+        return self.joined("OR", self.term, any, depth)
+
+    def joined(self, word, part, combine, depth):
+        """`part` (word `part`)*: one predicate, combined by `combine` (all, any)."""
+        parts = [part(depth)]
+        while self.peek() == ("word", word):
             self.take()
-            parts.append(self.term(depth))
-        return parts[0] if len(parts) == 1 else (lambda a, s: any(p(a, s) for p in parts))
+            parts.append(part(depth))
+        return parts[0] if len(parts) == 1 else (lambda a, s: combine(p(a, s) for p in parts))
 
     def term(self, depth):
         kind, value = self.peek()
