@@ -272,7 +272,7 @@ def print_summary(config, seconds: float) -> RunSummary:
         print(f"Evaluation: {summary.evaluation_uri}")
         print_model(summary.model_info)
         for line in metric_lines(overall_metrics(summary.evaluation_uri), config.gate_metric,
-                                 config.image_size):
+                                 config.trainer.image_size):
             print(line)
     if summary.pushed_version:
         print(f"Pushed version {summary.pushed_version} to {summary.pushed_destination}")

@@ -31,13 +31,12 @@ DOWN_FILTERS = (64, 128, 256)
 UP_FILTERS = (256, 128, 64, 32)
 
 
-def build_xception_unet(image_size: int = 128,
-                        batchnorm_momentum: Optional[float] = 0.9,
-                        learning_rate: float = 1e-3) -> keras.Model:
+def build_xception_unet(*, image_size: int, batchnorm_momentum: Optional[float],
+                        learning_rate: float) -> keras.Model:
     """Compiled model: float32 [B, S, S, 3] in [0, 1] -> logits [B, S, S, 3].
 
     `image_size` must be a multiple of 16 (four halvings); `batchnorm_momentum=None` keeps
-    Keras' default (0.99).
+    Keras' default (0.99). The defaults are TrainerSettings' (trainer/settings.py).
     """
     if image_size % 16:
         raise ValueError(f"image_size must be a multiple of 16, got {image_size}")
