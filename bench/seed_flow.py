@@ -169,13 +169,21 @@ def main():
     class EpochSeconds(tf.keras.callbacks.Callback):  # in place of the tutorial's plots
         def __init__(self):
             super().__init__()
-            self.seconds, self._start = [], 0.0
+            self.epochs, self._start, self._test_start, self._validation = [], 0.0, 0.0, 0.0
 
         def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
+            self._start, self._validation = time.perf_counter(), 0.0
+
+        def on_test_begin(self, logs=None):
+            self._test_start = time.perf_counter()
+
+        def on_test_end(self, logs=None):
+            self._validation += time.perf_counter() - self._test_start
 
         def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._start)
+            total = time.perf_counter() - self._start
+            self.epochs.append({"train_seconds": total - self._validation,
+                                "validation_seconds": self._validation})
 
     epochs = args.epochs
     val_subsplits = 5
@@ -193,7 +201,7 @@ def main():
 
     with open(args.result, "w") as handle:
         json.dump({"pixel_accuracy": float(accuracy), "loss": float(loss),
-                   "epoch_seconds": timer.seconds, "fit_seconds": fit_seconds,
+                   "epochs": timer.epochs, "fit_seconds": fit_seconds,
                    "evaluate_seconds": evaluate_seconds,
                    "import_seconds": IMPORTED - STARTED,
                    "train_images": train_length, "test_images": test_length,
