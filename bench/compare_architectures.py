@@ -41,6 +41,7 @@ def name_of(architecture: str, class_weights: Optional[str]) -> str:
 def run_one(pass_dir: str, data_dir: str, architecture: str, class_weights: Optional[str],
             args: argparse.Namespace) -> Dict[str, Any]:
     from pipeline import run_summary
+    from pipeline.config import METADATA_FILE, PipelineConfig
     from runs import evaluation
 
     work_dir = os.path.join(pass_dir, name_of(architecture, class_weights))
@@ -63,8 +64,8 @@ def run_one(pass_dir: str, data_dir: str, architecture: str, class_weights: Opti
     if code:
         raise SystemExit(f"{name_of(architecture, class_weights)} failed (exit {code}); see "
                          f"{os.path.join(work_dir, 'run.log')}")
-    summary = run_summary.summarize(os.path.join(work_dir, "pipeline_root", "metadata.sqlite"),
-                                    "pet-segmentation")
+    summary = run_summary.summarize(os.path.join(work_dir, "pipeline_root", METADATA_FILE),
+                                    PipelineConfig.__dataclass_fields__["pipeline_name"].default)
     result = {
         "architecture": architecture, "class_weights": class_weights,
         "model_info": summary.model_info,

@@ -21,9 +21,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
-# Beam's multi-processing workers are new Python processes: they must find the project too.
-os.environ["PYTHONPATH"] = REPO + os.pathsep + os.environ.get("PYTHONPATH", "")
 
 MODES = {
     "Beam in_memory, 1 worker": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
@@ -34,8 +31,10 @@ MODES = {
 }
 
 
-def ensure_dataset(data_dir: str, count: int, min_size: int = 300, max_size: int = 500) -> None:
-    """Generates `count` images (sides min_size..max_size) once; later calls reuse them."""
+def ensure_dataset(data_dir: str, count: int, min_size: int = 300, max_size: int = 500,
+                   quality: int = 90) -> None:
+    """Generates `count` images (sides min_size..max_size, JPEG `quality`) once; later calls
+    reuse them."""
     from oxford_pet import demo
 
     marker = os.path.join(data_dir, f".complete-{count}")
@@ -44,8 +43,9 @@ def ensure_dataset(data_dir: str, count: int, min_size: int = 300, max_size: int
     shutil.rmtree(data_dir, ignore_errors=True)
     start = time.time()
     demo.make_demo_data(data_dir, count, seed=2024, min_size=min_size, max_size=max_size,
+                        quality=quality,
                         progress=lambda d, t: d % 250 == 0 and print(f"  generated {d}/{t}",
-                                                                      flush=True))
+                                                                     flush=True))
     open(marker, "w").close()
     print(f"Generated {count} images in {time.time() - start:.0f} s", flush=True)
 
@@ -112,6 +112,9 @@ def main() -> int:
                         help="the markdown table to write")
     parser.add_argument("--note", default="", help="a line added under the table")
     args = parser.parse_args()
+    sys.path.insert(0, REPO)
+    # Beam's multi-processing workers are new Python processes: they must find the project too.
+    os.environ["PYTHONPATH"] = REPO + os.pathsep + os.environ.get("PYTHONPATH", "")
 
     ensure_dataset(args.data_dir, args.count)
     import apache_beam

@@ -1,58 +1,58 @@
-"""Where the time goes: the whole pipeline and each stage against the tutorial's plain way.
+"""Where the time goes: the whole pipeline against what a user would run instead.
 
-One command generates a dataset in the real layout (default 2,000 images, 300-500 px JPEGs with
-trimaps), runs every stage in its own subprocess (so each stage's peak RSS is its own), and
-writes BENCHMARKS.md: each figure with its reference and their ratio, the machine, versions and
-the date, and per stage its wall time, peak RSS and the share of CPU time the hypervisor stole
-(on a virtual machine, other tenants' load that `uptime` does not show). Stages, in order, per
-dataset size (--memory-count first, then --count):
+One command generates datasets in the real layout, runs every stage in its own process (so each
+stage's wall time and peak RSS are its own), and writes BENCHMARKS.md (bench/pipeline_figures.py
+computes the figures and renders them). Stages, per dataset size:
 
   ingest     the ExampleGen's Beam job vs a plain loop (bench/ingest_bench.py's functions)
   pipeline   `local_runner.py` end to end, fresh pipeline root; per-component wall time from
-             the metadata store, per-component peak RSS sampled every 0.2 s (psutil)
-  plain      a plain tutorial-style script on the same files, model, epochs and batch: read,
-             decode, resize, normalize, .cache(), model.fit, model.evaluate (pixel accuracy)
-  transform  the same decode + resize + normalize as preprocessing_fn in plain tf.data over the
-             ingested records: the floor for the Transform component's rate
-  train      the Trainer's input_fn alone (all cores, and one thread: the rate per core); then
-             model.fit steps fed by input_fn, by in-memory tensors and by the tutorial's
-             tf.data-from-files-with-.cache() pipeline, on the same model: the three fits take
-             turns epoch by epoch (--train-epochs, all but the first timed), and their rates
-             are the median step's, so a burst of CPU steal does not decide the ratios
-  serving    the pushed SavedModel's serving_default on JPEG bytes vs Keras model.predict on
-             pre-decoded arrays: p50/p95 per single-image request and images/s in batches
+             the metadata store, per-component peak RSS sampled every 0.2 s (psutil), the
+             Trainer's own timings (model_run/trainer_timings.json)
+  seed       the seed flow: the TF segmentation tutorial's code as a user would run it
+             (bench/seed_flow.py), the whole process timed from its start
+  plain      the tuned plain script: the project's model builder and tf.data input, no
+             pipeline: read, decode, resize, .cache(), model.fit validating after every epoch,
+             model.evaluate: the floor of doing the same work without TFX
+  transform  preprocessing_fn's decode + resize in plain tf.data over the ingested records
+  train      the Trainer's input_fn alone (all cores, and one thread), then model.fit steps fed
+             by input_fn, by in-memory tensors and by the tutorial's .cache() pipeline, taking
+             turns epoch by epoch; rates are the median step's
+  serving    the pushed SavedModel's serving_default on JPEG bytes vs model.predict
+
+Sizes: --memory-count (500, memory growth), --count (2,000: every stage), and the full
+dataset's shape (--full-count 7,349 images, trainval 3,680 / test 3,669, sides 375-500 px, about
+100 KB a JPEG: pipeline, seed and plain only), whose 2 measured epochs are projected to
+--project-epochs (20).
 
     ENV=$(bash scripts/ensure_env.sh)
     $ENV/bin/python bench/pipeline_bench.py                      # the full benchmark
-    $ENV/bin/python bench/pipeline_bench.py --count 100 --memory-count 50 --image-size 64 \\
-        --min-size 120 --max-size 200 --out /tmp/B.md             # a quick check
+    $ENV/bin/python bench/pipeline_bench.py --count 100 --memory-count 0 --full-count 0 \\
+        --image-size 64 --min-size 120 --max-size 200 --out /tmp/B.md  # a quick check
     $ENV/bin/python bench/pipeline_bench.py --report              # only rewrite BENCHMARKS.md
+
+Nothing happens on import: paths and environment are set in main().
 """
 
 import argparse
-import datetime
 import json
 import math
 import os
-import platform
-import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from typing import Any, Dict, List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
-sys.path.insert(0, HERE)
-os.environ["PYTHONPATH"] = REPO + os.pathsep + os.environ.get("PYTHONPATH", "")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-STAGES = ("ingest", "pipeline", "plain", "transform", "train", "serving")
-PIPELINE_NAME = "pet-segmentation"
-GPU_TARGET = 500  # images/s the tutorial's model trains at on a T4 (issue 6)
+STAGES = ("ingest", "pipeline", "seed", "plain", "transform", "train", "serving")
+FULL_STAGES = ("pipeline", "seed", "plain")  # at the full dataset's shape
+# The full dataset's shape: the official lists' sizes (trainval.txt 3,680, test.txt 3,669); sides
+# drawn so that the mean pixel count is the real files' (about 500 x 375); JPEG quality for
+# about 100 KB a file.
+FULL_COUNT, FULL_TRAIN = 7349, 3680
+FULL_MIN_SIZE, FULL_MAX_SIZE, FULL_QUALITY = 375, 500, 96
 
 
 # ---------------------------------------------------------------- helpers shared by stages
@@ -61,18 +61,11 @@ def median_rate(step_seconds: List[float], images_per_step: List[int]) -> float:
     """Images per second of a typical full step: the batch over the median full step's time.
 
     A mean over the steps takes in every stall the machine had meanwhile (a burst of CPU
-    steal, another process); the median of a few hundred steps does not, unless the stalls
-    last through half of them.
+    steal, another process); the median of a few hundred steps does not.
     """
     full = max(images_per_step)
     times = [t for t, n in zip(step_seconds, images_per_step) if n == full]
     return full / statistics.median(times) if times else float("nan")
-
-
-def cores(needed: float) -> str:
-    """How many whole cores a share of cores rounds up to, in words: '1 core', '3 cores'."""
-    count = max(1, math.ceil(needed))
-    return f"{count} core" + ("s" if count > 1 else "")
 
 
 def percentile(values: List[float], share: float) -> float:
@@ -107,14 +100,22 @@ def tutorial_dataset(data_dir: str, split: str, size: int):
         load, num_parallel_calls=tf.data.AUTOTUNE), len(entries)
 
 
+def trainer_settings(params: Dict[str, Any]):
+    """The TrainerSettings every stage builds its model with (the pipeline's, from flags)."""
+    from trainer.settings import TrainerSettings
+
+    return TrainerSettings(architecture=params["architecture"], image_size=params["image_size"],
+                           epochs=params["epochs"], batch_size=params["batch_size"],
+                           encoder_weights="none", train_encoder=params["train_encoder"])
+
+
 def build_model(params: Dict[str, Any]):
     import tf_keras as keras
 
     from trainer import models
 
     keras.utils.set_random_seed(0)
-    return models.build_model(params["architecture"], image_size=params["image_size"],
-                              encoder_weights="none", learning_rate=1e-3)
+    return models.build_model(trainer_settings(params))
 
 
 def one_thread():
@@ -149,17 +150,53 @@ class StepTimer:
         self._start = 0.0
 
 
+def epoch_timer():
+    """A Keras callback recording each epoch's training and validation seconds (`records`)."""
+    import tf_keras as keras
+
+    class _EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.records: List[Dict[str, float]] = []
+            self._start = self._test_start = self._validation = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start, self._validation = time.perf_counter(), 0.0
+
+        def on_test_begin(self, logs=None):
+            self._test_start = time.perf_counter()
+
+        def on_test_end(self, logs=None):
+            self._validation += time.perf_counter() - self._test_start
+
+        def on_epoch_end(self, epoch, logs=None):
+            total = time.perf_counter() - self._start
+            self.records.append({"train_seconds": total - self._validation,
+                                 "validation_seconds": self._validation})
+
+    return _EpochTimer()
+
+
+def pipeline_name() -> str:
+    """The name local_runner.py runs the pipeline under (its default, which the stage keeps)."""
+    from pipeline.config import PipelineConfig
+
+    return PipelineConfig.__dataclass_fields__["pipeline_name"].default
+
+
 def pipeline_outputs(work_dir: str) -> Dict[str, Any]:
     """Artifact locations of the pipeline stage's run, from its metadata store."""
-    from pipeline import run_summary
+    from pipeline import node_ids, run_summary
+    from pipeline.config import METADATA_FILE
 
-    summary = run_summary.summarize(os.path.join(work_dir, "pipeline_root", "metadata.sqlite"),
-                                    PIPELINE_NAME)
-    transform = summary.component("Transform")
+    summary = run_summary.summarize(os.path.join(work_dir, "pipeline_root", METADATA_FILE),
+                                    pipeline_name())
     return {
-        "raw_examples": summary.component("OxfordPetExampleGen").output("examples").uri,
-        "transformed_examples": transform.output("transformed_examples").uri,
-        "transform_graph": transform.output("transform_graph").uri,
+        "raw_examples": summary.output(node_ids.EXAMPLE_GEN, "examples").uri,
+        "transformed_examples": summary.output(node_ids.TRANSFORM, "transformed_examples").uri,
+        "transform_graph": summary.output(node_ids.TRANSFORM, "transform_graph").uri,
+        "model_run": summary.output(node_ids.TRAINER, "model_run").uri,
+        "evaluation": summary.evaluation_uri,
         "pushed_model": summary.pushed_destination,
     }
 
@@ -189,26 +226,33 @@ def stage_ingest(params: Dict[str, Any]) -> Dict[str, Any]:
             "beam_args": beam_args, "images": beam}
 
 
+def pipeline_command(params: Dict[str, Any]) -> List[str]:
+    """local_runner.py as a user runs it, with the benchmark's settings."""
+    return ([sys.executable, os.path.join(REPO, "local_runner.py"),
+             "--data-dir", params["data_dir"], "--work-dir", params["work_dir"],
+             "--architecture", params["architecture"], "--epochs", str(params["epochs"]),
+             "--image-size", str(params["image_size"]),
+             "--batch-size", str(params["batch_size"]), "--encoder-weights", "none",
+             "--min-pixel-accuracy", "0", "--no-cache"]
+            + ([] if params["train_encoder"] else ["--freeze-encoder"]))
+
+
 def stage_pipeline(params: Dict[str, Any]) -> Dict[str, Any]:
     import shutil
 
     import psutil
 
-    from runs import metadata
+    from pipeline.config import METADATA_FILE
+    from runs import evaluation, metadata
 
     work_dir = params["work_dir"]
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
-    command = [sys.executable, os.path.join(REPO, "local_runner.py"),
-               "--data-dir", params["data_dir"], "--work-dir", work_dir,
-               "--architecture", params["architecture"], "--epochs", str(params["epochs"]),
-               "--image-size", str(params["image_size"]),
-               "--batch-size", str(params["batch_size"]), "--encoder-weights", "none",
-               "--min-pixel-accuracy", "0", "--no-cache"]
     samples: List[tuple] = []
     start = time.time()
     with open(os.path.join(work_dir, "run.log"), "w") as log:
-        child = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(pipeline_command(params), cwd=REPO, stdout=log,
+                                 stderr=subprocess.STDOUT)
         process = psutil.Process(child.pid)
         while child.poll() is None:
             try:
@@ -221,76 +265,59 @@ def stage_pipeline(params: Dict[str, Any]) -> Dict[str, Any]:
     if child.returncode:
         raise SystemExit(f"the pipeline failed (exit {child.returncode}); see "
                          f"{os.path.join(work_dir, 'run.log')}")
-    store = metadata.open_store(os.path.join(work_dir, "pipeline_root", "metadata.sqlite"))
+    store = metadata.open_store(os.path.join(work_dir, "pipeline_root", METADATA_FILE))
     components = {}
     for execution in store.get_executions():
         names = [c.name for c in store.get_contexts_by_execution(execution.id)
-                 if c.name.startswith(PIPELINE_NAME + ".")]
+                 if c.name.startswith(pipeline_name() + ".")]
         if not names:
             continue
         begin = execution.create_time_since_epoch / 1e3
         end = execution.last_update_time_since_epoch / 1e3
         window = [rss for moment, rss in samples if begin <= moment <= end]
-        components[names[0][len(PIPELINE_NAME) + 1:]] = {
+        components[names[0][len(pipeline_name()) + 1:]] = {
             "seconds": end - begin, "start": begin - start,
             "peak_rss": max(window) if window else None}
-    with open(os.path.join(work_dir, "run.log")) as log:
-        phases = trainer_phases(log.read())
-    return {"wall_seconds": wall, "components": components, "trainer_phases": phases,
+    outputs = pipeline_outputs(work_dir)
+    with open(os.path.join(outputs["model_run"], "trainer_timings.json")) as handle:
+        timings = json.load(handle)
+    metrics = evaluation.overall_metrics(outputs["evaluation"])
+    return {"wall_seconds": wall, "components": components, "trainer_timings": timings,
+            "pixel_accuracy": metrics.get("pixel_accuracy"),
             "peak_rss_sampled": max((rss for _, rss in samples), default=None)}
 
 
+def seed_command(params: Dict[str, Any], result_path: str) -> List[str]:
+    """bench/seed_flow.py, at the pipeline's size, batch and epochs."""
+    return ([sys.executable, os.path.join(HERE, "seed_flow.py"), "--data-dir",
+             params["data_dir"], "--image-size", str(params["image_size"]),
+             "--batch-size", str(params["batch_size"]), "--epochs", str(params["epochs"]),
+             "--result", result_path] + (["--train-encoder"] if params["train_encoder"] else []))
+
+
 def stage_plain(params: Dict[str, Any]) -> Dict[str, Any]:
-    """The plain tutorial-style script; its wall time is measured by the parent."""
+    """The tuned plain script (timed whole by the parent): the project's builder and the
+    tutorial's tf.data input with .cache(), validating on the eval split after every epoch
+    as the Trainer does by default, then model.evaluate."""
     import tensorflow as tf
 
     size, batch = params["image_size"], params["batch_size"]
     train, train_count = tutorial_dataset(params["data_dir"], "train", size)
     test, test_count = tutorial_dataset(params["data_dir"], "eval", size)
     train = train.cache().shuffle(256, seed=0).batch(batch).prefetch(tf.data.AUTOTUNE)
-    test = test.batch(batch).prefetch(tf.data.AUTOTUNE)
+    test = test.cache().batch(batch).prefetch(tf.data.AUTOTUNE)
     model = build_model(params)
+    timer = epoch_timer()
     start = time.perf_counter()
-    model.fit(train, epochs=params["epochs"], verbose=0)
+    model.fit(train, validation_data=test, epochs=params["epochs"], verbose=0,
+              callbacks=[timer])
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     _, accuracy = model.evaluate(test, verbose=0)
     evaluate_seconds = time.perf_counter() - start
-    result = {"pixel_accuracy": accuracy, "train_images": train_count,
-              "eval_images": test_count, "evaluate_rate": test_count / evaluate_seconds,
-              "fit_seconds": fit_seconds, "evaluate_seconds": evaluate_seconds}
-    start = time.perf_counter()  # not part of the script: a second, warm pass for reference
-    model.evaluate(test, verbose=0)
-    result["warm_evaluate_seconds"] = time.perf_counter() - start
-    result["warm_evaluate_rate"] = test_count / result["warm_evaluate_seconds"]
-    return result
-
-
-def plain_script_seconds(plain: Dict[str, Any]) -> float:
-    """The plain script's own wall time: its stage's, less the warm reference evaluation the
-    stage adds after the script (recorded since 2026-11-22; older results include it)."""
-    return plain["stage_wall_seconds"] - plain.get("warm_evaluate_seconds", 0.0)
-
-
-# What trainer/train.py prints (its _EpochLog and EXPORT_LINE; tests/test_pipeline_bench.py
-# parses their real output).
-TRAINER_EPOCH = re.compile(
-    r"^\[Trainer\] epoch \d+/\d+ \(train ([\d.]+) s, validation ([\d.]+) s\)")
-TRAINER_EXPORT = re.compile(r"^\[Trainer\] exported the SavedModel in ([\d.]+) s")
-
-
-def trainer_phases(log_text: str) -> Dict[str, float]:
-    """Seconds the Trainer spent training, validating and exporting, from its log lines
-    (trainer/train.py prints them); empty when the log has none."""
-    phases: Dict[str, float] = {}
-    for line in log_text.splitlines():
-        epoch, export = TRAINER_EPOCH.match(line), TRAINER_EXPORT.match(line)
-        if epoch:
-            phases["train"] = phases.get("train", 0.0) + float(epoch.group(1))
-            phases["validation"] = phases.get("validation", 0.0) + float(epoch.group(2))
-        elif export:
-            phases["export"] = float(export.group(1))
-    return phases
+    return {"pixel_accuracy": accuracy, "train_images": train_count, "eval_images": test_count,
+            "evaluate_rate": test_count / evaluate_seconds, "fit_seconds": fit_seconds,
+            "evaluate_seconds": evaluate_seconds, "epochs": timer.records}
 
 
 def stage_transform(params: Dict[str, Any]) -> Dict[str, Any]:
@@ -339,10 +366,11 @@ def stage_train(params: Dict[str, Any]) -> Dict[str, Any]:
     tf_transform_output = tft.TFTransformOutput(outputs["transform_graph"])
     files = sorted(glob.glob(os.path.join(outputs["transformed_examples"], "Split-train", "*")))
     batch, epochs = params["batch_size"], max(2, params.get("train_epochs", params["epochs"]))
+    settings = trainer_settings(params)
 
-    def trainer_input(cache=train.TrainerSettings().cache_examples):  # what run_fn feeds fit
+    def trainer_input(cache=settings.cache_examples):  # what run_fn feeds fit
         return train.input_fn(files, tf_transform_output, batch, shuffle=True, augment=True,
-                              seed=0, cache=cache)
+                              seed=settings.seed, cache=cache)
 
     result: Dict[str, Any] = {"epochs": epochs}
     # 1. The input function alone: all cores, then one thread (the rate per core); as the
@@ -391,7 +419,6 @@ def stage_train(params: Dict[str, Any]) -> Dict[str, Any]:
         seconds, counted = timer.seconds[later], timer.images[later]
         result[f"{label}_step_rate"] = sum(counted) / sum(seconds)
         result[f"{label}_median_step_rate"] = median_rate(seconds, counted)
-        result[f"{label}_step_seconds"] = seconds
         result[f"{label}_timed_steps"] = len(seconds)
     result["train_images"] = train_images
     return result
@@ -474,16 +501,28 @@ def steal_share(before: Optional[Dict[str, int]], after: Optional[Dict[str, int]
     return (after["steal"] - before["steal"]) / total if total > 0 else None
 
 
+def child_environment() -> Dict[str, str]:
+    """The stages' environment: the repository importable, TensorFlow's C++ logs quiet."""
+    return {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+
+
+def stage_command(name: str, params: Dict[str, Any], result_path: str) -> List[str]:
+    if name == "seed":  # its own script, timed whole
+        return seed_command(params, result_path)
+    return [sys.executable, os.path.abspath(__file__), "--stage", name,
+            "--params", json.dumps(params), "--result", result_path]
+
+
 def run_stage(name: str, params: Dict[str, Any], result_path: str) -> Dict[str, Any]:
-    """Runs one stage in a fresh Python process; adds its wall time, peak RSS (wait4) and the
-    share of CPU time the hypervisor stole meanwhile."""
-    command = [sys.executable, os.path.abspath(__file__), "--stage", name,
-               "--params", json.dumps(params), "--result", result_path]
+    """Runs one stage in a fresh Python process; adds its wall time, peak RSS (wait4), the
+    share of CPU time the hypervisor stole meanwhile and the load average after it."""
     print(f"  {name} ...", end="", flush=True)
     start, ticks = time.time(), cpu_ticks()
     log_path = result_path[:-len(".json")] + ".log"
     with open(log_path, "w") as log:
-        child = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(stage_command(name, params, result_path), cwd=REPO,
+                                 stdout=log, stderr=subprocess.STDOUT, env=child_environment())
         _, status, usage = os.wait4(child.pid, 0)
     wall = time.time() - start
     if os.waitstatus_to_exitcode(status):
@@ -500,23 +539,43 @@ def run_stage(name: str, params: Dict[str, Any], result_path: str) -> Dict[str, 
     return result
 
 
-def run_size(args: argparse.Namespace, count: int) -> Dict[str, Any]:
+def ensure_full_shape(data_dir: str, count: int) -> None:
+    """The full dataset's shape, generated once: `count` images, the official split's sizes
+    (trainval FULL_TRAIN, the rest test, scaled when `count` is not FULL_COUNT)."""
     import ingest_bench
 
-    data_dir = os.path.join(args.root, f"data-{count}-{args.min_size}-{args.max_size}")
-    ingest_bench.ensure_dataset(data_dir, count, min_size=args.min_size,
-                                max_size=args.max_size)
-    size_dir = os.path.join(args.root, f"size-{count}")
+    from oxford_pet import layout
+
+    ingest_bench.ensure_dataset(data_dir, count, min_size=FULL_MIN_SIZE,
+                                max_size=FULL_MAX_SIZE, quality=FULL_QUALITY)
+    entries = layout.read_list(os.path.join(data_dir, layout.LIST_FILE))
+    train = round(count * FULL_TRAIN / FULL_COUNT)
+    for split, chosen in (("train", entries[:train]), ("eval", entries[train:])):
+        layout.write_list(os.path.join(data_dir, layout.SPLIT_LISTS[split]), chosen)
+
+
+def run_size(args: argparse.Namespace, label: str, count: int, stages) -> Dict[str, Any]:
+    import ingest_bench
+
+    if label == "full":
+        data_dir = os.path.join(args.root, f"data-full-{count}")
+        ensure_full_shape(data_dir, count)
+    else:
+        data_dir = os.path.join(args.root, f"data-{count}-{args.min_size}-{args.max_size}")
+        ingest_bench.ensure_dataset(data_dir, count, min_size=args.min_size,
+                                    max_size=args.max_size)
+    size_dir = os.path.join(args.root, f"size-{label}-{count}")
     os.makedirs(size_dir, exist_ok=True)
     params = {"data_dir": data_dir, "work_dir": os.path.join(size_dir, "pipeline"),
               "architecture": args.architecture, "image_size": args.image_size,
               "epochs": args.epochs, "batch_size": args.batch_size,
-              "train_epochs": args.train_epochs, "requests": args.requests}
-    results: Dict[str, Any] = {"count": count, "params": params}
-    print(f"== {count} images", flush=True)
-    for name in STAGES:
+              "train_encoder": args.train_encoder, "train_epochs": args.train_epochs,
+              "requests": args.requests}
+    results: Dict[str, Any] = {"count": count, "label": label, "params": params}
+    print(f"== {label}: {count} images", flush=True)
+    for name in stages:
         path = os.path.join(size_dir, f"{name}.json")
-        if name not in args.skip:
+        if name not in args.skip and not args.report:
             results[name] = run_stage(name, params, path)
         elif os.path.isfile(path):  # a skipped stage keeps its earlier result, if any
             with open(path) as handle:
@@ -526,276 +585,6 @@ def run_size(args: argparse.Namespace, count: int) -> Dict[str, Any]:
     return results
 
 
-def load_size(args: argparse.Namespace, count: int) -> Optional[Dict[str, Any]]:
-    """The stage results recorded under --root for `count` images (None if there are none)."""
-    size_dir = os.path.join(args.root, f"size-{count}")
-    results: Dict[str, Any] = {"count": count, "params": {
-        "architecture": args.architecture, "image_size": args.image_size,
-        "epochs": args.epochs, "batch_size": args.batch_size}}
-    for name in STAGES:
-        path = os.path.join(size_dir, f"{name}.json")
-        if os.path.isfile(path):
-            with open(path) as handle:
-                results[name] = json.load(handle)
-    return results if len(results) > 2 else None
-
-
-def versions() -> str:
-    import importlib.metadata as metadata
-
-    names = ("tfx", "tensorflow", "tf-keras", "tensorflow-transform",
-             "tensorflow-model-analysis", "apache-beam")
-    found = []
-    for name in names:
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            pass
-    return ", ".join(found + [f"Python {platform.python_version()}"])
-
-
-def ratio_row(figure: str, ours: float, reference_label: str, reference: float, unit: str,
-              target: str = "", higher_is_better: bool = True) -> str:
-    ratio = ours / reference if reference else float("nan")
-    met = ""
-    if target:
-        bound = float(target.split()[-1].rstrip("x"))
-        met = " (met)" if (ratio >= bound if higher_is_better else ratio <= bound) else \
-            " (missed)"
-    return (f"| {figure} | {ours:,.1f} {unit} | {reference_label} | {reference:,.1f} {unit} | "
-            f"{ratio:.2f}x | {target}{met} |")
-
-
-def extra_time_table(pipeline: Dict[str, Any], plain: Dict[str, Any]) -> List[str]:
-    """Markdown: the pipeline's wall time and the plain script's, side by side by kind of
-    work (needs the Trainer's phase times and the script's fit/evaluate times)."""
-    phases, components = pipeline.get("trainer_phases", {}), pipeline["components"]
-    if not {"train", "validation", "export"} <= set(phases) or "fit_seconds" not in plain:
-        return []
-
-    def seconds(*names: str) -> float:
-        return sum(components.get(name, {}).get("seconds", 0.0) for name in names)
-
-    data = ("OxfordPetExampleGen", "StatisticsGen", "ExampleValidator", "AnomaliesGate",
-            "ImportSchemaGen")
-    trainer = seconds("Trainer")
-    ours = pipeline["stage_wall_seconds"]
-    script = plain_script_seconds(plain)
-    rows = [
-        ("ingest, statistics, schema check (ExampleGen .. AnomaliesGate)", seconds(*data), 0.0),
-        ("Transform (decode + resize once, materialized)", seconds("Transform"), 0.0),
-        ("training epochs (the script decodes inside its first epoch)", phases["train"],
-         plain["fit_seconds"]),
-        ("validation on the eval split after each epoch", phases["validation"], 0.0),
-        ("export: SavedModel with the Transform graph and 3 signatures", phases["export"], 0.0),
-        ("Trainer, the rest: user-module install, model build, reading class weights",
-         trainer - phases["train"] - phases["validation"] - phases["export"], 0.0),
-        ("evaluation (TFMA Evaluator, by slice; the script: model.evaluate)",
-         seconds("Evaluator"), plain["evaluate_seconds"]),
-        ("resolver, pusher, evaluation report", seconds(
-            "latest_blessed_model_resolver", "VersionedPusher", "EvaluationReport"), 0.0),
-    ]
-    rows.append(("the rest: Python start, imports, pipeline compilation, metadata store",
-                 ours - sum(row[1] for row in rows),
-                 script - plain["fit_seconds"] - plain["evaluate_seconds"]))
-    lines = ["", "## Where the pipeline's extra time goes", "",
-             "The same run's end-to-end times by kind of work (the Trainer's split from its "
-             "own log lines).", "",
-             "| work | pipeline s | plain script s | extra s |", "| --- | ---: | ---: | ---: |"]
-    for label, pipeline_seconds, script_seconds in rows:
-        lines.append(f"| {label} | {pipeline_seconds:.1f} | {script_seconds:.1f} | "
-                     f"{pipeline_seconds - script_seconds:+.1f} |")
-    lines.append(f"| total | {ours:.1f} | {script:.1f} | {ours - script:+.1f} |")
-    return lines
-
-
-def render(main: Dict[str, Any], small: Optional[Dict[str, Any]], args: argparse.Namespace,
-           reading: str) -> str:
-    from ingest_bench import machine
-
-    p = main["params"]
-    lines = ["# Benchmarks: the pipeline against the tutorial's plain way", "",
-             f"Written by `bench/pipeline_bench.py` on {datetime.date.today().isoformat()}.", "",
-             f"- machine: {machine()}; load average after the run "
-             f"{main[list(k for k in STAGES if k in main)[-1]]['load_average']:.1f}",
-             f"- versions: {versions()}",
-             f"- data: {main['count']} generated images in the real layout "
-             f"({args.min_size}-{args.max_size} px JPEGs, PNG trimaps; half trainval, half "
-             f"test), {p['architecture']}, {p['image_size']} px, {p['epochs']} epochs, batch "
-             f"{p['batch_size']}, no pretrained weights",
-             "- command: `$(bash scripts/ensure_env.sh)/bin/python bench/pipeline_bench.py"
-             + "".join(f" {a}" for a in args.argv) + "`"]
-    if args.note:
-        lines += [f"- note: {args.note}"]
-    lines += ["", ("Every figure and its reference come from the same run, one stage after the "
-                   "other, each stage in its own process." if not getattr(args, "report", False)
-                   else "Each stage ran in its own process; this file was rewritten (--report) "
-                   "from the stage results under --root, which may come from separate passes: "
-                   "see the note."), "",
-              "| figure | ours | reference | reference value | ratio | target |",
-              "| --- | ---: | --- | ---: | ---: | --- |"]
-    pipeline = main.get("pipeline", {})
-    components = pipeline.get("components", {})
-    plain = main.get("plain", {})
-    count = main["count"]
-    if "ingest" in main:
-        ingest = main["ingest"]
-        lines.append(ratio_row("Ingest (ExampleGen's Beam job, examples/s)",
-                               ingest["beam_rate"], "plain loop, 1 process",
-                               ingest["plain_rate"], "ex/s"))
-    if "transform" in main and "Transform" in components:
-        rate = main["transform"]["examples"] / components["Transform"]["seconds"]
-        lines.append(ratio_row("Transform component (examples/s)", rate,
-                               "plain tf.data decode+resize+normalize",
-                               main["transform"]["plain_rate"], "ex/s", ">= 0.7x"))
-    small_components = (small or {}).get("pipeline", {}).get("components", {})
-    for name, unit in (("Transform", main.get("transform", {}).get("examples")),
-                       ("Evaluator", plain.get("eval_images"))):
-        # Between the two sizes: the per-example rate without the fixed cost, and that cost.
-        if name in components and name in small_components and unit and small:
-            extra = components[name]["seconds"] - small_components[name]["seconds"]
-            examples = unit * (1 - small["count"] / count)
-            if extra > 0:
-                fixed = components[name]["seconds"] - unit / (examples / extra)
-                lines.append(f"| {name}, per example between {small['count']} and {count} "
-                             f"images (fixed cost {fixed:.0f} s left out) | "
-                             f"{examples / extra:,.1f} ex/s | | | | |")
-    train = main.get("train")
-    if train:
-        # The median step where recorded (robust to stalls), else the mean over the steps.
-        kind = "median_step_rate" if "trainer_median_step_rate" in train else "step_rate"
-        rate = {label: train[f"{label}_{kind}"] for label in ("trainer", "memory", "tutorial")}
-        overhead = 1 - rate["trainer"] / rate["memory"]
-        timed = (f", median of {train['trainer_timed_steps']} steps each"
-                 if kind == "median_step_rate" else
-                 f", {train['trainer_timed_steps']} steps timed each"
-                 if "trainer_timed_steps" in train else "")
-        lines.append(ratio_row(f"Training steps fed by the Trainer's input_fn (img/s); input "
-                               f"overhead {overhead * 100:.1f}%{timed}", rate["trainer"],
-                               "same steps on in-memory tensors", rate["memory"],
-                               "img/s", ">= 0.95x"))
-        lines.append(ratio_row("Training step rate, project settings (img/s)", rate["trainer"],
-                               "tutorial: tf.data from files + .cache(), model.fit",
-                               rate["tutorial"], "img/s", ">= 0.95x"))
-        if kind == "median_step_rate":
-            mean = {label: train[f"{label}_step_rate"] for label in rate}
-            lines.append(f"| The same over all timed steps (mean, stalls included): input "
-                         f"overhead {(1 - mean['trainer'] / mean['memory']) * 100:.1f}%, "
-                         f"{mean['trainer'] / mean['tutorial']:.2f}x the tutorial | "
-                         f"{mean['trainer']:,.1f} img/s | in-memory; tutorial | "
-                         f"{mean['memory']:,.1f}; {mean['tutorial']:,.1f} img/s | | |")
-        lines.append(ratio_row("First training step (tracing), s", train["trainer_first_step_seconds"],
-                               "tutorial's first step", train["tutorial_first_step_seconds"],
-                               "s"))
-        if "input_rate_files" in train:
-            lines.append(ratio_row("Trainer input_fn alone, from the files every epoch (img/s)",
-                                   train["input_rate_files"], "one tf.data thread",
-                                   train["input_rate_files_one_thread"], "img/s"))
-        lines.append(ratio_row("Trainer input_fn alone, as the Trainer runs it (img/s)",
-                               train["input_rate"], "one tf.data thread",
-                               train["input_rate_one_thread"], "img/s"))
-    if "Evaluator" in components and plain:
-        rate = plain["eval_images"] / components["Evaluator"]["seconds"]
-        lines.append(ratio_row("Evaluator component (examples/s)", rate,
-                               "Keras model.evaluate in the plain script",
-                               plain["evaluate_rate"], "ex/s"))
-    serving = main.get("serving")
-    if serving:
-        ours, predict, call = serving["serving"], serving["predict"], serving["call"]
-        lines.append(ratio_row("Serving p50, 1 JPEG per request (ms)", ours["p50"] * 1e3,
-                               "model.predict, 1 pre-decoded array", predict["p50"] * 1e3,
-                               "ms", "<= 1.25x", higher_is_better=False))
-        lines.append(ratio_row("Serving p95, 1 JPEG per request (ms)", ours["p95"] * 1e3,
-                               "model.predict, 1 pre-decoded array", predict["p95"] * 1e3,
-                               "ms"))
-        lines.append(ratio_row("Serving p50 vs a direct model call (ms)", ours["p50"] * 1e3,
-                               "model(x), 1 pre-decoded array", call["p50"] * 1e3, "ms"))
-        lines.append(ratio_row(f"Serving in batches of {p['batch_size']} (img/s)",
-                               ours["batch_rate"], "model.predict on pre-decoded arrays",
-                               predict["batch_rate"], "img/s"))
-    if pipeline and plain:
-        lines.append(ratio_row(f"End to end, {count} images, {p['epochs']} epochs (s)",
-                               main["pipeline"]["stage_wall_seconds"],
-                               "plain tutorial-style script", plain_script_seconds(plain),
-                               "s", "<= 1.5x", higher_is_better=False))
-    if components:
-        lines += ["", "## End to end, per component", "",
-                  f"`local_runner.py` on {count} images, fresh pipeline root (no cache), "
-                  f"{pipeline['wall_seconds']:.0f} s in all; the rest is imports, pipeline "
-                  "compilation and the metadata store. Peak RSS sampled every 0.2 s over the "
-                  "whole process tree while the component ran.", "",
-                  "| component | seconds | share |" +
-                  (f" peak RSS GiB at {small['count']} |" if small and "pipeline" in small
-                   else "") + f" peak RSS GiB at {count} |",
-                  "| --- | ---: | ---: | ---: |" +
-                  (" ---: |" if small and "pipeline" in small else "")]
-        for name, item in sorted(components.items(), key=lambda kv: kv[1]["start"]):
-            cells = [name, f"{item['seconds']:.1f}",
-                     f"{item['seconds'] / pipeline['wall_seconds'] * 100:.0f}%"]
-            if small and "pipeline" in small:
-                other = small_components.get(name, {}).get("peak_rss")
-                cells.append(f"{other / 2 ** 30:.2f}" if other else "n/a")
-            cells.append(f"{item['peak_rss'] / 2 ** 30:.2f}" if item["peak_rss"] else "n/a")
-            lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", f"Plain script for comparison: {plain_script_seconds(plain):.0f} "
-                  f"s in all, pixel accuracy {plain.get('pixel_accuracy', float('nan')):.3f} "
-                  f"(Keras' accuracy: 3 classes, at the model's input size)."]
-        lines += extra_time_table(pipeline, plain)
-    sizes = [s for s in (small, main) if s]
-    lines += ["", "## Per stage: wall time, peak memory, CPU stolen", "",
-              "Peak RSS of each stage's process (and the processes it waited for), from "
-              "`wait4`. CPU stolen: the share of the machine's CPU time that the hypervisor "
-              "gave to other virtual machines while the stage ran (`steal` in /proc/stat); "
-              "the stages it fell on ran slower by about that much.", "",
-              "| stage |" + "".join(f" {s['count']} images: s | GiB | stolen |" for s in sizes),
-              "| --- |" + " ---: | ---: | ---: |" * len(sizes)]
-
-    def stage_cells(size: Dict[str, Any], name: str) -> str:
-        if name not in size:
-            return " n/a | n/a | n/a |"
-        stage = size[name]
-        stolen = stage.get("steal")
-        return (f" {stage['stage_wall_seconds']:.0f} | {stage['stage_peak_rss'] / 2 ** 30:.2f} |"
-                f" {'n/a' if stolen is None else f'{stolen * 100:.0f}%'} |")
-
-    for name in STAGES:
-        lines.append(f"| {name} |" + "".join(stage_cells(size, name) for size in sizes))
-    if train:
-        cached = train["input_rate_one_thread"]
-        lines += ["", "## On a GPU", ""]
-        if "input_rate_files_one_thread" in train:
-            per_core = train["input_rate_files_one_thread"]
-            lines += [
-                f"The Trainer's input function reading its records every epoch (gunzip -> "
-                f"parse -> flip -> batch) delivered {train['input_rate_files']:,.0f} images/s "
-                f"on this machine's {os.cpu_count()} cores and {per_core:,.0f} images/s on one "
-                f"tf.data thread (the rate per core) at {p['image_size']} px. Feeding "
-                f"{GPU_TARGET} images/s to a T4 would need about "
-                f"{cores(GPU_TARGET / per_core)}, {2 * GPU_TARGET} images/s about "
-                f"{cores(2 * GPU_TARGET / per_core)}."]
-        else:
-            lines += ["The input function's rate from the files every epoch was not measured "
-                      "in this run (an older version of the benchmark)."]
-        lines += [f"With the decoded examples cached in memory (the default, from the second "
-                  f"epoch) it ran at {train['input_rate']:,.0f} images/s on all cores, "
-                  f"{cached:,.0f} on one thread, averaged over {train['epochs']} epochs "
-                  f"(the first one from the files). JPEGs are decoded once, by Transform, not "
-                  f"per epoch."]
-        if "transform" in main:
-            decode = main["transform"]["plain_rate_one_thread"]
-            lines += ["", f"For comparison, decoding and resizing the JPEGs and trimaps on the "
-                      f"fly (what the tutorial does before its `.cache()`) runs at {decode:,.0f} "
-                      f"images/s per core: {cores(GPU_TARGET / decode)} for "
-                      f"{GPU_TARGET} images/s."]
-        lines += ["", "Mixed precision (float16 compute, float32 logits and loss) and XLA are "
-                  "`PipelineConfig.mixed_precision` / `xla` (`--mixed-precision`, `--xla`: "
-                  "auto|on|off); auto turns each on iff the Trainer sees a GPU, so on this CPU "
-                  "machine both are off and nothing above used them."]
-    if reading.strip():
-        lines += ["", "## Reading", "", reading.strip()]
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
@@ -803,14 +592,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--count", type=int, default=2000, help="images in the main run")
     parser.add_argument("--memory-count", type=int, default=500,
                         help="images in the smaller run (memory growth); 0 skips it")
+    parser.add_argument("--full-count", type=int, default=FULL_COUNT,
+                        help="images in the run at the full dataset's shape; 0 skips it")
+    parser.add_argument("--project-epochs", type=int, default=20,
+                        help="epochs the full-shape run's measured epochs are projected to")
     parser.add_argument("--min-size", type=int, default=300, help="smallest generated side")
     parser.add_argument("--max-size", type=int, default=500, help="largest generated side")
     parser.add_argument("--architecture", default="unet_mobilenet_v2",
                         help="the model every stage trains (features.ARCHITECTURES)")
+    parser.add_argument("--train-encoder", action="store_true",
+                        help="train the MobileNetV2 encoder everywhere (default: frozen, as "
+                             "the tutorial and the pipeline's default do with ImageNet "
+                             "weights; a step costs the same with any weight values)")
     parser.add_argument("--image-size", type=int, default=128,
                         help="square side the images are resized to (a multiple of 32)")
     parser.add_argument("--epochs", type=int, default=2,
-                        help="training epochs of the pipeline and the plain script")
+                        help="training epochs of the pipeline, the seed flow and the script")
     parser.add_argument("--train-epochs", type=int, default=3,
                         help="epochs of each fit in the train stage (at least 2; all but the "
                              "first are timed)")
@@ -836,7 +633,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     inner.add_argument("--params", help="the stage's parameters, JSON")
     inner.add_argument("--result", help="where the stage writes its result, JSON")
     args = parser.parse_args(argv)
-    args.argv = [a for a in (argv if argv is not None else sys.argv[1:])]
+    args.argv = list(argv if argv is not None else sys.argv[1:])
+    sys.path[:0] = [REPO, HERE]
 
     if args.stage:  # inside a stage's own process
         result = STAGE_FUNCTIONS[args.stage](json.loads(args.params))
@@ -844,18 +642,22 @@ def main(argv: Optional[List[str]] = None) -> int:
             json.dump(result, handle, indent=2)
         return 0
 
+    import pipeline_figures
+
     os.makedirs(args.root, exist_ok=True)
-    small = None
-    if args.memory_count:
-        small = load_size(args, args.memory_count) if args.report else run_size(
-            args, args.memory_count)
-    main_results = load_size(args, args.count) if args.report else run_size(
-        args, args.count)
-    if main_results is None:
+    sizes = {}
+    for label, count, stages in (("small", args.memory_count, STAGES),
+                                 ("main", args.count, STAGES),
+                                 ("full", args.full_count, FULL_STAGES)):
+        if count:
+            sizes[label] = run_size(args, label, count, stages)
+    if "main" not in sizes or len(sizes["main"]) <= 3:
         raise SystemExit(f"no results for {args.count} images under {args.root}")
+    figures = pipeline_figures.compute(sizes, args.project_epochs)
     reading = open(args.reading).read() if args.reading else ""
     with open(args.out, "w") as handle:
-        handle.write(render(main_results, small, args, reading))
+        handle.write(pipeline_figures.render(figures, pipeline_figures.run_facts(args),
+                                             reading))
     print(f"Wrote {args.out}")
     return 0
 

@@ -12,6 +12,7 @@ from typing import List, Optional
 
 from pipeline.cloud import CloudConfig  # plain dataclasses: no cloud client import
 from trainer import features  # names only: no TensorFlow import here
+from trainer.settings import TrainerSettings  # a plain dataclass: no TensorFlow import
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAINER_DIR = os.path.join(REPO_ROOT, "trainer")
@@ -62,37 +63,8 @@ class PipelineConfig:
     # itself is the dataset. (components/oxford_pet_example_gen.py split_input_config)
     span_pattern: Optional[str] = None
 
-    # Preprocessing and training.
-    architecture: str = features.MOBILENET_V2_UNET  # one of features.ARCHITECTURES
-    image_size: int = 128  # square side after Transform; a multiple of 32
-    epochs: int = 10
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    encoder_weights: str = "imagenet"  # "imagenet", a weights file path, or "none"
-    train_encoder: Optional[bool] = None  # None: trained when no pretrained weights loaded
-    batchnorm_momentum: Optional[float] = 0.9  # None: Keras defaults (0.999 in MobileNetV2)
-    # Class-weighted loss: None (off), "auto" (inverse pixel frequency of the training masks,
-    # computed by a tf.Transform analyzer) or one weight per class, "pet,background,border".
-    class_weights: Optional[str] = None
-    seed: int = 0
-    # Warm start: the Trainer starts from the latest blessed model's weights, when there is
-    # one, and trains warm_start_epochs instead of epochs.
-    warm_start: bool = False
-    warm_start_epochs: int = 2
-    # GPU speed-ups: None ("auto") turns each on iff the Trainer sees a GPU.
-    mixed_precision: Optional[bool] = None  # float16 compute; logits and loss stay float32
-    xla: Optional[bool] = None  # XLA-compiled train/eval steps
-    # Fine-tuning, as the TF tutorial suggests and TFX's former cifar10 example did: with
-    # pretrained encoder weights loaded (and frozen for the first `epochs`), fine_tune_epochs
-    # more with the encoder unfrozen, its BatchNorm layers kept in inference mode, at
-    # fine_tune_learning_rate (None: a tenth of learning_rate). Without pretrained weights the
-    # Trainer says it does nothing (the encoder then trains from the first epoch).
-    fine_tune_epochs: int = 0
-    fine_tune_learning_rate: Optional[float] = None
-    # The Trainer keeps decoded examples in memory after the first epoch (8-bit pixels and
-    # class ids, 64 KB an example at 128 px): later epochs skip gunzip and parsing. Off for
-    # data larger than memory.
-    cache_examples: bool = True
+    # Preprocessing and training: what Transform and the Trainer read (trainer/settings.py).
+    trainer: TrainerSettings = dataclasses.field(default_factory=TrainerSettings)
 
     # Evaluation gate: the metric that blesses a model (one of features.GATE_METRICS; by default
     # pixel accuracy at each image's own size, as native-resolution results are), its minimum on
@@ -128,59 +100,30 @@ class PipelineConfig:
             if not ok:
                 raise ValueError(message)
 
-        require(self.image_size >= 32 and self.image_size % 32 == 0,
-                f"image_size must be a positive multiple of 32 (the encoder halves it five "
-                f"times), got {self.image_size}")
-        require(self.epochs > 0, f"epochs must be positive, got {self.epochs}")
-        require(self.batch_size > 0, f"batch_size must be positive, got {self.batch_size}")
-        require(self.learning_rate > 0, f"learning_rate must be positive, got "
-                                        f"{self.learning_rate}")
         require(0.0 <= self.min_pixel_accuracy <= 1.0,
                 f"min_pixel_accuracy must be in [0, 1], got {self.min_pixel_accuracy}")
         require(0.0 <= self.max_pixel_accuracy_drop <= 1.0,
                 f"max_pixel_accuracy_drop must be in [0, 1], got {self.max_pixel_accuracy_drop}")
+        require(isinstance(self.trainer, TrainerSettings),
+                f"trainer must be a TrainerSettings (trainer/settings.py), got "
+                f"{type(self.trainer).__name__}")
         require(self.data_source in DATA_SOURCES,
                 f"data_source must be one of {DATA_SOURCES}, got {self.data_source!r}")
         require(0.0 <= self.max_quarantined_fraction <= 1.0,
                 f"max_quarantined_fraction must be in [0, 1], got "
                 f"{self.max_quarantined_fraction}")
-        require(self.batchnorm_momentum is None or 0.0 <= self.batchnorm_momentum < 1.0,
-                f"batchnorm_momentum must be in [0, 1), got {self.batchnorm_momentum}")
-        require(self.architecture in features.ARCHITECTURES,
-                f"architecture must be one of {', '.join(features.ARCHITECTURES)}, got "
-                f"{self.architecture!r}")
         require(self.report_max_examples >= 0 and self.report_samples >= 0,
                 f"report_max_examples and report_samples must be 0 or more, got "
                 f"{self.report_max_examples} and {self.report_samples}")
-        features.parse_class_weights(self.class_weights)  # ValueError saying what is accepted
         require(self.gate_metric in features.GATE_METRICS,
                 f"gate_metric must be one of {', '.join(features.GATE_METRICS)}, got "
                 f"{self.gate_metric!r}")
-        require(self.fine_tune_epochs >= 0,
-                f"fine_tune_epochs must be 0 or more, got {self.fine_tune_epochs}")
-        require(self.fine_tune_learning_rate is None or self.fine_tune_learning_rate > 0,
-                f"fine_tune_learning_rate must be positive, got {self.fine_tune_learning_rate}")
-        require(not (self.fine_tune_epochs and self.train_encoder is True),
-                "fine_tune_epochs unfreezes an encoder frozen for the first epochs, but "
-                "train_encoder is on (the encoder trains from the first epoch): drop "
-                "--train-encoder, or --fine-tune-epochs")
-        require(self.warm_start_epochs > 0,
-                f"warm_start_epochs must be positive, got {self.warm_start_epochs}")
         require(self.span_pattern is None or (
             "{SPAN" in self.span_pattern and not os.path.isabs(self.span_pattern)),
                 f"span_pattern must be a path relative to data_dir holding {{SPAN}}, e.g. "
                 f"'span-{{SPAN}}', got {self.span_pattern!r}")
         if self.cloud is not None:
             self.cloud.validate(self)
-        for name in ("mixed_precision", "xla"):
-            value = getattr(self, name)
-            require(value is None or isinstance(value, bool),
-                    f"{name} must be True, False or None (auto: on iff a GPU is visible), "
-                    f"got {value!r}")
-        require(not self.xla or self.architecture == features.MOBILENET_V2_UNET,
-                f"xla cannot be on for architecture {self.architecture!r} (XLA cannot compile "
-                f"the gradient of its UpSampling2D); set xla to auto or off, or use "
-                f"{features.MOBILENET_V2_UNET}")
 
     @property
     def model_dir(self) -> str:
@@ -196,28 +139,11 @@ class PipelineConfig:
         `class_weights` is there only when Transform computes them, so every other setting
         leaves the Transform graph (and its cache) as it was.
         """
-        config = {"image_size": self.image_size}
-        if features.parse_class_weights(self.class_weights) == features.AUTO_CLASS_WEIGHTS:
+        config = {"image_size": self.trainer.image_size}
+        if (features.parse_class_weights(self.trainer.class_weights)
+                == features.AUTO_CLASS_WEIGHTS):
             config["class_weights"] = features.AUTO_CLASS_WEIGHTS
         return config
-
-    def trainer_config(self) -> dict:
-        """Trainer's custom_config (read by trainer/train.py TrainerSettings)."""
-        return {
-            "architecture": self.architecture,
-            "image_size": self.image_size, "epochs": self.epochs, "batch_size": self.batch_size,
-            "learning_rate": self.learning_rate, "encoder_weights": self.encoder_weights,
-            "train_encoder": self.train_encoder, "batchnorm_momentum": self.batchnorm_momentum,
-            "class_weights": self.class_weights, "seed": self.seed,
-            # Only when on, so the Trainer's cache key stays as it was without warm start.
-            **({"warm_start_epochs": self.warm_start_epochs} if self.warm_start else {}),
-            "mixed_precision": self.mixed_precision, "xla": self.xla,
-            "cache_examples": self.cache_examples,
-            # Only when on, so the Trainer's cache key stays as it was without fine-tuning.
-            **({"fine_tune_epochs": self.fine_tune_epochs,
-                "fine_tune_learning_rate": self.fine_tune_learning_rate}
-               if self.fine_tune_epochs else {}),
-        }
 
 
 def unwritable_reason(path: str) -> Optional[str]:

@@ -5,24 +5,36 @@ and cloud runs differ only in where things run, never in what is trained.
 """
 
 import argparse
+import dataclasses
 from typing import Any, Dict
 
 from pipeline.config import PipelineConfig
 from trainer import features  # names only: no TensorFlow import here
+from trainer.settings import TrainerSettings
 
-# PipelineConfig fields set by the flags below (argparse dest == field name).
-TRAINING_FIELDS = (
-    "architecture", "class_weights", "epochs", "batch_size", "image_size", "learning_rate",
-    "encoder_weights", "train_encoder", "fine_tune_epochs", "fine_tune_learning_rate", "seed",
-    "warm_start", "warm_start_epochs", "gate_metric", "min_pixel_accuracy",
-    "max_pixel_accuracy_drop", "mixed_precision", "xla", "cache_examples")
+# Every TrainerSettings field has a flag (argparse dest == field name) except these.
+TRAINER_FIELDS_WITHOUT_FLAGS = ("batchnorm_momentum", "shuffle_buffer")
+# PipelineConfig fields set by the "evaluation gate" flags (argparse dest == field name).
+GATE_FIELDS = ("gate_metric", "min_pixel_accuracy", "max_pixel_accuracy_drop")
 ON_OFF_AUTO = {"auto": None, "on": True, "off": False}  # None: on iff the Trainer sees a GPU
 
 
+_DEFAULTS = {**PipelineConfig.__dataclass_fields__, **TrainerSettings.__dataclass_fields__}
+
+
 def add_training_flags(parser: argparse.ArgumentParser) -> None:
-    """Adds the "training" and "evaluation gate" groups, defaults from PipelineConfig."""
-    defaults = PipelineConfig.__dataclass_fields__
+    """Adds the "training" and "evaluation gate" groups, defaults from TrainerSettings and
+    PipelineConfig."""
     model = parser.add_argument_group("training")
+    _add_model_flags(model)
+    _add_schedule_flags(model)
+    _add_gate_flags(parser.add_argument_group(
+        "evaluation gate (on the whole eval split and on each species)"))
+
+
+def _add_model_flags(model) -> None:
+    """What is trained: the architecture, its loss, sizes and the encoder's weights."""
+    defaults = _DEFAULTS
     model.add_argument("--architecture", choices=features.ARCHITECTURES,
                        default=defaults["architecture"].default,
                        help=f"{features.MOBILENET_V2_UNET}: the TF tutorial's U-Net, a "
@@ -52,6 +64,11 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
                                            "pretrained weights loaded)")
     frozen.add_argument("--freeze-encoder", dest="train_encoder", action="store_false",
                         help="keep the encoder frozen")
+
+
+def _add_schedule_flags(model) -> None:
+    """How it trains: fine-tuning, seed, warm start, GPU speed-ups, caching, validation."""
+    defaults = _DEFAULTS
     model.add_argument("--fine-tune-epochs", type=int,
                        default=defaults["fine_tune_epochs"].default, metavar="N",
                        help="with pretrained encoder weights: N more epochs after the frozen "
@@ -75,8 +92,15 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--no-example-cache", dest="cache_examples", action="store_false",
                        help="do not keep the parsed training/eval examples in memory after "
                             "the first epoch (for data larger than memory)")
-    gate = parser.add_argument_group(
-        "evaluation gate (on the whole eval split and on each species)")
+    model.add_argument("--validation-freq", type=int,
+                       default=defaults["validation_freq"].default, metavar="N",
+                       help="validate on the eval split after every N-th epoch and the last "
+                            "one (1: after every epoch)")
+
+
+def _add_gate_flags(gate) -> None:
+    """What blesses a model: the gate metric and its two bounds."""
+    defaults = _DEFAULTS
     gate.add_argument("--gate-metric", choices=features.GATE_METRICS,
                       default=defaults["gate_metric"].default, metavar="METRIC",
                       help=f"the metric the two bounds below apply to: "
@@ -96,8 +120,12 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def training_settings(args: argparse.Namespace) -> Dict[str, Any]:
-    """PipelineConfig keyword arguments from the flags of `add_training_flags`."""
-    settings = {field: getattr(args, field) for field in TRAINING_FIELDS}
-    for field in ("mixed_precision", "xla"):
-        settings[field] = ON_OFF_AUTO[settings[field]]
-    return settings
+    """PipelineConfig keyword arguments from the flags of `add_training_flags`: `trainer`
+    (a TrainerSettings) and the gate's fields."""
+    trainer = {field.name: getattr(args, field.name)
+               for field in dataclasses.fields(TrainerSettings)
+               if field.name not in TRAINER_FIELDS_WITHOUT_FLAGS}
+    for name in ("mixed_precision", "xla"):
+        trainer[name] = ON_OFF_AUTO[trainer[name]]
+    return {"trainer": TrainerSettings(**trainer),
+            **{name: getattr(args, name) for name in GATE_FIELDS}}

@@ -8,8 +8,8 @@
 
 Components are imported from their own modules (not `tfx.v1`), which keeps a local run from
 importing the Google Cloud clients; with `config.cloud.vertex_training` the Trainer is TFX's
-Google Cloud extension Trainer (Vertex AI Training), imported only then. With `config.warm_start`
-the latest blessed model also feeds the Trainer's `base_model`.
+Google Cloud extension Trainer (Vertex AI Training), imported only then. With
+`config.trainer.warm_start` the latest blessed model also feeds the Trainer's `base_model`.
 """
 
 import dataclasses
@@ -82,9 +82,9 @@ def trainer_component(config: PipelineConfig, **kwargs):
         from tfx.extensions.google_cloud_ai_platform.trainer.component import (
             Trainer as VertexTrainer)
 
-        return VertexTrainer(custom_config={**config.trainer_config(),
+        return VertexTrainer(custom_config={**config.trainer.to_custom_config(),
                                             **cloud.trainer_custom_config()}, **kwargs)
-    return Trainer(custom_config=config.trainer_config(), **kwargs)
+    return Trainer(custom_config=config.trainer.to_custom_config(), **kwargs)
 
 
 def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
@@ -113,7 +113,7 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
         eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
         # Warm start: the latest blessed model (none on a first run: training from scratch).
-        base_model=model_resolver.outputs["model"] if config.warm_start else None
+        base_model=model_resolver.outputs["model"] if config.trainer.warm_start else None
     ).with_id(node_ids.TRAINER)
 
     evaluator = Evaluator(

@@ -142,7 +142,7 @@ def print_summary(config, seconds: float) -> RunSummary:
         print(f"Evaluation: {summary.evaluation_uri}")
         print_model(summary.model_info)
         values = evaluation.overall_metrics(summary.evaluation_uri)
-        for line in metric_lines(values, config.gate_metric, config.image_size):
+        for line in metric_lines(values, config.gate_metric, config.trainer.image_size):
             print(line)
     if summary.pushed_version:
         print(f"Pushed version {summary.pushed_version} to {summary.pushed_destination}")

@@ -38,7 +38,10 @@ def score_examples(model_dir: str, examples_uri: str, max_examples: int,
     """Scores up to `max_examples` eval examples; returns the per-example arrays and counts.
 
     {"scored": n, "available": total, "examples": [{"name", "pixel_accuracy", "image",
-    "truth", "predicted"}]} with image float [S, S, 3] and masks int [S, S].
+    "truth", "predicted"}]} with image uint8 [S, S, 3] and masks int [S, S]. Each batch runs
+    as one graph (both signatures and the unpacking of the pixels): called eagerly, the
+    unpacking's `tf.map_fn` alone took 3.8 of the report's 12.6 s at 256 examples (py-spy,
+    BENCHMARKS.md "Where the fixed cost went").
     """
     import tensorflow as tf
 
@@ -50,16 +53,22 @@ def score_examples(model_dir: str, examples_uri: str, max_examples: int,
     serve = model.signatures[features.SERVING_SIGNATURE]
     spec = {features.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
             features.FILE_NAME_KEY: tf.io.FixedLenFeature([], tf.string, default_value=b"")}
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    scored: List[Dict[str, Any]] = []
-    for batch in dataset.take(max_examples).batch(BATCH_SIZE):
+
+    @tf.function(autograph=False,
+                 input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def score(batch):  # serialized raw examples -> names, pixels, true and predicted classes
         raw = tf.io.parse_example(batch, spec)
         transformed = transform(examples=batch)
         predicted = serve(**{features.SERVING_INPUT_KEY: raw[features.IMAGE_KEY]})
-        class_ids = predicted[features.CLASS_IDS_KEY].numpy()
-        truth = transformed[features.MASK_XF].numpy()[..., 0]
-        pictures = preprocessing.model_images(transformed[features.IMAGE_XF]).numpy()
-        for index, name in enumerate(raw[features.FILE_NAME_KEY].numpy()):
+        return (raw[features.FILE_NAME_KEY],
+                preprocessing.unpack_pixels(transformed[features.IMAGE_XF]),
+                transformed[features.MASK_XF][..., 0], predicted[features.CLASS_IDS_KEY])
+
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    scored: List[Dict[str, Any]] = []
+    for batch in dataset.take(max_examples).batch(BATCH_SIZE).prefetch(1):
+        names, pictures, truth, class_ids = (value.numpy() for value in score(batch))
+        for index, name in enumerate(names):
             scored.append({
                 "name": name.decode("utf-8", "replace"),
                 "pixel_accuracy": float(np.mean(class_ids[index] == truth[index])),

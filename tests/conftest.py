@@ -64,6 +64,7 @@ def runs(tmp_path_factory) -> SharedRuns:
     from pipeline.config import PipelineConfig
     from pipeline.pipeline import create_pipeline
     from pipeline.user_module_pip import speed_up_user_module_installs
+    from trainer.settings import TrainerSettings
 
     speed_up_user_module_installs()  # as local_runner.py does
     work = tmp_path_factory.mktemp("e2e")
@@ -71,7 +72,8 @@ def runs(tmp_path_factory) -> SharedRuns:
     demo.make_demo_data(data_dir, count=24, seed=5, min_size=80, max_size=140)
     config = PipelineConfig(
         data_dir=data_dir, pipeline_root=str(work / "root"), serving_dir=str(work / "serving"),
-        image_size=E2E_IMAGE_SIZE, epochs=2, batch_size=4, encoder_weights="none",
+        trainer=TrainerSettings(image_size=E2E_IMAGE_SIZE, epochs=2, batch_size=4,
+                                encoder_weights="none"),
         min_pixel_accuracy=0.0,  # bless whatever two epochs learn; the gate is tested apart
         beam_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])
     # A stricter gate: only Evaluator and Pusher have new inputs; the model is not blessed.

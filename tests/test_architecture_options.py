@@ -9,7 +9,7 @@ from pipeline.config import PipelineConfig
 from serving.manifest import read_manifest, read_model_info
 from serving.push import push_new_version
 from trainer import features
-from trainer.train import TrainerSettings
+from trainer.settings import TrainerSettings
 
 
 def _config(**overrides):
@@ -26,12 +26,13 @@ def _config(**overrides):
 ])
 def test_bad_values_are_refused_with_the_fix(field, value, message):
     with pytest.raises(ValueError, match=message):
-        _config(**{field: value})
+        TrainerSettings(**{field: value})
 
 
 def test_architecture_and_class_weights_reach_the_trainer():
-    config = _config(architecture=features.XCEPTION_UNET, class_weights="1,1,2")
-    trainer = config.trainer_config()
+    config = _config(trainer=TrainerSettings(architecture=features.XCEPTION_UNET,
+                                             class_weights="1,1,2"))
+    trainer = config.trainer.to_custom_config()
     assert trainer["architecture"] == features.XCEPTION_UNET
     assert trainer["class_weights"] == "1,1,2"
     settings = TrainerSettings.from_custom_config(trainer)
@@ -40,9 +41,10 @@ def test_architecture_and_class_weights_reach_the_trainer():
 
 def test_transform_changes_only_when_it_computes_the_weights():
     assert _config().transform_config() == {"image_size": 128}
-    assert _config(class_weights="1,1,2",
-                   architecture=features.XCEPTION_UNET).transform_config() == {"image_size": 128}
-    assert _config(class_weights="auto").transform_config() == {
+    assert _config(trainer=TrainerSettings(
+        class_weights="1,1,2", architecture=features.XCEPTION_UNET)).transform_config() == {
+        "image_size": 128}
+    assert _config(trainer=TrainerSettings(class_weights="auto")).transform_config() == {
         "image_size": 128, "class_weights": "auto"}
 
 
@@ -60,7 +62,8 @@ def test_flags_choose_the_architecture_and_class_weights(tmp_path):
         "--data-dir", str(tmp_path), "--architecture", features.XCEPTION_UNET,
         "--class-weights", "auto"])
     config = local_runner.config_from_args(args)
-    assert (config.architecture, config.class_weights) == (features.XCEPTION_UNET, "auto")
+    assert (config.trainer.architecture, config.trainer.class_weights) == (
+        features.XCEPTION_UNET, "auto")
 
 
 def test_help_names_the_new_flags(capsys):

@@ -8,6 +8,7 @@ import local_runner
 from cli import exits
 from oxford_pet import sources
 from pipeline.config import PipelineConfig
+from trainer.settings import TrainerSettings
 
 
 def _config(**overrides):
@@ -20,22 +21,33 @@ def test_defaults_and_derived_paths():
     config = _config()
     assert config.metadata_path == "/p/metadata.sqlite"
     assert config.model_dir == "/s/pet_unet"
-    assert config.trainer_config()["image_size"] == config.transform_config()["image_size"] == 128
+    assert (config.trainer.to_custom_config()["image_size"]
+            == config.transform_config()["image_size"] == 128)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("min_pixel_accuracy", 1.5, r"min_pixel_accuracy must be in \[0, 1\]"),
+    ("max_pixel_accuracy_drop", -0.1, r"max_pixel_accuracy_drop must be in \[0, 1\]"),
+    ("gate_metric", "accuracy", "gate_metric must be one of pixel_accuracy, mean_iou"),
+    ("trainer", {"epochs": 3}, "trainer must be a TrainerSettings"),
+])
+def test_bad_values_are_refused_with_the_fix(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        _config(**{field: value})
 
 
 @pytest.mark.parametrize("field, value, message", [
     ("image_size", 100, "multiple of 32"),
     ("epochs", 0, "epochs must be positive"),
     ("batch_size", -1, "batch_size must be positive"),
-    ("min_pixel_accuracy", 1.5, r"min_pixel_accuracy must be in \[0, 1\]"),
-    ("max_pixel_accuracy_drop", -0.1, r"max_pixel_accuracy_drop must be in \[0, 1\]"),
-    ("gate_metric", "accuracy", "gate_metric must be one of pixel_accuracy, mean_iou"),
+    ("validation_freq", 0, "validation_freq must be positive"),
+    ("batchnorm_momentum", 1.0, r"batchnorm_momentum must be in \[0, 1\)"),
     ("fine_tune_epochs", -1, "fine_tune_epochs must be 0 or more, got -1"),
     ("fine_tune_learning_rate", 0.0, "fine_tune_learning_rate must be positive"),
 ])
-def test_bad_values_are_refused_with_the_fix(field, value, message):
+def test_bad_trainer_settings_are_refused_with_the_fix(field, value, message):
     with pytest.raises(ValueError, match=message):
-        _config(**{field: value})
+        TrainerSettings(**{field: value})
 
 
 def test_help_describes_every_flag(capsys):
@@ -60,7 +72,8 @@ def test_flags_flow_into_the_config(tmp_path):
         "--data-dir", str(tmp_path), "--work-dir", str(tmp_path / "w"), "--epochs", "3",
         "--image-size", "64", "--freeze-encoder", "--beam-arg=--direct_num_workers=2"])
     config = local_runner.config_from_args(args)
-    assert (config.epochs, config.image_size, config.train_encoder) == (3, 64, False)
+    assert (config.trainer.epochs, config.trainer.image_size,
+            config.trainer.train_encoder) == (3, 64, False)
     assert config.beam_args == ["--direct_num_workers=2"]
     assert config.pipeline_root == str(tmp_path / "w" / "pipeline_root")
 
@@ -68,7 +81,6 @@ def test_flags_flow_into_the_config(tmp_path):
 def test_gate_and_fine_tune_flags_flow_into_the_config_of_both_runners(tmp_path):
     import kubeflow_v2_runner
     from trainer import features
-    from trainer.train import TrainerSettings
 
     flags = ["--gate-metric", "foreground_iou", "--fine-tune-epochs", "2",
              "--fine-tune-learning-rate", "2e-5"]
@@ -79,20 +91,21 @@ def test_gate_and_fine_tune_flags_flow_into_the_config_of_both_runners(tmp_path)
          "us-docker.pkg.dev/my-project/repo/petseg:1", "--pipeline-root", "gs://b/r",
          "--data-dir", "gs://b/d", "--serving-dir", "gs://b/s"] + flags))
     for config in (local, cloud):
-        assert (config.gate_metric, config.fine_tune_epochs,
-                config.fine_tune_learning_rate) == ("foreground_iou", 2, 2e-5)
-        settings = TrainerSettings.from_custom_config(config.trainer_config())
+        assert (config.gate_metric, config.trainer.fine_tune_epochs,
+                config.trainer.fine_tune_learning_rate) == ("foreground_iou", 2, 2e-5)
+        settings = TrainerSettings.from_custom_config(config.trainer.to_custom_config())
         assert (settings.fine_tune_epochs, settings.fine_tune_learning_rate) == (2, 2e-5)
     default = _config()
     assert default.gate_metric == features.NATIVE_PIXEL_ACCURACY_NAME == "native_pixel_accuracy"
     # Without fine-tuning the Trainer's custom_config (its cache key) is what it was.
-    assert not {"fine_tune_epochs", "fine_tune_learning_rate"} & set(default.trainer_config())
+    assert not {"fine_tune_epochs", "fine_tune_learning_rate"} & set(
+        default.trainer.to_custom_config())
 
 
 def test_fine_tuning_a_trained_encoder_is_refused():
     with pytest.raises(ValueError, match="drop --train-encoder, or --fine-tune-epochs"):
-        _config(fine_tune_epochs=1, train_encoder=True)
-    assert _config(fine_tune_epochs=1, train_encoder=False).fine_tune_epochs == 1
+        TrainerSettings(fine_tune_epochs=1, train_encoder=True)
+    assert TrainerSettings(fine_tune_epochs=1, train_encoder=False).fine_tune_epochs == 1
 
 
 def test_tfds_source_without_a_prepared_dataset_says_what_to_do(tmp_path, capsys):

@@ -28,13 +28,9 @@ _PATH = re.compile(r"(?<![\w.<>/{$-])((?:[A-Za-z_][\w.-]*/)+[\w.*-]*)")
 _MARKDOWN = re.compile(r"(?<![\w/.-])([A-Z][A-Z0-9_]*\.md)\b")
 _SECTION = re.compile(r"((?:[\w.-]+/)*[A-Z][A-Z0-9_]*\.md)\W{0,3}\"([^\"]+)\"")
 _OUTSIDE = re.compile(r"(?<![\w.])(\.\./[\w./-]+)")  # above the repository: never in a clone
-# Pointers in files another change is rewriting (trainer/, bench/), left for it to fix:
-# (file, the pointer as written). Each is skipped only while it still points at nothing.
-KNOWN_ELSEWHERE: Set[Tuple[str, str]] = {
-    ("trainer/metrics.py", "../shared/KNOWLEDGE.md"),
-    ("trainer/model_xception.py", "KNOWLEDGE.md"),
-    ("trainer/train.py", "pipeline/console.py"),  # now cli/console.py
-}
+# Pointers that may point at nothing: (file, the pointer as written). None now; a pointer put
+# here is skipped only while it still points at nothing.
+KNOWN_ELSEWHERE: Set[Tuple[str, str]] = set()
 
 
 def tracked_files() -> List[str]:

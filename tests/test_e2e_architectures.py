@@ -25,14 +25,15 @@ def run(tmp_path_factory):
     from pipeline.config import PipelineConfig
     from pipeline.pipeline import create_pipeline
     from trainer import features
+    from trainer.settings import TrainerSettings
 
     work = tmp_path_factory.mktemp("e2e_xception")
     data_dir = str(work / "data")
     demo.make_demo_data(data_dir, count=16, min_size=64, max_size=100)
     config = PipelineConfig(
         data_dir=data_dir, pipeline_root=str(work / "root"), serving_dir=str(work / "serving"),
-        architecture=features.XCEPTION_UNET, class_weights="auto",
-        image_size=IMAGE_SIZE, epochs=1, batch_size=4,
+        trainer=TrainerSettings(architecture=features.XCEPTION_UNET, class_weights="auto",
+                                image_size=IMAGE_SIZE, epochs=1, batch_size=4),
         min_pixel_accuracy=0.0,  # bless whatever one epoch learns; the gate is tested apart
         beam_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])
     LocalDagRunner().run(create_pipeline(config))

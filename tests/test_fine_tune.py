@@ -53,11 +53,10 @@ def _encoder_weights(model):
 def fine_tuned(weights_file):
     keras.utils.set_random_seed(0)
     path, _ = weights_file
-    model = models.build_model(features.MOBILENET_V2_UNET, image_size=SIZE,
-                               encoder_weights=path, learning_rate=1e-3)
-    before = _encoder_weights(model)
     settings = train.TrainerSettings(image_size=SIZE, epochs=1, fine_tune_epochs=1,
                                      learning_rate=1e-3, encoder_weights=path)
+    model = models.build_model(settings)
+    before = _encoder_weights(model)
     plan = train.fine_tune_plan(model, settings)
     snapshots = _Snapshots()
     history, phases = train.fit_phases(model, _data(), _data(4), 1, settings.learning_rate,
@@ -134,15 +133,16 @@ def test_history_and_phase_records_hold_both_phases(fine_tuned):
     (dict(architecture=features.XCEPTION_UNET), "has no pretrained encoder to unfreeze"),
 ])
 def test_without_pretrained_weights_it_says_it_does_nothing(build, reason):
-    model = models.build_model(image_size=SIZE, **build)
     settings = train.TrainerSettings(image_size=SIZE, fine_tune_epochs=3, **build)
+    model = models.build_model(settings)
     plan = train.fine_tune_plan(model, settings)
     assert plan["ran"] is False and reason in plan["reason"] and plan["epochs"] == 3
 
 
 def test_a_trained_encoder_has_nothing_to_unfreeze(weights_file):
     path, _ = weights_file
-    model = models.build_model(image_size=SIZE, encoder_weights=path, train_encoder=True)
+    model = models.build_model(train.TrainerSettings(image_size=SIZE, encoder_weights=path,
+                                                     train_encoder=True))
     assert model.encoder_pretrained is True
     assert "already trains from the first epoch" in models.fine_tune_blocker(model)
 

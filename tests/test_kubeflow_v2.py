@@ -90,7 +90,7 @@ def test_trainer_runs_on_vertex_with_the_gpu_machine_spec(compiled):
     assert pool["container_spec"] == {"image_uri": IMAGE}
     # The pipeline's own Trainer settings travel beside the Vertex keys, run_fn ignores those.
     assert custom["warm_start_epochs"] == 2 and custom["image_size"] == 128
-    from trainer.train import TrainerSettings
+    from trainer.settings import TrainerSettings
 
     assert TrainerSettings.from_custom_config(custom).warm_start_epochs == 2
 
@@ -167,9 +167,10 @@ def test_a_local_pipeline_does_not_import_the_cloud_clients(tmp_path):
         "import sys\n"
         "from pipeline.config import PipelineConfig\n"
         "from pipeline.pipeline import create_pipeline\n"
+        "from trainer.settings import TrainerSettings\n"
         f"create_pipeline(PipelineConfig(data_dir={str(tmp_path)!r}, "
         f"pipeline_root={str(tmp_path / 'root')!r}, serving_dir={str(tmp_path / 's')!r}, "
-        "warm_start=True, span_pattern='span-{SPAN}'))\n"
+        "trainer=TrainerSettings(warm_start=True), span_pattern='span-{SPAN}'))\n"
         "loaded = [m for m in sys.modules if m.startswith(('google.cloud.aiplatform', "
         "'tfx.extensions.google_cloud_ai_platform', 'kfp'))]\n"
         "print(loaded)\n"

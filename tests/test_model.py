@@ -7,11 +7,23 @@ import pytest
 import tensorflow as tf
 
 from trainer import features, model
+from trainer.settings import TrainerSettings
+
+
+def build(**values):
+    """build_unet with TrainerSettings' values (the builder has no defaults), some replaced."""
+    settings = TrainerSettings(image_size=64, encoder_weights="none")
+    given = dict(image_size=settings.image_size, encoder_weights=settings.encoder_weights,
+                 train_encoder=settings.train_encoder,
+                 batchnorm_momentum=settings.batchnorm_momentum,
+                 learning_rate=settings.learning_rate)
+    given.update(values)
+    return model.build_unet(**given)
 
 
 @pytest.fixture(scope="module")
 def random_unet():
-    return model.build_unet(image_size=64, encoder_weights="none")
+    return build()
 
 
 def test_logits_have_the_input_side_and_three_classes(random_unet):
@@ -38,7 +50,7 @@ def test_random_encoder_is_trained_by_default(random_unet, caplog):
 
 
 def test_frozen_encoder_leaves_only_the_decoder_trainable():
-    frozen = model.build_unet(image_size=64, encoder_weights="none", train_encoder=False)
+    frozen = build(train_encoder=False)
     encoder = frozen.get_layer("mobilenet_v2_encoder")
     trainable = {id(w) for w in frozen.trainable_weights}
     assert not any(id(w) in trainable for w in encoder.weights)
@@ -58,21 +70,24 @@ def _tutorial_decoder_trainable_params() -> int:
     return total + 3 * 3 * (64 + 96) * 3 + 3  # last Conv2DTranspose with bias
 
 
-def test_batchnorm_momentum_reaches_nested_layers():
-    unet = model.build_unet(image_size=64, encoder_weights="none", batchnorm_momentum=0.8)
-    momenta = {layer.momentum for layer in unet.submodules
-               if layer.__class__.__name__ == "BatchNormalization"}
-    assert momenta == {0.8}
+def test_batchnorm_momentum_reaches_nested_layers(random_unet):
+    def momenta(unet):
+        return {layer.momentum for layer in unet.submodules
+                if layer.__class__.__name__ == "BatchNormalization"}
+
+    assert momenta(build(batchnorm_momentum=0.8)) == {0.8}
+    assert momenta(random_unet) == {TrainerSettings().batchnorm_momentum} == {0.9}
+    assert momenta(build(batchnorm_momentum=None)) == {0.999, 0.99}  # Keras': encoder, decoder
 
 
 def test_unloadable_weights_are_reported_and_the_encoder_starts_random(tmp_path, caplog):
     missing = str(tmp_path / "no_such_weights.h5")
     with caplog.at_level(logging.WARNING):
-        unet = model.build_unet(image_size=64, encoder_weights=missing)
+        unet = build(encoder_weights=missing)
     assert unet.encoder_pretrained is False
     assert "could not be loaded" in caplog.text and missing in caplog.text
 
 
 def test_image_size_must_be_a_multiple_of_32():
     with pytest.raises(ValueError, match="multiple of 32"):
-        model.build_unet(image_size=100, encoder_weights="none")
+        build(image_size=100)

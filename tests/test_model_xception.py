@@ -8,11 +8,18 @@ import tensorflow as tf
 import tf_keras as keras
 
 from trainer import features, model_xception, models
+from trainer.settings import TrainerSettings
+
+
+def build(image_size, batchnorm_momentum=TrainerSettings.batchnorm_momentum):
+    return model_xception.build_xception_unet(image_size=image_size,
+                                              batchnorm_momentum=batchnorm_momentum,
+                                              learning_rate=TrainerSettings.learning_rate)
 
 
 @pytest.fixture(scope="module")
 def xception_unet():
-    return models.build_model(features.XCEPTION_UNET, image_size=64)
+    return models.build_model(TrainerSettings(architecture=features.XCEPTION_UNET, image_size=64))
 
 
 def _params(weights) -> int:
@@ -31,7 +38,7 @@ def test_logits_have_the_input_side_and_three_classes(xception_unet):
 
 @pytest.mark.parametrize("size", [32, 96])
 def test_other_sides_keep_their_size(size):
-    unet = model_xception.build_xception_unet(image_size=size)
+    unet = build(size)
     assert unet.output_shape == (None, size, size, features.NUM_CLASSES)
 
 
@@ -72,7 +79,7 @@ def test_parameter_count_follows_from_the_architecture(xception_unet):
 
 
 def test_parameter_count_does_not_depend_on_the_image_size(xception_unet):
-    bigger = model_xception.build_xception_unet(image_size=128)
+    bigger = build(128)
     assert _params(bigger.weights) == _params(xception_unet.weights)
 
 
@@ -82,7 +89,7 @@ def test_batchnorm_momentum_is_configurable(xception_unet):
                 if isinstance(layer, keras.layers.BatchNormalization)}
 
     assert momenta(xception_unet) == {0.9}
-    assert momenta(model_xception.build_xception_unet(64, batchnorm_momentum=None)) == {0.99}
+    assert momenta(build(64, batchnorm_momentum=None)) == {0.99}
 
 
 def test_it_trains_a_step_and_is_built_without_autograph(xception_unet):
@@ -99,16 +106,16 @@ def test_it_trains_a_step_and_is_built_without_autograph(xception_unet):
 
 def test_image_size_must_be_a_multiple_of_16():
     with pytest.raises(ValueError, match="multiple of 16"):
-        model_xception.build_xception_unet(image_size=72)
+        build(72)
 
 
 def test_build_model_dispatches_on_the_architecture_name():
-    mobilenet = models.build_model(features.MOBILENET_V2_UNET, image_size=64,
-                                   encoder_weights="none")
+    mobilenet = models.build_model(TrainerSettings(architecture=features.MOBILENET_V2_UNET,
+                                                   image_size=64, encoder_weights="none"))
     assert mobilenet.name == features.MOBILENET_V2_UNET
     assert mobilenet.output_shape == (None, 64, 64, 3)
-    with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
-        models.build_model("resnet", image_size=64)
+    with pytest.raises(ValueError, match="architecture must be one of .*got 'resnet'"):
+        models.build_model(TrainerSettings(architecture="resnet", image_size=64))
 
 
 def test_model_info_names_the_architecture_and_counts(xception_unet, tmp_path):

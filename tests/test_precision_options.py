@@ -10,8 +10,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 import local_runner
-from pipeline.config import PipelineConfig
 from trainer import features, models, train
+from trainer.settings import TrainerSettings
 
 SIZE = 32
 
@@ -26,7 +26,8 @@ def batch():
 
 def build(architecture, **options):
     keras.utils.set_random_seed(0)
-    return models.build_model(architecture, image_size=SIZE, encoder_weights="none", **options)
+    return models.build_model(TrainerSettings(architecture=architecture, image_size=SIZE,
+                                              encoder_weights="none"), **options)
 
 
 @pytest.fixture(scope="module")
@@ -38,20 +39,21 @@ def test_auto_resolves_off_without_a_gpu():
     assert not tf.config.list_physical_devices("GPU")  # this machine: the CPU only
     assert models.resolve_auto(None) is False
     assert models.resolve_auto(True) is True and models.resolve_auto(False) is False
-    assert train.TrainerSettings().mixed_precision is None
-    assert train.TrainerSettings().xla is None
-    assert models.resolve_xla(None, features.MOBILENET_V2_UNET) is False
+    assert TrainerSettings().mixed_precision is None
+    assert TrainerSettings().xla is None
+    assert TrainerSettings().xla_wanted(models.gpu_visible()) is False
+    assert TrainerSettings().xla_wanted(gpu_visible=True) is True  # auto, on a GPU
 
 
 def test_xla_is_refused_for_the_architecture_it_cannot_train(tmp_path):
     # XLA has no ResizeNearestNeighborGrad kernel (UpSampling2D's gradient): "auto" leaves it
     # off for this architecture and an explicit "on" says why it cannot be.
-    assert models.resolve_xla(None, features.XCEPTION_UNET) is False
-    with pytest.raises(ValueError, match="ResizeNearestNeighborGrad"):
-        models.resolve_xla(True, features.XCEPTION_UNET)
-    with pytest.raises(ValueError, match="xla cannot be on for architecture 'unet_xception'"):
-        PipelineConfig(data_dir=str(tmp_path), pipeline_root=str(tmp_path),
-                       serving_dir=str(tmp_path), architecture=features.XCEPTION_UNET, xla=True)
+    assert TrainerSettings(architecture=features.XCEPTION_UNET).xla_wanted(True) is False
+    with pytest.raises(ValueError, match="xla cannot be on for architecture 'unet_xception'.*"
+                                         "ResizeNearestNeighborGrad"):
+        TrainerSettings(architecture=features.XCEPTION_UNET, xla=True)
+    with pytest.raises(ValueError, match="xla cannot be on"):
+        models.build_model(TrainerSettings(architecture=features.XCEPTION_UNET), xla=True)
 
 
 def test_every_architecture_keeps_float32_logits_under_mixed_precision():
@@ -67,18 +69,19 @@ def test_options_flow_from_flags_to_the_trainer(tmp_path):
     args = parser.parse_args(["--demo", "--work-dir", str(tmp_path),
                               "--mixed-precision", "on", "--xla", "off", "--no-example-cache"])
     config = local_runner.config_from_args(args, str(tmp_path))
-    assert (config.mixed_precision, config.xla, config.cache_examples) == (True, False, False)
-    settings = train.TrainerSettings.from_custom_config(config.trainer_config())
+    assert (config.trainer.mixed_precision, config.trainer.xla,
+            config.trainer.cache_examples) == (True, False, False)
+    settings = TrainerSettings.from_custom_config(config.trainer.to_custom_config())
     assert (settings.mixed_precision, settings.xla, settings.cache_examples) == (
         True, False, False)
     default = local_runner.config_from_args(parser.parse_args(["--demo"]), str(tmp_path))
-    assert (default.mixed_precision, default.xla, default.cache_examples) == (None, None, True)
+    assert (default.trainer.mixed_precision, default.trainer.xla,
+            default.trainer.cache_examples) == (None, None, True)
 
 
 def test_a_non_boolean_option_is_refused(tmp_path):
     with pytest.raises(ValueError, match="mixed_precision must be True, False or None"):
-        PipelineConfig(data_dir=str(tmp_path), pipeline_root=str(tmp_path),
-                       serving_dir=str(tmp_path), mixed_precision="yes")
+        TrainerSettings(mixed_precision="yes")
 
 
 def test_mixed_precision_matches_float32_with_float32_logits_and_loss(float32_model, batch):

@@ -37,7 +37,7 @@ def test_first_report_blessed_without_baseline_and_pushed(runs):
     assert facts["data"]["splits"]["eval"] == {"listed": 12, "ingested": 12, "repaired": 0,
                                                "quarantined": 0}
     assert facts["overall"]["examples"] == 12
-    assert len(facts["history"]["loss"]) == len(facts["history"]["val_loss"]) == config.epochs
+    assert len(facts["history"]["loss"]) == len(facts["history"]["val_loss"]) == config.trainer.epochs
     samples = facts["samples"]
     assert samples["scored"] == samples["available"] == 12  # under the default cap of 256
     # Every eval image has S x S pixels, so the mean of the per-image accuracies that

@@ -62,15 +62,16 @@ def test_the_latest_span_is_picked_by_tfxs_pattern_resolution(tmp_path):
 
 def test_warm_start_settings_and_config():
     from pipeline.config import PipelineConfig
-    from trainer.train import TrainerSettings
+    from trainer.settings import TrainerSettings
 
     base = dict(data_dir="/d", pipeline_root="/r", serving_dir="/s")
-    assert "warm_start_epochs" not in PipelineConfig(**base).trainer_config()  # cache as before
-    on = PipelineConfig(**base, warm_start=True, warm_start_epochs=3).trainer_config()
+    off = PipelineConfig(**base, trainer=TrainerSettings(warm_start_epochs=3))
+    assert not {"warm_start", "warm_start_epochs"} & set(off.trainer.to_custom_config())
+    on = TrainerSettings(warm_start=True, warm_start_epochs=3).to_custom_config()
     assert TrainerSettings.from_custom_config(
         {**on, "ai_platform_enable_vertex": True}).warm_start_epochs == 3
     with pytest.raises(ValueError, match="warm_start_epochs"):
-        PipelineConfig(**base, warm_start=True, warm_start_epochs=0)
+        TrainerSettings(warm_start=True, warm_start_epochs=0)
     with pytest.raises(ValueError, match="span_pattern"):
         PipelineConfig(**base, span_pattern="span-1")
 

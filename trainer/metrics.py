@@ -1,6 +1,6 @@
 """Per-class pixel metrics for TFMA, at the model's input size and at each image's own size.
 
-TFMA's Keras metric wrappers do not handle per-pixel labels (see ../shared/KNOWLEDGE.md), so
+TFMA's Keras metric wrappers do not handle per-pixel labels (they flatten per example), so
 these are native TFMA metrics. A Preprocessor turns each example into a 3x3 pixel confusion
 matrix (only those 9 counts travel through Beam, never masks or logits), a CombineFn sums them
 per slice, and derived computations read accuracy and IoU off the sum.

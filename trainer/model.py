@@ -88,15 +88,14 @@ def without_autograph(model: keras.Model) -> keras.Model:
     return model
 
 
-def build_unet(image_size: int = 128,
-               encoder_weights: str = "imagenet",
-               train_encoder: Optional[bool] = None,
-               batchnorm_momentum: Optional[float] = None,
-               learning_rate: float = 1e-3) -> keras.Model:
+def build_unet(*, image_size: int, encoder_weights: str, train_encoder: Optional[bool],
+               batchnorm_momentum: Optional[float], learning_rate: float) -> keras.Model:
     """Compiled U-Net: float32 [B, S, S, 3] in [0, 1] -> logits [B, S, S, 3].
 
-    `train_encoder=None` trains the encoder only when no pretrained weights were loaded.
-    `image_size` must be a multiple of 32 (five halvings in the encoder).
+    `train_encoder=None` trains the encoder only when no pretrained weights were loaded;
+    `batchnorm_momentum=None` keeps Keras' (0.999 in MobileNetV2, 0.99 in the decoder).
+    `image_size` must be a multiple of 32 (five halvings in the encoder). The defaults are
+    TrainerSettings' (trainer/settings.py).
     """
     if image_size % 32:
         raise ValueError(f"image_size must be a multiple of 32, got {image_size}")

@@ -17,10 +17,12 @@ import tf_keras as keras
 
 try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
     from trainer import features, model as unet, model_xception
+    from trainer.settings import XLA_ARCHITECTURES, TrainerSettings
 except ImportError:  # in TFX's user-module wheel the same files are top-level modules
     import features
     import model as unet
     import model_xception
+    from settings import XLA_ARCHITECTURES, TrainerSettings
 
 
 MIXED_POLICY = "mixed_float16"
@@ -30,29 +32,9 @@ def gpu_visible() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-# XLA has no kernel for ResizeNearestNeighborGrad (the gradient of UpSampling2D, which the
-# Xception-style U-Net uses), so only this architecture's training step compiles.
-XLA_ARCHITECTURES = (features.MOBILENET_V2_UNET,)
-
-
 def resolve_auto(option: Optional[bool]) -> bool:
     """A GPU-only speed option: None ("auto") means on iff TensorFlow sees a GPU."""
     return gpu_visible() if option is None else bool(option)
-
-
-def resolve_xla(option: Optional[bool], architecture: str) -> bool:
-    """`resolve_auto` for XLA; "auto" stays off for an architecture XLA cannot train."""
-    if option is None:
-        return architecture in XLA_ARCHITECTURES and gpu_visible()
-    check_xla(bool(option), architecture)
-    return bool(option)
-
-
-def check_xla(xla: bool, architecture: str) -> None:
-    if xla and architecture not in XLA_ARCHITECTURES:
-        raise ValueError(f"xla cannot be on for architecture {architecture!r}: XLA has no "
-                         f"kernel for the gradient of its UpSampling2D (ResizeNearestNeighborGrad)"
-                         f"; turn xla off (or auto) or use {', '.join(XLA_ARCHITECTURES)}")
 
 
 @contextlib.contextmanager
@@ -73,32 +55,32 @@ def precision_policy(mixed_precision: bool) -> Iterator[None]:
         keras.mixed_precision.set_global_policy(previous)
 
 
-def build_model(architecture: str = features.MOBILENET_V2_UNET, image_size: int = 128,
-                encoder_weights: str = "imagenet", train_encoder: Optional[bool] = None,
-                batchnorm_momentum: Optional[float] = 0.9,
-                learning_rate: float = 1e-3, mixed_precision: bool = False,
+def build_model(settings: TrainerSettings, *, mixed_precision: bool = False,
                 xla: bool = False) -> keras.Model:
-    """The compiled model of `architecture` (one of `features.ARCHITECTURES`).
+    """The compiled model of `settings.architecture` (one of `features.ARCHITECTURES`).
 
     `encoder_weights` and `train_encoder` concern the MobileNetV2 encoder only; the
     Xception-style U-Net has no pretrained part. `mixed_precision`: float16 compute with float32
     variables; the logits layer (so the loss and every exported output) stays float32.
     `xla`: train/test/predict steps are XLA-compiled (`jit_compile`). Both pay off on a GPU;
-    `resolve_auto` turns None into that choice.
+    the Trainer decides them (`resolve_auto`, `TrainerSettings.xla_wanted`).
     """
-    check_xla(xla, architecture)
+    if xla and settings.architecture not in XLA_ARCHITECTURES:
+        raise ValueError(f"xla cannot be on for architecture {settings.architecture!r}; "
+                         f"only for {', '.join(XLA_ARCHITECTURES)} (trainer/settings.py)")
     with precision_policy(mixed_precision):
-        if architecture == features.MOBILENET_V2_UNET:
-            model = unet.build_unet(image_size=image_size, encoder_weights=encoder_weights,
-                                    train_encoder=train_encoder,
-                                    batchnorm_momentum=batchnorm_momentum,
-                                    learning_rate=learning_rate)
-        elif architecture == features.XCEPTION_UNET:
-            model = model_xception.build_xception_unet(image_size=image_size,
-                                                       batchnorm_momentum=batchnorm_momentum,
-                                                       learning_rate=learning_rate)
-        else:
-            raise ValueError(f"unknown architecture {architecture!r}; known: "
+        if settings.architecture == features.MOBILENET_V2_UNET:
+            model = unet.build_unet(image_size=settings.image_size,
+                                    encoder_weights=settings.encoder_weights,
+                                    train_encoder=settings.train_encoder,
+                                    batchnorm_momentum=settings.batchnorm_momentum,
+                                    learning_rate=settings.learning_rate)
+        elif settings.architecture == features.XCEPTION_UNET:
+            model = model_xception.build_xception_unet(
+                image_size=settings.image_size, batchnorm_momentum=settings.batchnorm_momentum,
+                learning_rate=settings.learning_rate)
+        else:  # TrainerSettings refuses any other
+            raise ValueError(f"unknown architecture {settings.architecture!r}; known: "
                              f"{', '.join(features.ARCHITECTURES)}")
     if xla:
         model.jit_compile = True  # Keras rebuilds its step functions with jit_compile=True

@@ -1,10 +1,11 @@
 """The TFX Trainer entry point (`run_fn`): input pipeline, training, export.
 
 Hyperparameters come from the pipeline config through the Trainer's `custom_config`
-(see `TrainerSettings`); nothing here reads flags or environment.
+(trainer/settings.py `TrainerSettings`); nothing here reads flags or environment. Besides the
+SavedModel, run_fn writes into the model_run directory Keras' per-epoch history and where its
+time went (`TIMINGS_FILE`, read by bench/pipeline_bench.py).
 """
 
-import dataclasses
 import functools
 import json
 import logging
@@ -17,69 +18,20 @@ import tensorflow_transform as tft
 import tf_keras as keras
 
 try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import export, features, models, preprocessing, short_errors
+    from trainer import export, features, models, preprocessing, short_errors, xla_fallback
+    from trainer.settings import TrainerSettings
 except ImportError:  # in TFX's user-module wheel the same files are top-level modules
     import export
     import features
     import models
     import preprocessing
     import short_errors
+    import xla_fallback
+    from settings import TrainerSettings
 
-
-VERTEX_KEY_PREFIX = "ai_platform_"
-# The Trainer's last log line (bench/pipeline_bench.py reads the seconds back).
-EXPORT_LINE = "[Trainer] exported the SavedModel in {seconds:.1f} s: {path}"
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainerSettings:
-    """What the Trainer reads from custom_config; the pipeline config fills it in."""
-
-    architecture: str = features.MOBILENET_V2_UNET  # one of features.ARCHITECTURES
-    image_size: int = 128
-    epochs: int = 10
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    encoder_weights: str = "imagenet"  # "imagenet", a weights file path, or "none"
-    train_encoder: Optional[bool] = None  # None: train it when no pretrained weights loaded
-    batchnorm_momentum: Optional[float] = 0.9  # None keeps Keras' defaults (0.999 encoder)
-    class_weights: Optional[str] = None  # None, "auto" (from Transform), or "w_pet,w_bg,w_border"
-    shuffle_buffer: int = 256
-    seed: int = 0
-    # Set when the pipeline warm-starts: epochs to train from the latest blessed model's weights
-    # (fn_args.base_model). Without a base model (a first run) training starts from scratch
-    # with `epochs`.
-    warm_start_epochs: Optional[int] = None
-    # Fine-tuning: with a pretrained encoder frozen for the first phase, fine_tune_epochs more
-    # with it unfrozen (BatchNorm in inference mode) at fine_tune_learning_rate (None: a tenth
-    # of learning_rate). Without pretrained weights it does nothing and says why.
-    fine_tune_epochs: int = 0
-    fine_tune_learning_rate: Optional[float] = None
-    mixed_precision: Optional[bool] = None  # None: on iff a GPU is visible (models.resolve_auto)
-    xla: Optional[bool] = None  # None: on iff a GPU is visible
-    cache_examples: bool = True  # keep parsed train/eval examples in memory after epoch 1
-
-    def __post_init__(self):
-        if self.architecture not in features.ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {', '.join(features.ARCHITECTURES)}; "
-                             f"got {self.architecture!r}")
-        features.parse_class_weights(self.class_weights)  # raises on a bad value
-        if self.fine_tune_epochs < 0 or (self.fine_tune_learning_rate is not None
-                                         and not self.fine_tune_learning_rate > 0):
-            raise ValueError(f"fine_tune_epochs must be 0 or more and fine_tune_learning_rate "
-                             f"positive; got {self.fine_tune_epochs} and "
-                             f"{self.fine_tune_learning_rate}")
-
-    @classmethod
-    def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> "TrainerSettings":
-        known = {field.name for field in dataclasses.fields(cls)}
-        # TFX's Vertex AI Trainer passes its own keys (ai_platform_*) through to run_fn.
-        given = {key: value for key, value in dict(custom_config or {}).items()
-                 if not key.startswith(VERTEX_KEY_PREFIX)}
-        unknown = sorted(set(given) - known)
-        if unknown:
-            raise ValueError(f"unknown Trainer settings {unknown}; known: {sorted(known)}")
-        return cls(**{key: value for key, value in given.items() if key in known})
+# Written into model_run: seconds per phase of run_fn (setup, each epoch's training and
+# validation, the XLA check, export), as JSON.
+TIMINGS_FILE = "trainer_timings.json"
 
 
 def distribution_strategy() -> tf.distribute.Strategy:
@@ -198,7 +150,7 @@ def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-# In-epoch progress goes to this logger, only when a handler listens: pipeline/console.py
+# In-epoch progress goes to this logger, only when a handler listens: cli/console.py
 # attaches one (drawing a bar) when the runner's stdout is a terminal. Nothing is logged
 # otherwise, so logs and Cloud Logging keep one line per epoch.
 PROGRESS_LOGGER = "petseg.progress"
@@ -236,6 +188,7 @@ class _EpochLog(keras.callbacks.Callback):
         self._shown_at = 0.0
         self._batches = {"train": 0, "validation": 0}
         self._totals: Dict[str, Optional[int]] = {"train": None, "validation": None}
+        self.records: List[Dict[str, float]] = []  # per epoch: its number and seconds
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -275,6 +228,8 @@ class _EpochLog(keras.callbacks.Callback):
         shown = ", ".join(f"{key} {value:.4f}" for key, value in sorted((logs or {}).items()))
         timing = (f"train {total - self._validation_seconds:.1f} s, "
                   f"validation {self._validation_seconds:.1f} s")
+        self.records.append({"epoch": epoch + 1, "train_seconds": total - self._validation_seconds,
+                             "validation_seconds": self._validation_seconds})
         logging.info("epoch %d/%d (%s): %s", epoch + 1, self._epochs, timing, shown)
         print(f"[Trainer] epoch {epoch + 1}/{self._epochs} ({timing}): {shown}", flush=True)
 
@@ -319,17 +274,25 @@ def fine_tune_plan(model: keras.Model, settings: TrainerSettings) -> Optional[Di
     return plan
 
 
+def validation_epochs(first: int, last: int, every: int) -> List[int]:
+    """The epochs (1-based, `first`..`last`) after which to validate: every `every`-th one
+    and the last."""
+    return [epoch for epoch in range(first, last + 1) if epoch % every == 0 or epoch == last]
+
+
 def fit_phases(model: keras.Model, train_data: tf.data.Dataset, eval_data: tf.data.Dataset,
                epochs: int, learning_rate: float, fine_tune: Optional[Dict[str, Any]],
                callbacks: Sequence[keras.callbacks.Callback],
-               strategy: Optional[tf.distribute.Strategy] = None
-               ) -> Tuple[Dict[str, List[float]], List[Dict[str, Any]]]:
+               strategy: Optional[tf.distribute.Strategy] = None, validation_freq: int = 1
+               ) -> Tuple[Dict[str, List[Optional[float]]], List[Dict[str, Any]]]:
     """Trains `epochs`, then (when `fine_tune` says it runs) its epochs more with the encoder
-    unfrozen, epoch numbers continuing. Returns the per-epoch history of both phases (with
-    PHASE_KEY) and one record per phase for model_info.json."""
+    unfrozen, epoch numbers continuing, validating after every `validation_freq`-th epoch and
+    the last of each phase. Returns the per-epoch history of both phases (with PHASE_KEY;
+    validation values None after the epochs that did not validate) and one record per phase
+    for model_info.json."""
     strategy = strategy or tf.distribute.get_strategy()
     phases: List[Dict[str, Any]] = []
-    history: Dict[str, List[float]] = {}
+    history: Dict[str, List[Optional[float]]] = {}
     steps = [(epochs, learning_rate, "train")]
     if fine_tune and fine_tune["ran"]:
         steps.append((fine_tune["epochs"], fine_tune["learning_rate"], "fine-tune"))
@@ -345,24 +308,35 @@ def fit_phases(model: keras.Model, train_data: tf.data.Dataset, eval_data: tf.da
         phases.append({"phase": name, "epochs": int(count), "first_epoch": done + 1,
                        "learning_rate": float(rate), "encoder": models.encoder_state(model),
                        "trainable_parameters": models.count_parameters(model.trainable_weights)})
+        validated = validation_epochs(done + 1, done + count, validation_freq)
         fitted = model.fit(train_data, validation_data=eval_data, initial_epoch=done,
-                           epochs=done + count, verbose=0, callbacks=list(callbacks))
+                           epochs=done + count, verbose=0, callbacks=list(callbacks),
+                           validation_freq=validated)
         for key, values in fitted.history.items():
-            history.setdefault(key, []).extend(float(value) for value in values)
+            if key.startswith("val_"):  # one value per validated epoch: aligned to epochs
+                by_epoch = dict(zip(validated, values))
+                values = [by_epoch.get(epoch) for epoch in range(done + 1, done + count + 1)]
+            history.setdefault(key, []).extend(None if v is None else float(v) for v in values)
         history.setdefault(PHASE_KEY, []).extend([float(number)] * count)
         done += count
     return history, phases
 
 
-def write_history(history: Dict[str, List[float]], directory: str) -> str:
-    """Writes Keras' per-epoch History (loss, val_loss, metrics; with fine-tuning both phases
-    and PHASE_KEY) as JSON for the report."""
+def write_json(value: Dict[str, Any], directory: str, name: str) -> str:
+    """Writes `value` as JSON file `name` into `directory` (any tf.io.gfile path)."""
     tf.io.gfile.makedirs(directory)
-    path = os.path.join(directory, features.TRAINING_HISTORY_FILE)
+    path = os.path.join(directory, name)
     with tf.io.gfile.GFile(path, "w") as handle:
-        handle.write(json.dumps({key: [float(value) for value in values]
-                                 for key, values in history.items()}, indent=1, sort_keys=True))
+        handle.write(json.dumps(value, indent=1, sort_keys=True))
     return path
+
+
+def write_history(history: Dict[str, List[Optional[float]]], directory: str) -> str:
+    """Writes Keras' per-epoch History (loss, val_loss, metrics; with fine-tuning both phases
+    and PHASE_KEY; None where an epoch did not validate) as JSON for the report."""
+    return write_json({key: [None if value is None else float(value) for value in values]
+                       for key, values in history.items()}, directory,
+                      features.TRAINING_HISTORY_FILE)
 
 
 def _shortened_errors(run):
@@ -391,9 +365,47 @@ def _shortened_errors(run):
     return wrapper
 
 
+def build(settings: TrainerSettings, strategy: tf.distribute.Strategy) -> keras.Model:
+    """The compiled model, GPU options resolved ("auto": on iff a GPU is visible)."""
+    with strategy.scope():
+        return models.build_model(
+            settings, mixed_precision=models.resolve_auto(settings.mixed_precision),
+            xla=settings.xla_wanted(models.gpu_visible()))
+
+
+def start_from(model: keras.Model, settings: TrainerSettings,
+               base_model: Optional[str]) -> Tuple[int, Optional[Dict[str, Any]]]:
+    """Warm start when asked and a blessed model exists: (epochs to train, what happened)."""
+    if settings.warm_start and base_model:
+        started = warm_start(model, base_model)
+        epochs = settings.warm_start_epochs if started["loaded"] else settings.epochs
+        print(f"[Trainer] warm start from {started['base_model']}: "
+              f"{'loaded' if started['loaded'] else started['reason']}; {epochs} epochs",
+              flush=True)
+        return epochs, started
+    if settings.warm_start:
+        print("[Trainer] warm start on, but no blessed model yet: training from scratch",
+              flush=True)
+    return settings.epochs, None
+
+
+def describe(info: Dict[str, Any], fine_tune: Optional[Dict[str, Any]]) -> None:
+    """The model's line in the Trainer's log, and why fine-tuning does nothing if it does."""
+    logging.info("Model: %s", info)
+    print(f"[Trainer] {info['architecture']}: {info['parameters']:,} parameters "
+          f"({info['trainable_parameters']:,} trainable), encoder pretrained "
+          f"{info['encoder_pretrained']}, class weights {info['class_weights']}", flush=True)
+    if fine_tune and not fine_tune["ran"]:
+        logging.warning("fine_tune_epochs %d does nothing: %s", fine_tune["epochs"],
+                        fine_tune["reason"])
+        print(f"[Trainer] --fine-tune-epochs {fine_tune['epochs']} does nothing: "
+              f"{fine_tune['reason']}", flush=True)
+
+
 @_shortened_errors
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
+    clock = {"start": time.perf_counter()}
     settings = TrainerSettings.from_custom_config(fn_args.custom_config)
     keras.utils.set_random_seed(settings.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -409,49 +421,43 @@ def run_fn(fn_args) -> None:
                           cache=settings.cache_examples)
     eval_data = input_fn(fn_args.eval_files, tf_transform_output, batch_size,
                          cache=settings.cache_examples)
-    with strategy.scope():
-        model = models.build_model(
-            settings.architecture, image_size=settings.image_size,
-            encoder_weights=settings.encoder_weights, train_encoder=settings.train_encoder,
-            batchnorm_momentum=settings.batchnorm_momentum,
-            learning_rate=settings.learning_rate,
-            mixed_precision=models.resolve_auto(settings.mixed_precision),
-            xla=models.resolve_xla(settings.xla, settings.architecture))
-    epochs = settings.epochs
-    if settings.warm_start_epochs and fn_args.base_model:
-        started = warm_start(model, fn_args.base_model)
-        epochs = settings.warm_start_epochs if started["loaded"] else settings.epochs
-        print(f"[Trainer] warm start from {started['base_model']}: "
-              f"{'loaded' if started['loaded'] else started['reason']}; {epochs} epochs",
-              flush=True)
-    else:
-        started = None
-        if settings.warm_start_epochs:
-            print("[Trainer] warm start on, but no blessed model yet: training from scratch",
-                  flush=True)
+    model = build(settings, strategy)
+    epochs, started = start_from(model, settings, fn_args.base_model)
     fine_tune = fine_tune_plan(model, settings)
     info = models.model_info(model, settings.image_size, class_weights)
     info.update(warm_start=started, epochs=epochs, fine_tune=fine_tune)
-    logging.info("Model: %s", info)
-    print(f"[Trainer] {info['architecture']}: {info['parameters']:,} parameters "
-          f"({info['trainable_parameters']:,} trainable), encoder pretrained "
-          f"{info['encoder_pretrained']}, class weights {info['class_weights']}", flush=True)
-    if fine_tune and not fine_tune["ran"]:
-        logging.warning("fine_tune_epochs %d does nothing: %s", fine_tune["epochs"],
-                        fine_tune["reason"])
-        print(f"[Trainer] --fine-tune-epochs {fine_tune['epochs']} does nothing: "
-              f"{fine_tune['reason']}", flush=True)
+    describe(info, fine_tune)
+    clock["xla"] = time.perf_counter()
+    info["xla"] = xla_fallback.compile_or_fall_back(model, train_data, eval_data)
 
     total = epochs + (fine_tune["epochs"] if fine_tune and fine_tune["ran"] else 0)
+    log = _EpochLog(total)
+    clock["fit"] = time.perf_counter()
     history, info["phases"] = fit_phases(
         model, train_data, eval_data, epochs, settings.learning_rate, fine_tune,
         callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
-                                               update_freq="epoch"),
-                   _EpochLog(total)],
-        strategy=strategy)
+                                               update_freq="epoch"), log],
+        strategy=strategy, validation_freq=settings.validation_freq)
+    clock["fitted"] = time.perf_counter()
     write_history(history, fn_args.model_run_dir)
-    start = time.perf_counter()
+    clock["export"] = time.perf_counter()
     export.save_model(model, tf_transform_output, fn_args.serving_model_dir)
     models.write_model_info(info, fn_args.serving_model_dir)  # read by the pusher and reports
-    print(EXPORT_LINE.format(seconds=time.perf_counter() - start,
-                             path=fn_args.serving_model_dir), flush=True)
+    clock["end"] = time.perf_counter()
+    print(f"[Trainer] exported the SavedModel in {clock['end'] - clock['export']:.1f} s: "
+          f"{fn_args.serving_model_dir}", flush=True)
+    write_json(timings(clock, log.records), fn_args.model_run_dir, TIMINGS_FILE)
+
+
+def timings(clock: Dict[str, float], epochs: List[Dict[str, float]]) -> Dict[str, Any]:
+    """Where run_fn's time went, from its clock readings and the per-epoch records."""
+    trained = sum(epoch["train_seconds"] for epoch in epochs)
+    validated = sum(epoch["validation_seconds"] for epoch in epochs)
+    return {
+        "setup_seconds": clock["xla"] - clock["start"],  # settings, input, model, warm start
+        "xla_check_seconds": clock["fit"] - clock["xla"],
+        "epochs": epochs, "train_seconds": trained, "validation_seconds": validated,
+        # fit's own time outside its epochs (callbacks' set-up and teardown), and history
+        "fit_other_seconds": clock["export"] - clock["fit"] - trained - validated,
+        "export_seconds": clock["end"] - clock["export"],
+        "run_fn_seconds": clock["end"] - clock["start"]}
