@@ -91,15 +91,9 @@ def beam_ingest(data_dir: str, out_dir: str, beam_args) -> int:
 
 
 def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    return f"{os.cpu_count()} cores, {memory:.0f} GiB, {cpu}, no GPU"
+    import machine_facts  # bench/
+
+    return machine_facts.describe()
 
 
 def main() -> int:

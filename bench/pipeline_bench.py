@@ -151,30 +151,11 @@ class StepTimer:
 
 
 def epoch_timer():
-    """A Keras callback recording each epoch's training and validation seconds (`records`)."""
+    """bench/epoch_timer.py's callback for the project's Keras (tf_keras)."""
     import tf_keras as keras
+    from epoch_timer import epoch_timer as timer_for
 
-    class _EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.records: List[Dict[str, float]] = []
-            self._start = self._test_start = self._validation = 0.0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start, self._validation = time.perf_counter(), 0.0
-
-        def on_test_begin(self, logs=None):
-            self._test_start = time.perf_counter()
-
-        def on_test_end(self, logs=None):
-            self._validation += time.perf_counter() - self._test_start
-
-        def on_epoch_end(self, epoch, logs=None):
-            total = time.perf_counter() - self._start
-            self.records.append({"train_seconds": total - self._validation,
-                                 "validation_seconds": self._validation})
-
-    return _EpochTimer()
+    return timer_for(keras.callbacks.Callback)
 
 
 def pipeline_name() -> str:

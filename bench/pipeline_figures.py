@@ -344,6 +344,8 @@ def run_facts(args) -> Dict[str, Any]:
     """What the header says about the run: date, machine, versions, command, note."""
     import importlib.metadata as metadata
 
+    import machine_facts  # bench/
+
     found = []
     for name in ("tfx", "tensorflow", "tf-keras", "keras", "tensorflow-transform",
                  "tensorflow-model-analysis", "apache-beam", "protobuf"):
@@ -351,20 +353,8 @@ def run_facts(args) -> Dict[str, Any]:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             pass
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    gpus = [name for name in os.listdir("/dev") if name.startswith("nvidia")
-            and name[6:].isdigit()] if os.path.isdir("/dev") else []
     return {"date": datetime.date.today().isoformat(),
-            "machine": f"{os.cpu_count()} cores, {memory:.0f} GiB, {cpu}, "
-                       f"{len(gpus) or 'no'} GPU{'s' if len(gpus) > 1 else ''}",
-            "gpus": len(gpus),
+            "machine": machine_facts.describe(), "gpus": machine_facts.gpu_count(),
             "versions": ", ".join(found + [f"Python {platform.python_version()}"]),
             "command": " ".join(["bench/pipeline_bench.py"] + list(args.argv)),
             "note": args.note, "report": bool(args.report), "min_size": args.min_size,

@@ -33,6 +33,8 @@ import os  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 
+from epoch_timer import epoch_timer  # noqa: E402  (bench/, the script's own folder)
+
 IMPORTED = time.time()
 
 
@@ -170,29 +172,10 @@ def main():
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
 
-    class EpochSeconds(tf.keras.callbacks.Callback):  # in place of the tutorial's plots
-        def __init__(self):
-            super().__init__()
-            self.epochs, self._start, self._test_start, self._validation = [], 0.0, 0.0, 0.0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start, self._validation = time.perf_counter(), 0.0
-
-        def on_test_begin(self, logs=None):
-            self._test_start = time.perf_counter()
-
-        def on_test_end(self, logs=None):
-            self._validation += time.perf_counter() - self._test_start
-
-        def on_epoch_end(self, epoch, logs=None):
-            total = time.perf_counter() - self._start
-            self.epochs.append({"train_seconds": total - self._validation,
-                                "validation_seconds": self._validation})
-
     epochs = args.epochs
     val_subsplits = 5
     validation_steps = test_length // batch_size // val_subsplits
-    timer = EpochSeconds()
+    timer = epoch_timer(tf.keras.callbacks.Callback)  # in place of the tutorial's plots
     fit_start = time.perf_counter()
     model_history = model.fit(train_batches, epochs=epochs, steps_per_epoch=steps_per_epoch,
                               validation_steps=validation_steps, validation_data=test_batches,
@@ -205,7 +188,7 @@ def main():
 
     with open(args.result, "w") as handle:
         json.dump({"pixel_accuracy": float(accuracy), "loss": float(loss),
-                   "epochs": timer.epochs, "fit_seconds": fit_seconds,
+                   "epochs": timer.records, "fit_seconds": fit_seconds,
                    "evaluate_seconds": evaluate_seconds,
                    "import_seconds": IMPORTED - STARTED,
                    "train_images": train_length, "test_images": test_length,
