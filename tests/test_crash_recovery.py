@@ -137,5 +137,6 @@ def test_the_rerun_reuses_what_finished_and_pushes_exactly_one_version(crash):
     assert manifest["data"]["uri"] == examples.uri
     assert manifest["data"]["span"] == 0 and manifest["data"]["input_fingerprint"]
     assert manifest["data"]["splits"]["train"]["ingested"] == 12
-    assert manifest["config"]["image_size"] == 64 and manifest["config"]["epochs"] == 2
+    trained = manifest["config"]["trainer"]  # PipelineConfig as data: trainer settings nested
+    assert trained["image_size"] == 64 and trained["epochs"] == 2
     assert manifest["packages"]["tfx"] == "1.16.0"
