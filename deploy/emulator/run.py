@@ -97,6 +97,7 @@ class EmulatedJob:
         self.results: Dict[str, TaskResult] = {}
         self.outputs: Dict[Tuple[str, str], List[Dict[str, Any]]] = {}
         self.output_parameters: Dict[Tuple[str, str], Any] = {}
+        self._said_direct_runner = False  # once a job: every step gets the same Beam flags
         self.job_id = options.job_id or "{}-{}".format(
             re.sub("[^-0-9a-z]+", "-", self.spec.pipeline_name.lower()).strip("-"),
             datetime.datetime.now().strftime("%Y%m%d%H%M%S"))
@@ -570,15 +571,21 @@ class EmulatedJob:
         with open(os.path.join(self.job_dir, "executor_inputs", f"{name}.json"), "w") as handle:
             json.dump(executor_input, handle, indent=1, sort_keys=True)
 
+    def _first_to_say_direct_runner(self) -> bool:
+        with self._print_lock:  # steps launch from several threads
+            first, self._said_direct_runner = not self._said_direct_runner, True
+        return first
+
     def launch(self, name: str, container: Dict[str, Any], executor_input: Dict[str, Any],
                log: str, driver: bool = False) -> int:
         argv = invocation.command_line(container, self.step_view(executor_input))
         argv, dropped = invocation.direct_runner_args(argv, self.options.direct_running_mode,
                                                       self.options.direct_num_workers)
-        if dropped and not driver:
-            self.say(f"{name}: Dataflow -> Beam DirectRunner "
-                     f"({self.options.direct_running_mode}, {self.options.direct_num_workers} "
-                     f"worker(s)) in the step's process: dropped {' '.join(dropped)}")
+        if dropped and not driver and self._first_to_say_direct_runner():
+            self.say(f"{name} and every later step that asks for Dataflow: Dataflow -> Beam "
+                     f"DirectRunner ({self.options.direct_running_mode}, "
+                     f"{self.options.direct_num_workers} worker(s)) in the step's process: "
+                     f"dropped {' '.join(dropped)}")
         with open(log, "a") as handle:
             handle.write(f"# {name}: {' '.join(argv[:3])} ... (the ExecutorInput is in "
                          f"{os.path.join(self.job_dir, 'executor_inputs', name + '.json')})\n")
