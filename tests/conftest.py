@@ -50,6 +50,21 @@ class SharedRuns:
     cached: Any  # the same inputs again: everything cached but what compares with a baseline
     strict: Any  # a gate the model cannot pass: not blessed, not pushed
 
+    def run_fn_args(self, out_dir, custom_config: dict):
+        """What TFX hands trainer.train.run_fn, on the first run's Transform output, with
+        `custom_config`; the model goes to <out_dir>/serving, its run to <out_dir>/run."""
+        import glob
+        import types
+
+        examples = self.first.output("Transform", "transformed_examples").uri
+        return types.SimpleNamespace(
+            custom_config=custom_config,
+            transform_output=self.first.output("Transform", "transform_graph").uri,
+            train_files=glob.glob(os.path.join(examples, "Split-train", "*")),
+            eval_files=glob.glob(os.path.join(examples, "Split-eval", "*")),
+            model_run_dir=os.path.join(out_dir, "run"),
+            serving_model_dir=os.path.join(out_dir, "serving"), base_model=None)
+
 
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory) -> SharedRuns:

@@ -199,28 +199,18 @@ def test_the_native_pixel_accuracy_gates_by_default(runs):
 def test_the_trainer_fine_tunes_a_pretrained_encoder_and_records_both_phases(runs, tmp_path):
     """run_fn itself on the shared run's Transform output, with encoder weights loaded from a
     file (the encoder's own random weights: ImageNet's cannot be downloaded here)."""
-    import glob
     import json
-    import types
 
     import tf_keras as keras
 
     from trainer import features, train
 
-    first = runs.first
     weights = str(tmp_path / "mobilenet_v2_no_top.h5")
     keras.applications.MobileNetV2(input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), include_top=False,
                                    weights=None).save_weights(weights)
-    transform = first.component("Transform")
-    examples = transform.output("transformed_examples").uri
-    fn_args = types.SimpleNamespace(
-        custom_config={"image_size": IMAGE_SIZE, "epochs": 1, "batch_size": 4,
-                       "encoder_weights": weights, "fine_tune_epochs": 1},
-        transform_output=transform.output("transform_graph").uri,
-        train_files=glob.glob(os.path.join(examples, "Split-train", "*")),
-        eval_files=glob.glob(os.path.join(examples, "Split-eval", "*")),
-        model_run_dir=str(tmp_path / "run"), serving_model_dir=str(tmp_path / "serving"),
-        base_model=None)
+    fn_args = runs.run_fn_args(str(tmp_path), {
+        "image_size": IMAGE_SIZE, "epochs": 1, "batch_size": 4, "encoder_weights": weights,
+        "fine_tune_epochs": 1})
     train.run_fn(fn_args)
     info = json.load(open(tmp_path / "serving" / features.MODEL_INFO_FILE))
     assert info["encoder_pretrained"] is True and info["epochs"] == 1

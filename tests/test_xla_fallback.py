@@ -6,10 +6,7 @@ gradient of UpSampling2D (ResizeNearestNeighborGrad), which the Xception-style U
 """
 
 import dataclasses
-import glob
 import json
-import os
-import types
 
 import numpy as np
 import pytest
@@ -81,7 +78,6 @@ def test_without_xla_nothing_runs():
 def test_run_fn_records_the_fallback_in_model_info(runs, tmp_path, monkeypatch, capsys):
     """run_fn with XLA on and a step XLA cannot compile: it trains without XLA, says so once,
     and model_info.json records why."""
-    first = runs.first
     build = models.build_model
 
     def xception_with_xla(settings, mixed_precision=False, xla=False):
@@ -92,16 +88,8 @@ def test_run_fn_records_the_fallback_in_model_info(runs, tmp_path, monkeypatch, 
         return model
 
     monkeypatch.setattr(train.models, "build_model", xception_with_xla)
-    transform = first.component("Transform")
-    examples = transform.output("transformed_examples").uri
-    fn_args = types.SimpleNamespace(
-        custom_config={"image_size": 64, "epochs": 1, "batch_size": 4, "xla": True,
-                       "encoder_weights": "none"},
-        transform_output=transform.output("transform_graph").uri,
-        train_files=glob.glob(os.path.join(examples, "Split-train", "*")),
-        eval_files=glob.glob(os.path.join(examples, "Split-eval", "*")),
-        model_run_dir=str(tmp_path / "run"), serving_model_dir=str(tmp_path / "serving"),
-        base_model=None)
+    fn_args = runs.run_fn_args(str(tmp_path), {
+        "image_size": 64, "epochs": 1, "batch_size": 4, "xla": True, "encoder_weights": "none"})
     train.run_fn(fn_args)
     info = json.load(open(tmp_path / "serving" / features.MODEL_INFO_FILE))
     assert info["xla"]["on"] is False
