@@ -30,10 +30,9 @@ STARTED = time.time()  # the parent times the whole process; this is for the imp
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import sys  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
-
-from epoch_timer import epoch_timer  # noqa: E402  (bench/, the script's own folder)
 
 IMPORTED = time.time()
 
@@ -77,6 +76,8 @@ def main():
                         help="train the encoder (the tutorial freezes its pretrained one)")
     parser.add_argument("--result", required=True, help="where the JSON figures go")
     args = parser.parse_args()
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/, for epoch_timer
+    from epoch_timer import epoch_timer
     size = args.image_size
 
     # --- the tutorial, from here on ---
