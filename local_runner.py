@@ -69,7 +69,7 @@ def config_from_args(args: argparse.Namespace,
         pipeline_name=args.pipeline_name, model_name=args.model_name,
         span_pattern=args.span_pattern, **flags.training_settings(args),
         report_max_examples=args.report_max_examples, report_samples=args.report_samples,
-        beam_args=args.beam_args or list(local_flags.DEFAULT_BEAM_ARGS),
+        beam_args=args.beam_args or [],
         enable_cache=not args.no_cache)
 
 

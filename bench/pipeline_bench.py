@@ -247,16 +247,16 @@ def stage_pipeline(params: Dict[str, Any]) -> Dict[str, Any]:
         raise SystemExit(f"the pipeline failed (exit {child.returncode}); see "
                          f"{os.path.join(work_dir, 'run.log')}")
     store = metadata.open_store(os.path.join(work_dir, "pipeline_root", METADATA_FILE))
-    components = {}
+    components, prefix = {}, pipeline_name() + "."
     for execution in store.get_executions():
         names = [c.name for c in store.get_contexts_by_execution(execution.id)
-                 if c.name.startswith(pipeline_name() + ".")]
+                 if c.name.startswith(prefix)]
         if not names:
             continue
         begin = execution.create_time_since_epoch / 1e3
         end = execution.last_update_time_since_epoch / 1e3
         window = [rss for moment, rss in samples if begin <= moment <= end]
-        components[names[0][len(pipeline_name()) + 1:]] = {
+        components[names[0][len(prefix):]] = {
             "seconds": end - begin, "start": begin - start,
             "peak_rss": max(window) if window else None}
     outputs = pipeline_outputs(work_dir)

@@ -4,15 +4,11 @@ so `--help` stays fast."""
 
 import argparse
 import os
-from typing import List
 
 from cli import exits
 from oxford_pet import download, sources
 from pipeline.config import METADATA_FILE, PipelineConfig
 
-# None: Beam's DirectRunner defaults (in_memory, 1 worker). With any Beam argument TFX builds an
-# sdist of itself for each Beam component, which the DirectRunner never reads (BENCHMARKS.md).
-DEFAULT_BEAM_ARGS: List[str] = []
 _DEFAULTS = PipelineConfig.__dataclass_fields__
 
 
@@ -76,7 +72,8 @@ def add_execution_flags(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("execution")
     run.add_argument("--beam-arg", action="append", dest="beam_args", metavar="ARG",
                      help="a Beam pipeline argument, repeatable (default: none, Beam's "
-                          "DirectRunner in_memory with 1 worker)")
+                          "DirectRunner in_memory with 1 worker; with any Beam argument TFX "
+                          "builds an sdist of itself for each Beam component)")
     run.add_argument("--no-cache", action="store_true",
                      help="rerun every component even if its inputs did not change")
     run.add_argument("--verbose", action="store_true",

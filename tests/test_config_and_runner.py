@@ -76,6 +76,11 @@ def test_flags_flow_into_the_config(tmp_path):
             config.trainer.train_encoder) == (3, 64, False)
     assert config.beam_args == ["--direct_num_workers=2"]
     assert config.pipeline_root == str(tmp_path / "w" / "pipeline_root")
+    # Without --beam-arg none are passed: any Beam argument makes TFX build an sdist of itself
+    # for each Beam component, which the DirectRunner never reads.
+    plain = local_runner.config_from_args(local_runner.build_parser().parse_args(
+        ["--data-dir", str(tmp_path)]))
+    assert plain.beam_args == []
 
 
 def test_gate_and_fine_tune_flags_flow_into_the_config_of_both_runners(tmp_path):
