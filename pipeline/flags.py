@@ -96,6 +96,11 @@ def _add_schedule_flags(model) -> None:
                        default=defaults["validation_freq"].default, metavar="N",
                        help="validate on the eval split after every N-th epoch and the last "
                             "one (1: after every epoch)")
+    model.add_argument("--validation-subsplits", type=int,
+                       default=defaults["validation_subsplits"].default, metavar="N",
+                       help="validate on one eval example in every N (the tutorial's "
+                            "VAL_SUBSPLITS; 1: the whole eval split); the Evaluator always "
+                            "scores the whole split")
 
 
 def _add_gate_flags(gate) -> None:

@@ -295,8 +295,9 @@ def history_section(facts: Dict[str, Any]) -> str:
                  f"inference mode, lower learning rate); the loss may jump where the optimizer "
                  f"restarts." if tuned else "")
     return (f"<h2>Training curves</h2><p class=\"sub\">Loss (training, per epoch) and "
-            f"validation loss (eval split at the model's input size, after each epoch), as the "
-            f"TF tutorial plots them. {epochs} epochs; final {_e(final)}.{_e(fine_tune)}</p>"
+            f"validation loss ({_e(wording.validation_text(facts.get('model')))}, at the model's input "
+            f"size), as the TF tutorial plots them. {epochs} epochs; final "
+            f"{_e(final)}.{_e(fine_tune)}</p>"
             + svg.line_chart(series, "epoch", "loss (cross-entropy)"))
 
 

@@ -21,6 +21,16 @@ TWO_CLASSES = "2 classes: pet + border vs background"
 _SIGNS = {">=": "≥", "<=": "≤"}
 
 
+def validation_text(model: Optional[Dict[str, Any]]) -> str:
+    """What the Trainer validated on, from model_info.json's `validation` (models trained
+    before it was recorded validated the whole eval split after each epoch)."""
+    validation = (model or {}).get("validation") or {}
+    examples, epochs = validation.get("every_nth_example", 1), validation.get("every_nth_epoch", 1)
+    where = "the eval split" if examples == 1 else f"one eval example in {examples}"
+    when = "after each epoch" if epochs == 1 else f"after every {epochs} epochs and the last"
+    return f"{where}, {when}"
+
+
 def describe_metric(name: str) -> Dict[str, str]:
     """{"label", "classes", "resolution" (MODEL_SIZE or NATIVE_SIZE)} of a pixel metric."""
     resolution = NATIVE_SIZE if features.is_native_metric(name) else MODEL_SIZE

@@ -95,6 +95,17 @@ def test_input_gives_the_packed_pixels_normalized_and_the_masks_unchanged(tmp_pa
         np.testing.assert_array_equal(labels, masks)
 
 
+@pytest.mark.parametrize("every_nth, kept", [(1, [0, 1, 2, 3, 4, 5, 6]), (3, [0, 3, 6]),
+                                             (5, [0, 5]), (9, [0])])
+def test_every_nth_keeps_the_same_spread_examples_every_epoch(tmp_path, every_nth, kept):
+    masks = _write_examples(tmp_path / "eval.gz", 7)
+    dataset = train.input_fn([str(tmp_path / "*.gz")], _FakeTransformOutput(), 2, cache=True,
+                             every_nth=every_nth)
+    for _ in range(2):  # the cached second epoch: the same examples
+        labels = np.concatenate([mask.numpy() for _, mask in dataset])
+        np.testing.assert_array_equal(labels, masks[kept])
+
+
 def test_cached_input_gives_every_epoch_the_same_examples_reshuffled(tmp_path):
     masks = _write_examples(tmp_path / "train.gz", 6)
     dataset = train.input_fn([str(tmp_path / "*.gz")], _FakeTransformOutput(), 4,

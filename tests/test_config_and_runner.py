@@ -41,6 +41,7 @@ def test_bad_values_are_refused_with_the_fix(field, value, message):
     ("epochs", 0, "epochs must be positive"),
     ("batch_size", -1, "batch_size must be positive"),
     ("validation_freq", 0, "validation_freq must be positive"),
+    ("validation_subsplits", 0, "validation_subsplits must be positive, got 0"),
     ("batchnorm_momentum", 1.0, r"batchnorm_momentum must be in \[0, 1\)"),
     ("fine_tune_epochs", -1, "fine_tune_epochs must be 0 or more, got -1"),
     ("fine_tune_learning_rate", 0.0, "fine_tune_learning_rate must be positive"),

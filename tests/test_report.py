@@ -164,7 +164,14 @@ def test_breed_slices_are_sorted_worst_first_by_the_gate_metric(facts, page):
 
 
 def test_page_has_training_curves_and_sample_grid(facts, page):
+    from trainer.settings import TrainerSettings
+
     assert "Training curves" in page and page.count("<polyline") == 2
+    # The shared run validates at the default: one eval example in 5, after every epoch.
+    assert facts["model"]["validation"] == {
+        "every_nth_epoch": 1, "every_nth_example": TrainerSettings().validation_subsplits}
+    assert f"validation loss (one eval example in {TrainerSettings().validation_subsplits}, " \
+           f"after each epoch, at the model" in page
     samples = facts["samples"]
     assert f"Scored {samples['scored']:,} of {samples['available']:,} eval examples" in page
     shown = len(samples["best"]) + len(samples["worst"])
@@ -401,3 +408,16 @@ def test_report_settings_are_validated_and_reach_the_runner(tmp_path):
         ["--demo", "--report-max-examples", "7", "--report-samples", "2"])
     config = local_runner.config_from_args(args, str(tmp_path))
     assert (config.report_max_examples, config.report_samples) == (7, 2)
+
+
+@pytest.mark.parametrize("validation, words", [
+    (None, "the eval split, after each epoch"),  # a model trained before it was recorded
+    ({"every_nth_epoch": 1, "every_nth_example": 1}, "the eval split, after each epoch"),
+    ({"every_nth_epoch": 3, "every_nth_example": 5},
+     "one eval example in 5, after every 3 epochs and the last"),
+])
+def test_validation_is_worded_from_model_info(validation, words):
+    from report import wording
+
+    assert wording.validation_text({"validation": validation} if validation else {}) == words
+    assert wording.validation_text(None) == "the eval split, after each epoch"

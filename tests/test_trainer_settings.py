@@ -17,7 +17,7 @@ CHANGED = {
     "batchnorm_momentum": 0.8, "class_weights": "1,1,2", "seed": 7, "warm_start": True,
     "warm_start_epochs": 5, "fine_tune_epochs": 2, "fine_tune_learning_rate": 3e-5,
     "mixed_precision": True, "xla": False, "cache_examples": False, "validation_freq": 2,
-    "shuffle_buffer": 64,
+    "validation_subsplits": 1, "shuffle_buffer": 64,
 }
 # What TFX's Vertex AI Trainer adds to custom_config (pipeline/cloud.py trainer_custom_config).
 VERTEX_KEYS = {"ai_platform_training_args": {"project": "p"}, "ai_platform_enable_vertex": True}
@@ -58,12 +58,14 @@ def test_settings_that_are_off_leave_the_cache_key_as_it_was():
               "mixed_precision", "xla", "cache_examples"}
     assert set(TrainerSettings().to_custom_config()) == before
     off = TrainerSettings(warm_start=False, warm_start_epochs=5, fine_tune_epochs=0,
-                          fine_tune_learning_rate=1e-4, validation_freq=1)
+                          fine_tune_learning_rate=1e-4, validation_freq=1,
+                          validation_subsplits=5)
     assert off.to_custom_config() == TrainerSettings().to_custom_config()
-    on = TrainerSettings(warm_start=True, fine_tune_epochs=2, validation_freq=3)
+    on = TrainerSettings(warm_start=True, fine_tune_epochs=2, validation_freq=3,
+                         validation_subsplits=1)
     assert set(on.to_custom_config()) - before == {
         "warm_start", "warm_start_epochs", "fine_tune_epochs", "fine_tune_learning_rate",
-        "validation_freq"}
+        "validation_freq", "validation_subsplits"}
 
 
 def test_unknown_keys_are_refused_but_the_vertex_trainers_are_not():
@@ -87,7 +89,7 @@ def test_every_flagged_setting_reaches_the_trainer():
         "--freeze-encoder", "--class-weights", "1,1,2", "--seed", "7", "--warm-start",
         "--warm-start-epochs", "5", "--fine-tune-epochs", "2", "--fine-tune-learning-rate",
         "3e-5", "--mixed-precision", "on", "--xla", "off", "--no-example-cache",
-        "--validation-freq", "2"])
+        "--validation-freq", "2", "--validation-subsplits", "1"])
     settings = flags.training_settings(args)["trainer"]
     expected = {name: value for name, value in CHANGED.items()
                 if name not in flags.TRAINER_FIELDS_WITHOUT_FLAGS}

@@ -76,6 +76,11 @@ class TrainerSettings:
     # Validate on the eval split after every validation_freq-th epoch (and the last one);
     # 1 (the default) after every epoch, as the tutorial does.
     validation_freq: int = when_set(1)
+    # ... on one eval example in every validation_subsplits (a fifth by default, as the
+    # tutorial's VAL_SUBSPLITS = 5 validates a fifth of its test split): a progress signal
+    # only, nothing selects on it; the Evaluator always scores the whole eval split. 1: the
+    # whole split after each validated epoch.
+    validation_subsplits: int = when_set(5)
     shuffle_buffer: int = when_set(256)  # examples shuffled at a time
 
     def __post_init__(self):
@@ -95,7 +100,7 @@ class TrainerSettings:
                 f"image_size must be a positive multiple of 32 (the encoder halves it five "
                 f"times), got {self.image_size}")
         for name in ("epochs", "batch_size", "learning_rate", "warm_start_epochs",
-                     "validation_freq", "shuffle_buffer"):
+                     "validation_freq", "validation_subsplits", "shuffle_buffer"):
             require(getattr(self, name) > 0,
                     f"{name} must be positive, got {getattr(self, name)}")
         require(self.batchnorm_momentum is None or 0.0 <= self.batchnorm_momentum < 1.0,

@@ -106,7 +106,7 @@ def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
              batch_size: int, shuffle: bool = False, augment: bool = False,
              seed: int = 0, shuffle_buffer: int = 256,
              class_weights: Optional[Sequence[float]] = None,
-             cache: bool = False) -> tf.data.Dataset:
+             cache: bool = False, every_nth: int = 1) -> tf.data.Dataset:
     """Transformed examples (gzipped TFRecords) -> batches of (image [B,S,S,3] float32 in
     [0, 1], mask [B,S,S,1] int64 class ids).
 
@@ -117,9 +117,14 @@ def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
 
     With `class_weights` (one per class) the batches are (image, mask, weights [B,S,S,1]):
     Keras weighs each pixel's loss by its true class's weight.
+
+    `every_nth` > 1 keeps one example in every `every_nth` (the 1st, the (n+1)th, ... of the
+    files in name order): the same examples every epoch, spread over the whole split.
     """
     dataset, spec = _records(file_patterns, tf_transform_output,
                              [features.IMAGE_XF, features.MASK_XF])
+    if every_nth > 1:  # before parsing and the cache: the others are never decoded
+        dataset = dataset.shard(every_nth, 0)
     size = spec[features.MASK_XF].shape[0]  # the mask is [S, S, 1]
 
     def decode(records):  # serialized examples [B] -> uint8 pixels [B,S,S,3], uint8 ids [B,S,S,1]
@@ -420,12 +425,15 @@ def run_fn(fn_args) -> None:
                           shuffle_buffer=settings.shuffle_buffer, class_weights=class_weights,
                           cache=settings.cache_examples)
     eval_data = input_fn(fn_args.eval_files, tf_transform_output, batch_size,
-                         cache=settings.cache_examples)
+                         cache=settings.cache_examples,
+                         every_nth=settings.validation_subsplits)
     model = build(settings, strategy)
     epochs, started = start_from(model, settings, fn_args.base_model)
     fine_tune = fine_tune_plan(model, settings)
     info = models.model_info(model, settings.image_size, class_weights)
-    info.update(warm_start=started, epochs=epochs, fine_tune=fine_tune)
+    info.update(warm_start=started, epochs=epochs, fine_tune=fine_tune,
+                validation={"every_nth_epoch": settings.validation_freq,
+                            "every_nth_example": settings.validation_subsplits})
     describe(info, fine_tune)
     clock["xla"] = time.perf_counter()
     info["xla"] = xla_fallback.compile_or_fall_back(model, train_data, eval_data)
