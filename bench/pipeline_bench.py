@@ -485,9 +485,19 @@ def steal_share(before: Optional[Dict[str, int]], after: Optional[Dict[str, int]
     return (after["steal"] - before["steal"]) / total if total > 0 else None
 
 
+# tf.Transform sets TF_USE_LEGACY_KERAS=1 in os.environ when imported
+# (tensorflow_transform/keras_lib.py): inherited, it would turn the seed flow's `tf.keras`
+# (Keras 3, as a user's shell has it) into tf_keras. The stages import what they need.
+INHERITED_NOT = ("TF_USE_LEGACY_KERAS",)
+
+
 def child_environment() -> Dict[str, str]:
-    """The stages' environment: the repository importable, TensorFlow's C++ logs quiet."""
-    return {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    """The stages' environment: the repository importable, TensorFlow's C++ logs quiet, and
+    none of INHERITED_NOT."""
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in INHERITED_NOT}
+    return {**environment,
+            "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
             "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
 
 

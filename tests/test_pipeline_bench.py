@@ -229,3 +229,31 @@ def test_report_arguments_parse():
     facts = pipeline_figures.run_facts(args)
     assert facts["report"] is True and "tfx" in facts["versions"]
 
+
+@pytest.mark.parametrize("stage", ["seed", "plain"])
+def test_the_two_references_run_as_the_benchmark_runs_them(stage, tmp_path, monkeypatch):
+    """The seed flow and the tuned script, each its own command line as `run_stage` builds it
+    (the same environment), on 16 generated images at 32 px for one epoch: they finish and
+    write the figures the tables read. Their own dataset: the shared one is edited by other
+    tests. TF_USE_LEGACY_KERAS is set as importing tf.Transform sets it (as in the full
+    suite): the seed flow must still get Keras 3."""
+    import json
+
+    from oxford_pet import demo
+
+    data_dir = str(tmp_path / "data")
+    demo.make_demo_data(data_dir, count=16, seed=3, min_size=64, max_size=96)
+    params = {"data_dir": data_dir, "work_dir": str(tmp_path / "w"),
+              "architecture": "unet_mobilenet_v2", "image_size": 32, "batch_size": 4,
+              "epochs": 1, "train_encoder": False}
+    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1")
+    result = str(tmp_path / "result.json")
+    done = subprocess.run(pipeline_bench.stage_command(stage, params, result),
+                          cwd=pipeline_bench.REPO, env=pipeline_bench.child_environment(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    figures = json.load(open(result))
+    assert 0.0 <= figures["pixel_accuracy"] <= 1.0
+    assert len(figures["epochs"]) == 1
+    assert figures["epochs"][0]["train_seconds"] > 0
+    assert figures["epochs"][0]["validation_seconds"] >= 0
