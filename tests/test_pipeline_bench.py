@@ -257,3 +257,5 @@ def test_the_two_references_run_as_the_benchmark_runs_them(stage, tmp_path, monk
     assert len(figures["epochs"]) == 1
     assert figures["epochs"][0]["train_seconds"] > 0
     assert figures["epochs"][0]["validation_seconds"] >= 0
+    if stage == "seed":
+        assert figures["keras"].startswith("3."), figures["keras"]  # tf.keras as users have it
