@@ -106,6 +106,15 @@ def test_every_nth_keeps_the_same_spread_examples_every_epoch(tmp_path, every_nt
         np.testing.assert_array_equal(labels, masks[kept])
 
 
+def test_the_input_runs_without_the_autotuning_thread(tmp_path):
+    """Destroying an epoch's iterator waited for tf.data's autotuning thread (train.py)."""
+    _write_examples(tmp_path / "train.gz", 3)
+    for shuffle in (False, True):
+        dataset = train.input_fn([str(tmp_path / "*.gz")], _FakeTransformOutput(), 2,
+                                 shuffle=shuffle, augment=shuffle, cache=True)
+        assert dataset.options().autotune.enabled is False
+
+
 def test_cached_input_gives_every_epoch_the_same_examples_reshuffled(tmp_path):
     masks = _write_examples(tmp_path / "train.gz", 6)
     dataset = train.input_fn([str(tmp_path / "*.gz")], _FakeTransformOutput(), 4,
