@@ -105,7 +105,7 @@ def time_split(size: Dict[str, Any]) -> List[Dict[str, Any]]:
         ("training epochs (the scripts decode and cache inside the first)",
          timings["train_seconds"], trained("seed", "train_seconds"),
          trained("plain", "train_seconds")),
-        ("validation after each epoch (the seed flow: a fifth of the test split)",
+        ("validation after each epoch (each flow: a fifth of the eval split)",
          timings["validation_seconds"], trained("seed", "validation_seconds"),
          trained("plain", "validation_seconds")),
         ("export: SavedModel with the Transform graph and 3 signatures",
