@@ -23,7 +23,8 @@ def test_a_batch_of_serialized_examples_prints_short():
     ConcreteFunction._call_impl, which retries with the flat signature) from the tensor's
     repr: 8 examples of 100 KB are about 800 KB of escaped text without the options."""
     batch = tf.constant([b"\x00\xff" * 50_000] * 8)
-    assert len(repr(batch)) > 800_000
+    with np.printoptions(threshold=1000, formatter=None):  # numpy's defaults (a test of the
+        assert len(repr(batch)) > 800_000                   # runner may have tuned this one)
     with np.printoptions(**process_tuning.print_options()):
         text = repr(batch)
     assert len(text) < 4_000 and text.count("(100,000 bytes)") == 8

@@ -164,14 +164,11 @@ def test_breed_slices_are_sorted_worst_first_by_the_gate_metric(facts, page):
 
 
 def test_page_has_training_curves_and_sample_grid(facts, page):
-    from trainer.settings import TrainerSettings
-
     assert "Training curves" in page and page.count("<polyline") == 2
-    # The shared run validates at the default: one eval example in 5, after every epoch.
-    assert facts["model"]["validation"] == {
-        "every_nth_epoch": 1, "every_nth_example": TrainerSettings().validation_subsplits}
-    assert f"validation loss (one eval example in {TrainerSettings().validation_subsplits}, " \
-           f"after each epoch, at the model" in page
+    # The recorded facts come from a model trained before model_info.json said what it
+    # validated on: the whole eval split after each epoch, as the Trainer did then.
+    assert "validation" not in facts["model"]
+    assert "validation loss (the eval split, after each epoch, at the model" in page
     samples = facts["samples"]
     assert f"Scored {samples['scored']:,} of {samples['available']:,} eval examples" in page
     shown = len(samples["best"]) + len(samples["worst"])

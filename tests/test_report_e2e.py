@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from report import wording
 from tests import chromium
 
 pytestmark = pytest.mark.e2e
@@ -51,6 +52,13 @@ def test_first_report_blessed_without_baseline_and_pushed(runs):
     assert len(names) >= 5  # the eval examples carry the breed label: one slice per breed
     text = open(os.path.join(report_dir(first), "report.md"), encoding="utf-8").read()
     assert "✅ **Blessed**" in text and "Baseline: none" in text
+    # What the Trainer validated on after each epoch, recorded and worded on the page.
+    assert facts["model"]["validation"] == {
+        "every_nth_epoch": config.trainer.validation_freq,
+        "every_nth_example": config.trainer.validation_subsplits}
+    page = open(os.path.join(report_dir(first), "report.html"), encoding="utf-8").read()
+    assert (f"validation loss ({wording.validation_text(facts['model'])}, at the model"
+            in page)
 
 
 def test_reports_show_both_resolutions_and_which_metric_gated(runs):

@@ -62,8 +62,10 @@ def add_sample_weights(image: tf.Tensor, mask: tf.Tensor, class_weights: tf.Tens
 
 
 def _records(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
-             keys: Sequence[str]) -> Tuple[tf.data.Dataset, Dict[str, Any]]:
-    """Transformed examples (gzipped TFRecords, in file name order) and the spec of `keys`."""
+             keys: Sequence[str], every_nth: int = 1
+             ) -> Tuple[tf.data.Dataset, Dict[str, Any]]:
+    """Transformed examples (gzipped TFRecords, in file name order; one in `every_nth`, before
+    any parsing) and the spec of `keys`."""
     files = tf.io.gfile.glob(file_patterns) if isinstance(file_patterns, str) else [
         name for pattern in file_patterns for name in tf.io.gfile.glob(pattern)]
     if not files:
@@ -72,7 +74,7 @@ def _records(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
             if key in keys}
     dataset = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP",
                                       num_parallel_reads=tf.data.AUTOTUNE)
-    return dataset, spec
+    return (dataset.shard(every_nth, 0) if every_nth > 1 else dataset), spec
 
 
 def analyzed_class_weights(file_patterns: List[str],
@@ -112,8 +114,7 @@ def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
 
     `cache` keeps the decoded examples in memory after the first epoch as 8-bit pixels and
     class ids (4 bytes a pixel: 64 KB an example at 128 px), as the tutorial's `.cache()` does;
-    later epochs skip gunzip and parsing. Normalizing (`preprocessing.normalize`)
-    happens per batch, after the cache.
+    later epochs skip gunzip and parsing; `preprocessing.normalize` runs per batch, after it.
 
     With `class_weights` (one per class) the batches are (image, mask, weights [B,S,S,1]):
     Keras weighs each pixel's loss by its true class's weight.
@@ -122,9 +123,7 @@ def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
     files in name order): the same examples every epoch, spread over the whole split.
     """
     dataset, spec = _records(file_patterns, tf_transform_output,
-                             [features.IMAGE_XF, features.MASK_XF])
-    if every_nth > 1:  # before parsing and the cache: the others are never decoded
-        dataset = dataset.shard(every_nth, 0)
+                             [features.IMAGE_XF, features.MASK_XF], every_nth)
     size = spec[features.MASK_XF].shape[0]  # the mask is [S, S, 1]
 
     def decode(records):  # serialized examples [B] -> uint8 pixels [B,S,S,3], uint8 ids [B,S,S,1]
