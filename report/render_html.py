@@ -294,9 +294,10 @@ def history_section(facts: Dict[str, Any]) -> str:
     fine_tune = (f" Epochs {tuned[0]}–{tuned[-1]} fine-tuned the encoder (unfrozen, BatchNorm in "
                  f"inference mode, lower learning rate); the loss may jump where the optimizer "
                  f"restarts." if tuned else "")
+    validated = wording.validation_text(facts.get("model"))
     return (f"<h2>Training curves</h2><p class=\"sub\">Loss (training, per epoch) and "
-            f"validation loss ({_e(wording.validation_text(facts.get('model')))}, at the model's input "
-            f"size), as the TF tutorial plots them. {epochs} epochs; final "
+            f"validation loss ({_e(validated)}, at the model's input size), as the TF "
+            f"tutorial plots them. {epochs} epochs; final "
             f"{_e(final)}.{_e(fine_tune)}</p>"
             + svg.line_chart(series, "epoch", "loss (cross-entropy)"))
 

@@ -77,7 +77,8 @@ def test_without_xla_nothing_runs():
 
 def test_run_fn_records_the_fallback_in_model_info(runs, tmp_path, monkeypatch, capsys):
     """run_fn with XLA on and a step XLA cannot compile: it trains without XLA, says so once,
-    and model_info.json records why."""
+    and model_info.json records why. With validation_subsplits 2 it validates on every
+    other eval example (counted in batches) and records that too."""
     build = models.build_model
 
     def xception_with_xla(settings, mixed_precision=False, xla=False):
@@ -89,15 +90,20 @@ def test_run_fn_records_the_fallback_in_model_info(runs, tmp_path, monkeypatch, 
 
     monkeypatch.setattr(train.models, "build_model", xception_with_xla)
     fn_args = runs.run_fn_args(str(tmp_path), {
-        "image_size": 64, "epochs": 1, "batch_size": 4, "xla": True, "encoder_weights": "none"})
+        "image_size": 64, "epochs": 1, "batch_size": 4, "xla": True, "encoder_weights": "none",
+        "validation_subsplits": 2})
     train.run_fn(fn_args)
     info = json.load(open(tmp_path / "serving" / features.MODEL_INFO_FILE))
+    assert info["validation"] == {"every_nth_epoch": 1, "every_nth_example": 2}
+    eval_examples = sum(1 for _ in tf.data.TFRecordDataset(fn_args.eval_files, "GZIP"))
+    validated = -(-eval_examples // 2)  # the 1st, 3rd, ... example
     assert info["xla"]["on"] is False
     assert "ResizeNearestNeighborGrad" in info["xla"]["fallback"]
     out = capsys.readouterr().out
     assert out.count("XLA compilation failed") == 1
     timings = json.load(open(tmp_path / "run" / train.TIMINGS_FILE))
     assert [epoch["epoch"] for epoch in timings["epochs"]] == [1]
+    assert eval_examples > 4 and timings["epochs"][0]["validation_batches"] == -(-validated // 4)
     assert timings["export_seconds"] > 0 and timings["xla_check_seconds"] > 0
     assert timings["run_fn_seconds"] >= (timings["setup_seconds"] + timings["train_seconds"]
                                          + timings["export_seconds"])

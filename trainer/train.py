@@ -242,6 +242,7 @@ class _EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         total = time.perf_counter() - self._epoch_start
+        validated = self._batches["validation"]  # 0 after an epoch that did not validate
         for phase, count in self._batches.items():  # an epoch's length, for the next bars
             self._totals[phase] = count or self._totals[phase]
             self._batches[phase] = 0
@@ -249,7 +250,8 @@ class _EpochLog(keras.callbacks.Callback):
         timing = (f"train {total - self._validation_seconds:.1f} s, "
                   f"validation {self._validation_seconds:.1f} s")
         self.records.append({"epoch": epoch + 1, "train_seconds": total - self._validation_seconds,
-                             "validation_seconds": self._validation_seconds})
+                             "validation_seconds": self._validation_seconds,
+                             "validation_batches": validated})
         logging.info("epoch %d/%d (%s): %s", epoch + 1, self._epochs, timing, shown)
         print(f"[Trainer] epoch {epoch + 1}/{self._epochs} ({timing}): {shown}", flush=True)
 
