@@ -330,9 +330,9 @@ def test_transformed_images_are_the_checked_pixels_and_mean_the_truth(cases, ing
 
 
 @pytest.fixture(scope="module")
-def exported(transformed, tmp_path_factory):
+def exported_path(transformed, tmp_path_factory):
     """The SavedModel trainer/export.py writes, around a 1x1-convolution stand-in for the
-    U-Net (serving's decoding does not depend on the model), loaded back."""
+    U-Net (serving's decoding does not depend on the model)."""
     import tf_keras as keras
 
     from trainer import export
@@ -342,7 +342,27 @@ def exported(transformed, tmp_path_factory):
                               keras.layers.Conv2D(features.NUM_CLASSES, 1)])
     path = str(tmp_path_factory.mktemp("exported") / "model")
     export.save_model(model, output, path)
-    return tf.saved_model.load(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def exported(exported_path):
+    return tf.saved_model.load(exported_path)
+
+
+def test_the_export_holds_the_transform_graph_not_a_keras_model(exported_path, exported):
+    """tf.Transform's layer is a Keras model; saved as one, its call is traced again (most of
+    the export's time, trainer/export.py). The SavedModel holds the layer's resources and no
+    Keras-serialized object, and its signatures still run the Transform graph (next test)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(exported_path, "saved_model.pb"), "rb") as handle:
+        saved.ParseFromString(handle.read())
+    kinds = {node.user_object.identifier for node in saved.meta_graphs[0].object_graph_def.nodes
+             if node.WhichOneof("kind") == "user_object"}
+    assert not [kind for kind in kinds if "keras" in kind], kinds
+    assert "_imported" in exported.transform_graph  # the loaded Transform graph, tracked
 
 
 def test_serving_decodes_as_training_did(ingested, transformed, exported):
