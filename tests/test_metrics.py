@@ -235,6 +235,31 @@ def test_native_matrix_equals_tensorflow_resize_then_argmax(logits_shape, trimap
             metrics.native_confusion_matrix(logits, _trimap(truth), strip_pixels), expected)
 
 
+@pytest.mark.parametrize("field", ["smooth", "near_ties", "exact_ties"])
+def test_native_matrix_shortcut_for_uniform_cells_changes_no_pixel(field):
+    """Most source cells of a segmentation have one class winning at all four corners; their
+    native pixels take it without interpolating (`_cell_classes`). Against tf.image.resize on
+    logits where that shortcut applies almost everywhere, and where classes tie to the last
+    bits (which must go pixel by pixel, as ties do in tf.argmax: the first class)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    if field == "smooth":  # a prediction's logits: a few large regions
+        coarse = (rng.normal(size=(1, 3, 3, 3)) * 20).astype(np.float32)
+        logits = tf.image.resize(coarse, (24, 20), method="bicubic")[0].numpy()
+    else:
+        logits = rng.normal(size=(24, 20, 3)).astype(np.float32)
+        logits[..., 1] = (logits[..., 0] + np.float32(1e-7) * logits[..., 0]
+                          if field == "near_ties" else logits[..., 0])
+    uniform = (metrics._cell_classes(np.moveaxis(logits, -1, 0)) >= 0).mean()
+    assert (uniform > 0.8) if field == "smooth" else (uniform < 0.5), uniform
+    truth = rng.integers(0, 3, (91, 57))
+    whole = tf.image.resize(logits[None], truth.shape, method="bilinear")[0]
+    expected = metrics.confusion_matrix(truth, tf.argmax(whole, axis=-1).numpy())
+    np.testing.assert_array_equal(metrics.native_confusion_matrix(logits, _trimap(truth)),
+                                  expected)
+
+
 def test_native_matrix_refuses_values_outside_the_trimap():
     with pytest.raises(ValueError, match=r"trimap values must be in \[1, 2, 3\], found 0..2"):
         metrics.native_confusion_matrix(np.zeros((2, 2, 3)), np.array([[0, 1], [2, 2]]))

@@ -147,15 +147,44 @@ def _argmax_first(planes: np.ndarray) -> np.ndarray:
     return ids
 
 
+# A source cell's class is taken as the resized pixels' class only when it wins at all four
+# corners by more than this share of the largest |logit|: bilinear weights are non-negative and
+# sum to 1, so in exact arithmetic it wins inside the cell by at least that margin, and float32
+# interpolation errs by about 1e-6 of the largest value (two lerps, a few ulps each).
+UNIFORM_MARGIN = 1e-5
+
+
+def _cell_classes(planes: np.ndarray) -> np.ndarray:
+    """[h, w] int8: for each source cell (rows r and min(r + 1, h - 1), columns s and
+    min(s + 1, w - 1) of `planes` [C, h, w]), the class that wins at its four corners by more
+    than UNIFORM_MARGIN of the largest |logit|, or -1 (computed pixel by pixel)."""
+    winner = _argmax_first(planes)
+    best, second = planes[0], np.full(planes.shape[1:], -np.inf, planes.dtype)
+    for index in range(1, planes.shape[0]):  # the runner-up: the best of the others
+        best = np.maximum(best, planes[index])
+    for index in range(planes.shape[0]):
+        second = np.maximum(second, np.where(winner == index, -np.inf, planes[index]))
+    winner = np.pad(winner, ((0, 1), (0, 1)), mode="edge")
+    margin = np.pad(best - second, ((0, 1), (0, 1)), mode="edge")
+    corner = winner[:-1, :-1]
+    same = ((winner[1:, :-1] == corner) & (winner[:-1, 1:] == corner)
+            & (winner[1:, 1:] == corner))
+    least = np.minimum(np.minimum(margin[:-1, :-1], margin[1:, :-1]),
+                       np.minimum(margin[:-1, 1:], margin[1:, 1:]))
+    uniform = same & (least > UNIFORM_MARGIN * np.abs(planes).max(initial=0.0))
+    return np.where(uniform, corner, -1).astype(np.int8)
+
+
 def native_confusion_matrix(logits: np.ndarray, trimap: np.ndarray,
                             strip_pixels: int = STRIP_PIXELS) -> np.ndarray:
     """[C, C] pixel counts at the trimap's own size.
 
     `logits` [h, w, C] (the model's output for one image), `trimap` [H, W] the original
     annotation's values (1 pet, 2 background, 3 border). The logits are resized bilinearly to
-    H x W (as `tf.image.resize` does), then argmax. Resizing is separable: the columns are
-    interpolated once ([C, h, W]), then rows in strips of about `strip_pixels` pixels, each
-    counted and dropped, so memory is O(C * (h + strip rows) * W), never the whole H x W x C.
+    H x W (as `tf.image.resize` does: columns, then rows), then argmax. A pixel inside a source
+    cell whose class wins at all its corners by a margin takes that class (`_cell_classes`:
+    most pixels of a segmentation); the others are interpolated one by one. Rows go in strips
+    of about `strip_pixels` pixels, each counted and dropped, so memory stays O(strip).
     """
     logits = np.asarray(logits, dtype=np.float32)
     trimap = np.asarray(trimap)
@@ -167,28 +196,32 @@ def native_confusion_matrix(logits: np.ndarray, trimap: np.ndarray,
     planes = np.moveaxis(logits, -1, 0)  # [C, h, w]
     x_low, x_high, x_weight = bilinear_taps(width, logits.shape[1])
     y_low, y_high, y_weight = bilinear_taps(height, logits.shape[0])
-    left = planes[:, :, x_low]
-    columns = left + (planes[:, :, x_high] - left) * x_weight  # [C, h, W]
-    del left
+
+    def columns(source_rows, native_columns):  # [C, n]: interpolated along the row
+        left = planes[:, source_rows, x_low[native_columns]]
+        right = planes[:, source_rows, x_high[native_columns]]
+        return left + (right - left) * x_weight[native_columns]
+
+    cells = _cell_classes(planes)[:, x_low]  # [h, W]: each native column's source cell
     first = features.TRIMAP_VALUES[0]
-    matrix = np.zeros((num_classes, num_classes), np.int64)
+    counts = np.zeros(num_classes * num_classes, np.int64)
     rows = max(1, strip_pixels // max(width, 1))
     for start in range(0, height, rows):
         stop = min(height, start + rows)
-        top = columns[:, y_low[start:stop]]
-        strip = columns[:, y_high[start:stop]]  # top + (bottom - top) * weight, in place
-        strip -= top
-        strip *= y_weight[start:stop, None]
-        strip += top
-        del top
-        predicted = _argmax_first(strip)
-        del strip
+        predicted = cells[y_low[start:stop]]  # [rows, W], -1 where not uniform
+        row, column = np.nonzero(predicted < 0)
+        if row.size:
+            top = columns(y_low[start + row], column)
+            values = top + (columns(y_high[start + row], column) - top) * y_weight[start + row]
+            predicted[row, column] = _argmax_first(values)
         labels = trimap[start:stop].astype(np.int64) - first
         if labels.min() < 0 or labels.max() >= num_classes:
             raise ValueError(f"trimap values must be in {list(features.TRIMAP_VALUES)}, found "
                              f"{int(labels.min()) + first}..{int(labels.max()) + first}")
-        matrix += confusion_matrix(labels, predicted, num_classes)
-    return matrix
+        labels *= num_classes
+        labels += predicted
+        counts += np.bincount(labels.ravel(), minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
 
 
 def decode_trimap(encoded: bytes) -> np.ndarray:
