@@ -575,3 +575,22 @@ def test_a_split_that_lists_nothing_stops_ingest(tmp_path):
     report = json.loads((tmp_path / example_gen.REPORT_FILE).read_text())
     assert report["splits"]["eval"] == {"listed": 0, "ingested": 0, "repaired": 0,
                                         "quarantined": 0}
+
+
+@pytest.mark.parametrize("extra,refused", [
+    (None, None), (0, "holds 0 (1 pixel"), (4, "holds 4 (1 pixel"), (255, "holds 255 (1 pixel")])
+def test_a_trimap_value_just_outside_1_to_3_is_refused(extra, refused):
+    """Ingest checks a trimap's values as a range (two reductions, not a comparison with each
+    value): the values next to the range, and far from it, are refused by name."""
+    values = np.tile(np.array([[1, 2, 3]], np.uint8), (4, 2))
+    if extra is not None:
+        values[2, 3] = extra
+    buffer = io.BytesIO()
+    Image.fromarray(values, "L").save(buffer, "PNG")
+    if refused is None:
+        _, checked, repair = records.canonical_trimap(buffer.getvalue(), "cat_1.png")
+        np.testing.assert_array_equal(checked, values)
+        assert repair is None
+    else:
+        with pytest.raises(records.BadSampleError, match=re.escape(refused)):
+            records.canonical_trimap(buffer.getvalue(), "cat_1.png")
