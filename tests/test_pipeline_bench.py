@@ -39,7 +39,7 @@ def _size(count, scale=1.0):
         "params": {"architecture": "unet_mobilenet_v2", "image_size": 128, "epochs": 2,
                    "batch_size": 16, "train_encoder": False},
         "ingest": dict(_stage(10.0), plain_rate=100.0, beam_rate=70.0),
-        "pipeline": dict(_stage(300.0, 2.0 * scale), wall_seconds=299.0,
+        "pipeline": dict(_stage(308.0, 2.0 * scale), wall_seconds=300.0,
                          components=components, pixel_accuracy=0.9,
                          trainer_timings={"setup_seconds": 4.0, "xla_check_seconds": 0.0,
                                           "epochs": _epochs(50.0, 10.0),
@@ -98,13 +98,14 @@ def test_end_to_end_rows_against_both_references():
     figures = pipeline_figures.compute({"main": _size(2000)})
     rows = _rows(figures, "")
     seed = rows["End to end vs the seed flow (ratio)"]
+    # local_runner.py's own 300 s, not its benchmark stage's 308 s (bookkeeping around it)
     assert seed["ratio"] == pytest.approx(1.5) and seed["met"] is False  # 300 s vs 200 s
     over_seed = rows["Pipeline overhead over the seed flow (s)"]
     assert over_seed["ours"] == pytest.approx(100.0) and over_seed["met"] is False  # <= 0 s
     over_plain = rows["Pipeline overhead over the tuned script (s)"]
     assert over_plain["ours"] == pytest.approx(150.0) and over_plain["met"] is False  # <= 60
     faster = _size(2000)
-    faster["pipeline"]["stage_wall_seconds"] = 190.0
+    faster["pipeline"]["wall_seconds"] = 190.0
     rows = _rows(pipeline_figures.compute({"main": faster}), "")
     assert rows["End to end vs the seed flow (ratio)"]["met"] is True
     assert rows["Pipeline overhead over the seed flow (s)"]["ours"] == pytest.approx(-10.0)
@@ -183,7 +184,8 @@ def test_render_only_formats_what_compute_gave():
     assert "| Serving p50, 1 JPEG per request (ms) | 50.0 ms | model.predict, 1 pre-decoded " \
            "array | 100.0 ms | 0.50x | <= 1.25x (met) |" in text
     assert "| Transform | 20.0 | 7% | 0.50 | 1.00 |" in text  # per component, both sizes
-    assert "| pipeline | 300 | 1.00 | 2% | 300 | 2.00 | 2% | 300 | 2.00 | 2% |" in text
+    # per stage: the stage's process, bookkeeping included (308 s; end to end uses 300 s)
+    assert "| pipeline | 308 | 1.00 | 2% | 308 | 2.00 | 2% | 308 | 2.00 | 2% |" in text
     assert "| the pipeline | 300 | 60.0 | 180 | 1380 |" in text
     assert "Nothing here ran on a GPU" in text and "need about 5 core(s)" in text
     assert "--count 2000" in text and "- note: x" in text and "## Reading\n\nSome reading." \
