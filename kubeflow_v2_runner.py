@@ -35,8 +35,6 @@ from pipeline.config import PipelineConfig
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUTPUT = os.path.join(HERE, "build", "pipeline.json")
-# Without Dataflow, Beam runs inside each step: the DirectRunner on every core of its machine.
-STEP_BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,8 +149,9 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         serving_dir=args.serving_dir, pipeline_name=args.pipeline_name,
         model_name=args.model_name, span_pattern=args.span_pattern,
         **flags.training_settings(args),
-        beam_args=cloud.dataflow_beam_args() or list(STEP_BEAM_ARGS),  # Dataflow when set
-        ingest_beam_args=[],
+        # Dataflow when set; else the DirectRunner in each step, on its default single worker
+        # (more workers can lose records: pipeline/beam_args.py).
+        beam_args=cloud.dataflow_beam_args(),
         cloud=cloud)
 
 

@@ -286,6 +286,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                                                         DEFAULT_MAX_QUARANTINED_FRACTION)
         report = write_report(report_dir, limit, [split.name for split in input_config.splits],
                               stopped_report_dir(examples.uri))
+        check_written(examples.uri, report["splits"])
         for split, counts in report["splits"].items():
             for key, value in counts.items():
                 examples.set_int_custom_property(f"{split}_{key}", value)
@@ -365,6 +366,31 @@ def write_report(report_dir: str, max_quarantined_fraction: float,
                           f"{os.path.join(stopped_dir or report_dir, QUARANTINE_FILE)}; fix "
                           "or remove those samples, or raise --max-quarantined-fraction.")
     return report
+
+
+def count_records(files: Sequence[str]) -> int:
+    """Records in gzipped TFRecord files (about 0.5 s for 2,000 examples, 2 s for 7,349)."""
+    if not files:
+        return 0
+    dataset = tf.data.TFRecordDataset(list(files), "GZIP", num_parallel_reads=len(files))
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def check_written(examples_uri: str, splits: Dict[str, Dict[str, int]]) -> None:
+    """Every example the report counts as ingested is in its split's files, or IngestError:
+    the Beam job's writer is not taken on trust (a DirectRunner with two workers dropped 1 or 2
+    of 1,000 after the checks: pipeline/beam_args.py)."""
+    lost = []
+    for split, counts in sorted(splits.items()):
+        written = count_records(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}",
+                                                              "*")))
+        if written != counts["ingested"]:
+            lost.append(f"{split}: {written} examples written, {counts['ingested']} checked "
+                        "and ingested")
+    if lost:
+        raise IngestError("ingest lost examples between checking and writing them: "
+                          + "; ".join(lost) + ". The Beam job dropped them; run it again, with "
+                          "one DirectRunner worker (pipeline/beam_args.py) or on Dataflow.")
 
 
 def _write_files(directory: str, files: Dict[str, str]) -> None:

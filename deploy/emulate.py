@@ -19,6 +19,7 @@ import sys
 from typing import List, Optional
 
 from cli import exits
+from pipeline.beam_args import direct_workers_problem
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -87,7 +88,8 @@ def _add_execution_flags(parser: argparse.ArgumentParser, defaults) -> None:
                         help="Beam DirectRunner mode replacing Dataflow in the Beam steps")
     parser.add_argument("--direct-num-workers", type=int,
                         default=defaults["direct_num_workers"].default,
-                        help="DirectRunner workers replacing Dataflow's")
+                        help="DirectRunner workers replacing Dataflow's: only 1, more can lose "
+                             "records (pipeline/beam_args.py)")
     parser.add_argument("--parallelism", type=int, default=defaults["parallelism"].default,
                         help="at most this many tasks at once (0: every ready task, as Vertex)")
     parser.add_argument("--run-build-steps", action="store_true",
@@ -99,9 +101,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from deploy.emulator import image, run, spec
 
-    if args.parallelism < 0 or args.direct_num_workers < 1:
-        print("error: --parallelism must be 0 or more and --direct-num-workers at least 1",
-              file=sys.stderr)
+    workers = direct_workers_problem([f"--direct_num_workers={args.direct_num_workers}"])
+    if args.parallelism < 0 or workers:
+        print(f"error: {workers or '--parallelism must be 0 or more'}", file=sys.stderr)
         return exits.BAD_INPUT
     options = run.Options(
         template=args.template, gcs_dir=args.gcs_dir, dockerfile=args.dockerfile,

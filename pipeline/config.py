@@ -10,6 +10,7 @@ import os
 import tempfile
 from typing import List, Optional
 
+from pipeline.beam_args import direct_workers_problem
 from pipeline.cloud import CloudConfig  # plain dataclasses: no cloud client import
 from trainer import features  # names only: no TensorFlow import here
 from trainer.settings import TrainerSettings  # a plain dataclass: no TensorFlow import
@@ -79,12 +80,12 @@ class PipelineConfig:
     report_max_examples: int = 256
     report_samples: int = 4
 
-    # Execution.
+    # Execution. None by default: with any, TFX builds an sdist of itself for each Beam
+    # component, which the DirectRunner never reads. More than one DirectRunner worker loses
+    # records (pipeline/beam_args.py), so validate() refuses it.
     beam_args: List[str] = dataclasses.field(default_factory=list)
-    # Added to beam_args for ingest only: decoding and checking images is parallel work
-    # (bench/INGEST.md: multi_threading beat in_memory and multi_processing on 2 cores).
-    ingest_beam_args: List[str] = dataclasses.field(default_factory=lambda: [
-        "--direct_running_mode=multi_threading", f"--direct_num_workers={os.cpu_count() or 1}"])
+    # Added to beam_args for ingest only (ExampleGen's own win).
+    ingest_beam_args: List[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True
     # Kubeflow V2 / Vertex AI settings (pipeline/cloud.py); None runs everything locally.
     cloud: Optional["CloudConfig"] = None
@@ -122,6 +123,10 @@ class PipelineConfig:
             "{SPAN" in self.span_pattern and not os.path.isabs(self.span_pattern)),
                 f"span_pattern must be a path relative to data_dir holding {{SPAN}}, e.g. "
                 f"'span-{{SPAN}}', got {self.span_pattern!r}")
+        for name, args in (("beam_args", self.beam_args),
+                           ("ingest_beam_args", self.ingest_beam_args)):
+            problem = direct_workers_problem(args)
+            require(problem is None, f"{name}: {problem}")
         if self.cloud is not None:
             self.cloud.validate(self)
 

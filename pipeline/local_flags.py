@@ -73,7 +73,8 @@ def add_execution_flags(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--beam-arg", action="append", dest="beam_args", metavar="ARG",
                      help="a Beam pipeline argument, repeatable (default: none, Beam's "
                           "DirectRunner in_memory with 1 worker; with any Beam argument TFX "
-                          "builds an sdist of itself for each Beam component)")
+                          "builds an sdist of itself for each Beam component; more than one "
+                          "DirectRunner worker is refused: it can drop records)")
     run.add_argument("--no-cache", action="store_true",
                      help="rerun every component even if its inputs did not change")
     run.add_argument("--verbose", action="store_true",

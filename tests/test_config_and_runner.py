@@ -68,14 +68,30 @@ def test_bad_flag_values_exit_2_with_one_line(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("field, args", [
+    ("beam_args", ["--direct_num_workers=2"]),
+    ("beam_args", ["--direct_running_mode=multi_processing", "--direct_num_workers", "0"]),
+    ("ingest_beam_args", ["--direct_running_mode=multi_threading", "--direct_num_workers=2"]),
+])
+def test_more_than_one_direct_runner_worker_is_refused(field, args):
+    """Beam 2.66's DirectRunner can drop records with several workers (pipeline/beam_args.py):
+    refused before anything runs; one worker, or workers of another runner, are fine."""
+    with pytest.raises(ValueError, match=f"{field}: --direct_num_workers=[02]: with more than "
+                                         "one worker Beam's DirectRunner"):
+        _config(**{field: args})
+    _config(beam_args=["--direct_num_workers=1"])
+    _config(beam_args=["--runner=DataflowRunner", "--direct_num_workers=4"])
+    assert _config().beam_args == [] and _config().ingest_beam_args == []
+
+
 def test_flags_flow_into_the_config(tmp_path):
     args = local_runner.build_parser().parse_args([
         "--data-dir", str(tmp_path), "--work-dir", str(tmp_path / "w"), "--epochs", "3",
-        "--image-size", "64", "--freeze-encoder", "--beam-arg=--direct_num_workers=2"])
+        "--image-size", "64", "--freeze-encoder", "--beam-arg=--direct_num_workers=1"])
     config = local_runner.config_from_args(args)
     assert (config.trainer.epochs, config.trainer.image_size,
             config.trainer.train_encoder) == (3, 64, False)
-    assert config.beam_args == ["--direct_num_workers=2"]
+    assert config.beam_args == ["--direct_num_workers=1"]
     assert config.pipeline_root == str(tmp_path / "w" / "pipeline_root")
     # Without --beam-arg none are passed: any Beam argument makes TFX build an sdist of itself
     # for each Beam component, which the DirectRunner never reads.

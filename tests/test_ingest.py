@@ -594,3 +594,40 @@ def test_a_trimap_value_just_outside_1_to_3_is_refused(extra, refused):
     else:
         with pytest.raises(records.BadSampleError, match=re.escape(refused)):
             records.canonical_trimap(buffer.getvalue(), "cat_1.png")
+
+
+def test_examples_lost_after_the_checks_stop_ingest_naming_the_split(tmp_path):
+    """The report's ingested count is checked against what the Beam job wrote (a
+    DirectRunner with two workers dropped records after the checks: pipeline/beam_args.py)."""
+    os.makedirs(tmp_path / "Split-train")
+    os.makedirs(tmp_path / "Split-eval")
+    with tf.io.TFRecordWriter(str(tmp_path / "Split-train" / "data.gz"), "GZIP") as writer:
+        for index in range(3):
+            writer.write(b"example %d" % index)
+    counts = {"train": {"ingested": 3}, "eval": {"ingested": 0}}
+    example_gen.check_written(str(tmp_path), counts)  # whole: nothing raised
+    counts["train"]["ingested"] = 4
+    with pytest.raises(example_gen.IngestError,
+                       match="train: 3 examples written, 4 checked and ingested"):
+        example_gen.check_written(str(tmp_path), counts)
+
+
+def test_an_example_dropped_by_the_writer_fails_the_executor(small_dataset, tmp_path,
+                                                             monkeypatch):
+    """The check runs in the executor: a writer that drops one checked example (as the
+    multi-worker DirectRunner did) fails ingest instead of training on fewer examples."""
+    from tfx.components.example_gen import write_split
+
+    serialize, dropped = write_split.MaybeSerialize.process, []
+
+    def drop_the_first(self, example):
+        if not dropped:
+            dropped.append(example)
+            return
+        yield from serialize(self, example)
+
+    monkeypatch.setattr(write_split.MaybeSerialize, "process", drop_the_first)
+    with pytest.raises(example_gen.IngestError, match="examples written, .* checked and "
+                                                      "ingested. The Beam job dropped them"):
+        _run(example_gen.Executor(), small_dataset, str(tmp_path / "out"))
+    assert len(dropped) == 1
