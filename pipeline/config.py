@@ -84,7 +84,7 @@ class PipelineConfig:
     # component, which the DirectRunner never reads. More than one DirectRunner worker loses
     # records (pipeline/beam_args.py), so validate() refuses it.
     beam_args: List[str] = dataclasses.field(default_factory=list)
-    # Added to beam_args for ingest only (ExampleGen's own win).
+    # Added to beam_args for ExampleGen only; where both set one, these win (pipeline.py).
     ingest_beam_args: List[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True
     # Kubeflow V2 / Vertex AI settings (pipeline/cloud.py); None runs everything locally.
