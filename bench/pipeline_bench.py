@@ -194,7 +194,7 @@ def stage_ingest(params: Dict[str, Any]) -> Dict[str, Any]:
     from components import oxford_pet_example_gen  # noqa: F401
     from pipeline.config import PipelineConfig
 
-    beam_args = PipelineConfig.__dataclass_fields__["ingest_beam_args"].default_factory()
+    beam_args = PipelineConfig.__dataclass_fields__["beam_args"].default_factory()
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
         plain = ingest_bench.plain_loop(params["data_dir"], scratch)

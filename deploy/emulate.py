@@ -19,7 +19,6 @@ import sys
 from typing import List, Optional
 
 from cli import exits
-from pipeline.beam_args import direct_workers_problem
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -85,11 +84,8 @@ def _add_execution_flags(parser: argparse.ArgumentParser, defaults) -> None:
                              "from a process that has the third-party stack imported")
     parser.add_argument("--direct-running-mode", default=defaults["direct_running_mode"].default,
                         choices=("in_memory", "multi_threading", "multi_processing"),
-                        help="Beam DirectRunner mode replacing Dataflow in the Beam steps")
-    parser.add_argument("--direct-num-workers", type=int,
-                        default=defaults["direct_num_workers"].default,
-                        help="DirectRunner workers replacing Dataflow's: only 1, more can lose "
-                             "records (pipeline/beam_args.py)")
+                        help="Beam DirectRunner mode replacing Dataflow in the Beam steps, on one "
+                             "worker (more can lose records: pipeline/beam_args.py)")
     parser.add_argument("--parallelism", type=int, default=defaults["parallelism"].default,
                         help="at most this many tasks at once (0: every ready task, as Vertex)")
     parser.add_argument("--run-build-steps", action="store_true",
@@ -101,9 +97,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from deploy.emulator import image, run, spec
 
-    workers = direct_workers_problem([f"--direct_num_workers={args.direct_num_workers}"])
-    if args.parallelism < 0 or workers:
-        print(f"error: {workers or '--parallelism must be 0 or more'}", file=sys.stderr)
+    if args.parallelism < 0:
+        print("error: --parallelism must be 0 or more", file=sys.stderr)
         return exits.BAD_INPUT
     options = run.Options(
         template=args.template, gcs_dir=args.gcs_dir, dockerfile=args.dockerfile,
@@ -111,7 +106,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         launcher=args.launcher, project_number=args.project_number, region=args.region,
         job_id=args.job_id, enable_cache=args.enable_cache, failure_policy=args.failure_policy,
         cold_start=args.cold_start, direct_running_mode=args.direct_running_mode,
-        direct_num_workers=args.direct_num_workers, run_build_steps=args.run_build_steps,
+        run_build_steps=args.run_build_steps,
         parallelism=args.parallelism)
     if not os.path.isdir(args.gcs_dir):
         print(f"error: --gcs-dir {args.gcs_dir} is not a directory: give the one "

@@ -84,8 +84,6 @@ class PipelineConfig:
     # component, which the DirectRunner never reads. More than one DirectRunner worker loses
     # records (pipeline/beam_args.py), so validate() refuses it.
     beam_args: List[str] = dataclasses.field(default_factory=list)
-    # Added to beam_args for ExampleGen only; where both set one, these win (pipeline.py).
-    ingest_beam_args: List[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True
     # Kubeflow V2 / Vertex AI settings (pipeline/cloud.py); None runs everything locally.
     cloud: Optional["CloudConfig"] = None
@@ -123,10 +121,8 @@ class PipelineConfig:
             "{SPAN" in self.span_pattern and not os.path.isabs(self.span_pattern)),
                 f"span_pattern must be a path relative to data_dir holding {{SPAN}}, e.g. "
                 f"'span-{{SPAN}}', got {self.span_pattern!r}")
-        for name, args in (("beam_args", self.beam_args),
-                           ("ingest_beam_args", self.ingest_beam_args)):
-            problem = direct_workers_problem(args)
-            require(problem is None, f"{name}: {problem}")
+        problem = direct_workers_problem(self.beam_args)
+        require(problem is None, f"beam_args: {problem}")
         if self.cloud is not None:
             self.cloud.validate(self)
 

@@ -147,8 +147,6 @@ def ingest_components(config: PipelineConfig) -> list:
             data_dir=config.data_dir, max_quarantined_fraction=config.max_quarantined_fraction,
             input_config=split_input_config(span_pattern=config.span_pattern))
     example_gen.with_id(node_ids.EXAMPLE_GEN)  # one node id whatever the source
-    if config.ingest_beam_args:
-        example_gen.with_beam_pipeline_args(config.ingest_beam_args)  # after beam_args: wins
     # In the cloud the step reads the schema from the pipeline image (Dockerfile), not from here.
     schema_gen = ImportSchemaGen(schema_file=config.cloud.image_path(SCHEMA_FILE, REPO_ROOT)
                                  if config.cloud else SCHEMA_FILE).with_id(node_ids.SCHEMA_GEN)

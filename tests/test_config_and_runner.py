@@ -66,12 +66,17 @@ def test_bad_flag_values_exit_2_with_one_line(tmp_path, capsys):
     assert "image_size must be a positive multiple of 32" in capsys.readouterr().err
     assert local_runner.main(["--data-dir", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # More than one DirectRunner worker can drop records (pipeline/beam_args.py): refused.
+    assert local_runner.main(["--data-dir", str(tmp_path),
+                              "--beam-arg=--direct_num_workers=2"]) == 2
+    assert "beam_args: --direct_num_workers=2: with more than one worker" in \
+        capsys.readouterr().err
 
 
 @pytest.mark.parametrize("field, args", [
     ("beam_args", ["--direct_num_workers=2"]),
     ("beam_args", ["--direct_running_mode=multi_processing", "--direct_num_workers", "0"]),
-    ("ingest_beam_args", ["--direct_running_mode=multi_threading", "--direct_num_workers=2"]),
+    ("beam_args", ["--direct_running_mode=multi_threading", "--direct_num_workers=2"]),
 ])
 def test_more_than_one_direct_runner_worker_is_refused(field, args):
     """Beam 2.66's DirectRunner can drop records with several workers (pipeline/beam_args.py):
@@ -81,7 +86,7 @@ def test_more_than_one_direct_runner_worker_is_refused(field, args):
         _config(**{field: args})
     _config(beam_args=["--direct_num_workers=1"])
     _config(beam_args=["--runner=DataflowRunner", "--direct_num_workers=4"])
-    assert _config().beam_args == [] and _config().ingest_beam_args == []
+    assert _config().beam_args == []
 
 
 def test_flags_flow_into_the_config(tmp_path):

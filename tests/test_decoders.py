@@ -365,6 +365,26 @@ def test_the_export_holds_the_transform_graph_not_a_keras_model(exported_path, e
     assert "_imported" in exported.transform_graph  # the loaded Transform graph, tracked
 
 
+def test_without_the_layers_resources_the_export_tracks_the_layer_and_still_serves(
+        ingested, transformed, tmp_path, monkeypatch):
+    """Another tf.Transform whose layer keeps its resources elsewhere: the export falls back to
+    tracking the layer itself (slower, as before), and the SavedModel serves the same logits."""
+    import tf_keras as keras
+
+    from trainer import export
+
+    monkeypatch.setattr(export, "TRANSFORM_RESOURCES", "_no_such_attribute")
+    _, output = transformed
+    model = keras.Sequential([keras.Input((SIZE, SIZE, 3)),
+                              keras.layers.Conv2D(features.NUM_CLASSES, 1)])
+    export.save_model(model, output, str(tmp_path / "model"))
+    loaded = tf.saved_model.load(str(tmp_path / "model"))
+    assert hasattr(loaded, "tft_layer") and not hasattr(loaded, "transform_graph")
+    serialized = tf.constant([example.SerializeToString() for example, _ in ingested.values()])
+    logits = loaded.signatures[features.EXAMPLES_SIGNATURE](examples=serialized)
+    assert logits[features.LOGITS_KEY].shape == (len(ingested), SIZE, SIZE, features.NUM_CLASSES)
+
+
 def test_serving_decodes_as_training_did(ingested, transformed, exported):
     """The exported signatures: `transform_features` (what TFMA runs on raw examples) gives
     the training features; `serving_default` (image bytes alone) gives the logits of the

@@ -113,6 +113,25 @@ def test_warm_start_and_spans_are_wired(compiled):
                                                                               "Trainer"))
 
 
+def test_without_dataflow_the_beam_steps_run_the_direct_runner_on_one_worker(tmp_path):
+    """Compiled without --dataflow-temp-location, a Beam step runs the DirectRunner in its own
+    container with no Beam arguments: its default, one worker (more can lose records:
+    pipeline/beam_args.py; this fallback asked for every core before)."""
+    import kubeflow_v2_runner
+
+    start = ARGS.index("--dataflow-temp-location")
+    args = ARGS[:start] + ARGS[start + 6:]  # the three Dataflow flags and their values
+    assert not any(arg.startswith("--dataflow") for arg in args)
+    output = str(tmp_path / "pipeline.json")
+    assert kubeflow_v2_runner.main(args + ["--gcs-dir", str(tmp_path / "gcs"),
+                                           "--output", output]) == 0
+    with open(output) as handle:
+        executors = json.load(handle)["pipelineSpec"]["deploymentSpec"]["executors"]
+    for name in ("OxfordPetExampleGen", "StatisticsGen", "Transform", "Evaluator"):
+        args = executors[f"{name}_executor"]["container"]["args"]
+        assert not [arg for arg in args if arg.startswith(("--runner", "--direct_"))], name
+
+
 def test_no_credentials_in_the_compiled_pipeline(compiled):
     job, _ = compiled
     text = json.dumps(job).lower()

@@ -149,8 +149,9 @@ def _argmax_first(planes: np.ndarray) -> np.ndarray:
 
 # A source cell's class is taken as the resized pixels' class only when it wins at all four
 # corners by more than this share of the largest |logit|: bilinear weights are non-negative and
-# sum to 1, so in exact arithmetic it wins inside the cell by at least that margin, and float32
-# interpolation errs by about 1e-6 of the largest value (two lerps, a few ulps each).
+# sum to 1, so in exact arithmetic it wins inside the cell by at least that margin, and the two
+# float32 lerps erred by at most 3.0e-7 of the largest corner (5 M random interpolations at
+# scales 1e-3..1e4, against float64), so a difference of two classes errs by under 6e-7.
 UNIFORM_MARGIN = 1e-5
 
 

@@ -154,11 +154,11 @@ def command_line(container: Dict[str, Any], step_input: Dict[str, Any],
     return result
 
 
-def direct_runner_args(argv: List[str], running_mode: str,
-                       num_workers: int) -> Tuple[List[str], List[str]]:
-    """Dataflow Beam flags replaced by the DirectRunner's: (new argv, dropped flags). Only when
-    the argv asks for --runner=DataflowRunner; --sdk_container_image stays (the DirectRunner
-    ignores it, and TFX, seeing it, ships no sdist of itself, as on Dataflow)."""
+def direct_runner_args(argv: List[str], running_mode: str) -> Tuple[List[str], List[str]]:
+    """Dataflow Beam flags replaced by the DirectRunner's, on one worker (more can lose records:
+    pipeline/beam_args.py): (new argv, dropped flags). Only when the argv asks for
+    --runner=DataflowRunner; --sdk_container_image stays (the DirectRunner ignores it, and TFX,
+    seeing it, ships no sdist of itself, as on Dataflow)."""
     if "--runner=DataflowRunner" not in argv:
         return argv, []
     kept, dropped = [], []
@@ -169,7 +169,7 @@ def direct_runner_args(argv: List[str], running_mode: str,
         else:
             kept.append(word)
     kept += ["--runner=DirectRunner", f"--direct_running_mode={running_mode}",
-             f"--direct_num_workers={num_workers}"]
+             "--direct_num_workers=1"]
     return kept, dropped
 
 

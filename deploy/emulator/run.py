@@ -60,8 +60,7 @@ class Options:
     enable_cache: bool = True
     failure_policy: str = "slow"
     cold_start: bool = False
-    direct_running_mode: str = "in_memory"
-    direct_num_workers: int = 1
+    direct_running_mode: str = "in_memory"  # on one worker: more can lose records
     run_build_steps: bool = False
     parallelism: int = 0  # 0: every ready task at once
     python: str = sys.executable
@@ -579,12 +578,11 @@ class EmulatedJob:
     def launch(self, name: str, container: Dict[str, Any], executor_input: Dict[str, Any],
                log: str, driver: bool = False) -> int:
         argv = invocation.command_line(container, self.step_view(executor_input))
-        argv, dropped = invocation.direct_runner_args(argv, self.options.direct_running_mode,
-                                                      self.options.direct_num_workers)
+        argv, dropped = invocation.direct_runner_args(argv, self.options.direct_running_mode)
         if dropped and not driver and self._first_to_say_direct_runner():
             self.say(f"{name} and every later step that asks for Dataflow: Dataflow -> Beam "
-                     f"DirectRunner ({self.options.direct_running_mode}, "
-                     f"{self.options.direct_num_workers} worker(s)) in the step's process: "
+                     f"DirectRunner ({self.options.direct_running_mode}, 1 worker) in the "
+                     f"step's process: "
                      f"dropped {' '.join(dropped)}")
         with open(log, "a") as handle:
             handle.write(f"# {name}: {' '.join(argv[:3])} ... (the ExecutorInput is in "
