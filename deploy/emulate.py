@@ -31,8 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m deploy.emulate",
         description="Run the compiled Vertex AI pipeline (kubeflow_v2_runner.py --output) on "
                     "this machine the way Vertex AI Pipelines runs it: each task in its own "
-                    "process with its container command, in a directory laid out as the image "
-                    "is, gs:// mapped to a local directory. No Docker, cloud or network needed.",
+                    "process with its container command, on the image's Python, in a directory "
+                    "laid out as the image is, with gs:// an emulated Cloud Storage seeded from "
+                    "--gcs-dir (written back when the job ends). No Docker, cloud or network "
+                    "needed; root (a private network namespace), and the package registry the "
+                    "first time (the image's Python environment is built once).",
         epilog=exits.epilog(ok="every task succeeded", failed="a task failed",
                             bad_input="bad flags, or the job was refused (nothing ran)"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -48,9 +51,10 @@ def _add_job_flags(parser: argparse.ArgumentParser, defaults) -> None:
     parser.add_argument("--template", required=True,
                         help="the PipelineJob JSON kubeflow_v2_runner.py wrote")
     parser.add_argument("--gcs-dir", required=True, metavar="DIR",
-                        help="the local directory standing for Cloud Storage (gs://BUCKET/PATH "
-                             "is DIR/BUCKET/PATH): the same as kubeflow_v2_runner.py --gcs-dir; "
-                             "the emulator keeps its metadata store and logs in "
+                        help="the local directory the emulated Cloud Storage is seeded from and "
+                             "written back to when the job ends (gs://BUCKET/PATH is "
+                             "DIR/BUCKET/PATH): the same as kubeflow_v2_runner.py --gcs-dir; the "
+                             "emulator keeps its metadata store and logs in "
                              "DIR/.vertex-emulator/")
     parser.add_argument("--dockerfile", default=os.path.join(REPO_ROOT, "Dockerfile"),
                         help="the Dockerfile the pipeline image is built from")
@@ -88,18 +92,40 @@ def _add_execution_flags(parser: argparse.ArgumentParser, defaults) -> None:
                              "worker (more can lose records: pipeline/beam_args.py)")
     parser.add_argument("--parallelism", type=int, default=defaults["parallelism"].default,
                         help="at most this many tasks at once (0: every ready task, as Vertex)")
+    parser.add_argument("--python", default=None, metavar="PYTHON",
+                        help="the interpreter steps run with (default: an environment of the "
+                             "image's Python 3.10 with requirements.lock's packages, built once "
+                             "by scripts/ensure_env.sh)")
     parser.add_argument("--run-build-steps", action="store_true",
                         help="also run the Dockerfile's RUN lines other than the lock install "
                              "(the image's own import check) in the layout before the job")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    from deploy.emulator import image, run, spec
+    from deploy.emulator import environment, image, run, spec
+    from deploy.storage_emulator import runner, sandbox
 
     if args.parallelism < 0:
         print("error: --parallelism must be 0 or more", file=sys.stderr)
         return exits.BAD_INPUT
+    if not os.path.isdir(args.gcs_dir):
+        print(f"error: --gcs-dir {args.gcs_dir} is not a directory: give the one "
+              "kubeflow_v2_runner.py --gcs-dir wrote the user-module wheel to", file=sys.stderr)
+        return exits.BAD_INPUT
+    if not sandbox.inside():  # before the namespace: the first build needs the registry
+        reason = sandbox.unavailable_reason()
+        if reason:
+            print(f"error: {reason}", file=sys.stderr)
+            return exits.BAD_INPUT
+        try:
+            python = args.python or environment.ensure(REPO_ROOT, _say)
+        except environment.EnvironmentError_ as error:
+            print(f"error: {error}", file=sys.stderr)
+            return exits.BAD_INPUT
+        sandbox.enter([sys.executable, "-m", "deploy.emulate", *argv]
+                      + ([] if args.python else ["--python", python]))
     options = run.Options(
         template=args.template, gcs_dir=args.gcs_dir, dockerfile=args.dockerfile,
         context=args.context or os.path.dirname(os.path.abspath(args.dockerfile)),
@@ -107,17 +133,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         job_id=args.job_id, enable_cache=args.enable_cache, failure_policy=args.failure_policy,
         cold_start=args.cold_start, direct_running_mode=args.direct_running_mode,
         run_build_steps=args.run_build_steps,
-        parallelism=args.parallelism)
-    if not os.path.isdir(args.gcs_dir):
-        print(f"error: --gcs-dir {args.gcs_dir} is not a directory: give the one "
-              "kubeflow_v2_runner.py --gcs-dir wrote the user-module wheel to", file=sys.stderr)
-        return exits.BAD_INPUT
+        parallelism=args.parallelism, python=args.python or sys.executable)
     try:
-        job = run.EmulatedJob(options, out=lambda line: print(line, flush=True))
+        job = run.EmulatedJob(options, out=_say)
     except (spec.SpecError, image.DockerfileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return exits.BAD_INPUT
-    return job.run()
+    with runner.session(args.gcs_dir, [runner.python_environment(options.python), sys.prefix],
+                        say=job.say, project_number=args.project_number):
+        return job.run()
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -37,12 +37,18 @@ def registry(tmp_path, monkeypatch):
 
     from deploy import local_gcs
     from deploy.emulator import processes, registry as service_module, standin
+    from deploy.emulator.service import JsonSocketService
 
     sockets = tempfile.mkdtemp(prefix="registry-")  # a short path: AF_UNIX allows 108 bytes
     said = []
+    # These tests push to local directories under tmp/gcs, which this fixture (not the service)
+    # presents as gs:// URIs; the emulated runs (test_vertex_emulation.py) push to a bucket.
+    gcs = local_gcs.LocalGcs(str(tmp_path / "gcs"))
     service = service_module.ModelRegistryService(
-        os.path.join(sockets, "models"), str(tmp_path / "state" / "model_registry.json"), NUMBER,
-        local_gcs.LocalGcs(str(tmp_path / "gcs")), said.append)
+        None, str(tmp_path / "state" / "model_registry.json"), NUMBER, said.append,
+        object_exists=lambda uri: os.path.exists(gcs.local_path(uri)))
+    server = JsonSocketService(os.path.join(sockets, "models"),
+                               lambda request: gcs.to_local(service.handle(gcs.to_gcs(request))))
     monkeypatch.setenv(processes.MODEL_SERVICE_ENV, os.path.join(sockets, "models"))
     monkeypatch.setenv(processes.TASK_ENV, "VersionedPusher")
     for name, cls in standin.MODEL_CLASSES.items():
@@ -51,7 +57,7 @@ def registry(tmp_path, monkeypatch):
     try:
         yield service
     finally:
-        service.close()
+        server.close()
         shutil.rmtree(sockets, ignore_errors=True)
 
 

@@ -7,9 +7,9 @@ the Dockerfile, else `.dockerignore` at the context root), with the `WORKDIR` a 
 and the `ENV` it gets. A file the image lacks is missing in the step.
 
 What is not applied, and stands in instead:
-- `FROM`: the base image's own files are not there; its Python and packages are the project's
-  environment (`RUN` of requirements.lock: the same lock, checked by its hash, see
-  `lock_matches`), running the interpreter this emulator runs on.
+- `FROM`: the base image's own files are not there; its Python and packages are an environment
+  of the image's Python (3.10) built from the same requirements.lock and checked against it
+  (environment.py).
 - other `RUN` lines are build steps: listed, and run in the layout only when asked
   (`python -m deploy.emulate --run-build-steps`).
 - `COPY --from=<image>` copies from another image: not available, listed.
@@ -18,7 +18,6 @@ What is not applied, and stands in instead:
 
 import dataclasses
 import fnmatch
-import hashlib
 import json
 import os
 import posixpath
@@ -316,19 +315,3 @@ def _copy_file(source: str, destination: str) -> None:
     os.makedirs(os.path.dirname(destination), exist_ok=True)
     shutil.copy2(source, destination)
 
-
-def lock_matches(layout: ImageLayout, environment_prefix: str) -> Optional[str]:
-    """None if the environment at `environment_prefix` was built from the context's
-    requirements.lock (scripts/ensure_env.sh names it by the lock's sha256, 16 hex digits),
-    else a warning saying the steps' stack may differ from the image's."""
-    lock = os.path.join(layout.context, LOCK_FILE)
-    if layout.lock_install is None or not os.path.isfile(lock):
-        return (f"the Dockerfile installs no {LOCK_FILE}: the steps run in "
-                f"{environment_prefix}, whatever the image would hold")
-    with open(lock, "rb") as handle:
-        digest = hashlib.sha256(handle.read()).hexdigest()[:16]
-    if os.path.basename(os.path.normpath(environment_prefix)) != digest:
-        return (f"the steps run in {environment_prefix}, not the environment built from this "
-                f"{LOCK_FILE} (scripts/ensure_env.sh would name it {digest}): the image's "
-                "packages may differ")
-    return None

@@ -25,7 +25,8 @@ Followed (TFX 1.16 and KFP sources, read in this environment and in kubeflow/pip
   prior to running the executor"; file_based_example_gen/driver.py). How Vertex encodes them is
   not documented: both parameter maps get them here.
 - the cache key is KFP's (backend/src/v2/cacheutils/cache.go GenerateCacheKey): input artifact
-  names, input parameter values, output artifact keys and types, image, command and args.
+  names, input parameter values, output artifact keys and types, image, command and args,
+  scoped to the pipeline's name as Vertex and KFP's driver scope it.
 """
 
 import copy
@@ -173,10 +174,15 @@ def direct_runner_args(argv: List[str], running_mode: str) -> Tuple[List[str], L
     return kept, dropped
 
 
-def cache_key(executor_input: Dict[str, Any], container: Dict[str, Any]) -> str:
-    """KFP's cache key fields, hashed: a rerun with the same inputs reuses the outputs."""
+def cache_key(executor_input: Dict[str, Any], container: Dict[str, Any],
+              pipeline_name: str) -> str:
+    """KFP's cache key fields, hashed, under the pipeline's name: a rerun of the same pipeline
+    with the same inputs reuses the outputs; another pipeline never does (Vertex shares cached
+    results only between runs of one pipeline name; KFP's driver keys its cache with
+    "pipeline/" + PipelineName)."""
     inputs, outputs = executor_input["inputs"], executor_input["outputs"]
     key = {
+        "pipeline": pipeline_name,
         "inputArtifactNames": {k: [a["name"] for a in v.get("artifacts", [])]
                                for k, v in inputs.get("artifacts", {}).items()},
         "inputParameterValues": inputs.get("parameterValues", {}),

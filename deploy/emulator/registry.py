@@ -25,8 +25,8 @@ each rule's source named there):
   still has traffic while others are deployed (FAILED_PRECONDITION).
 Nothing is served: a deployment is recorded (machine type, replicas, traffic), no container
 starts. Resource names use the emulator's project number, as Vertex's replies do.
-Requests carry the step's paths: local paths under --gcs-dir are stored as the gs:// URIs they
-stand for and handed back as local paths (steps see local paths where Vertex has gs://).
+Requests carry gs:// URIs as steps have them; an artifact directory is checked in the emulated
+Cloud Storage (deploy/storage_emulator), as Vertex checks the bucket.
 """
 
 import datetime
@@ -38,6 +38,7 @@ import threading
 from typing import Any, Callable, Dict, List, Optional
 
 from deploy import local_gcs, vertex_rules
+from deploy.storage_emulator import backend as storage
 from deploy.emulator.service import JsonSocketService, Refused
 
 STATE_FILE = "model_registry.json"  # under the emulator's state directory
@@ -84,12 +85,13 @@ class ModelRegistryService:
     """Models and endpoints of the emulated project, persisted in `state_file`."""
 
     def __init__(self, socket_path: Optional[str], state_file: str, project_number: str,
-                 gcs: local_gcs.LocalGcs, say: Callable[[str], None],
-                 prebuilt_images: Callable[[], List[str]] = _prebuilt_images):
+                 say: Callable[[str], None],
+                 prebuilt_images: Callable[[], List[str]] = _prebuilt_images,
+                 object_exists: Callable[[str], bool] = storage.exists_uri):
         self.state_file = state_file
         self.project_number = project_number
-        self.gcs = gcs
         self.say = say
+        self._object_exists = object_exists
         self._prebuilt_images = prebuilt_images
         self._lock = threading.Lock()
         self.state = {"models": {}, "endpoints": {}}
@@ -117,14 +119,13 @@ class ModelRegistryService:
         if handler is None or method.startswith("_"):
             raise Refused(f"method {method!r} is not emulated", "UNIMPLEMENTED")
         with self._lock:
-            request = self.gcs.to_gcs(request)
             try:
                 result = handler(task=task, **request)
             except Refused as error:
                 self.say(f"{task}: Vertex AI refused {method}: {error}")
                 raise
             self._save()
-            return {"result": self.gcs.to_local(result)}
+            return {"result": result}
 
     # ---- names ----
     def _location(self, project: str, location: str) -> str:
@@ -231,9 +232,8 @@ class ModelRegistryService:
         if not uri.startswith(local_gcs.GCS_SCHEME):
             raise Refused(f"artifact_uri must be a gs:// URI, got {uri!r}")
         if _TF_IMAGE.search(image):
-            local = self.gcs.local_path(uri)
             found = [name for name in ("saved_model.pb", "saved_model.pbtxt")
-                     if os.path.isfile(os.path.join(local, name))]
+                     if self._object_exists(f"{uri.rstrip('/')}/{name}")]
             if len(found) != 1:
                 raise Refused(f"Model directory {uri} is expected to contain exactly one of: "
                               "[saved_model.pb, saved_model.pbtxt]", "FAILED_PRECONDITION")

@@ -10,9 +10,11 @@ image layout (image.py) and the metadata store (store.py). Then every task of
 - a container task gets its output artifacts created (PENDING) under its task directory, its
   ExecutorInput (invocation.py), its preCacheCheck driver first when it has one, a cache lookup
   (KFP's cache key; tasks compiled with caching on), then its command in its own process in the
-  image layout (processes.py), gs:// paths mapped to --gcs-dir (deploy/local_gcs.py), image
-  paths (the Dockerfile's WORKDIR and COPY destinations) to the layout, Dataflow flags replaced
-  by the DirectRunner's. What it writes to its output file becomes its artifacts' URI and
+  image layout (processes.py), on the image's Python, its gs:// URIs as compiled (Cloud Storage
+  is emulated: deploy/storage_emulator), image paths (the Dockerfile's WORKDIR and COPY
+  destinations) mapped to the layout, Dataflow flags replaced by the DirectRunner's. A file the
+  step left under a local path that looks like a gs:// URI (`open("gs://...")` writes
+  `gs:/...` in its working directory, lost with the container on Vertex) fails it. What it writes to its output file becomes its artifacts' URI and
   metadata, LIVE in the store, and what its consumers get.
 A failed task's consumers do not run; the others go on (Vertex's default failure policy,
 PIPELINE_FAILURE_POLICY_FAIL_SLOW; `--failure-policy fast` stops scheduling instead:
@@ -36,7 +38,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from cli import exits
 from deploy import local_gcs, vertex_rules
-from deploy.emulator import image, invocation, kfp, processes, spec as spec_module, store
+from deploy.storage_emulator import backend as storage
+from deploy.emulator import environment, image, invocation, kfp, processes, spec as spec_module
+from deploy.emulator import store
 from deploy.emulator import registry, training
 
 STATE_DIR = ".vertex-emulator"  # under --gcs-dir; no bucket name starts with a dot
@@ -90,13 +94,14 @@ class EmulatedJob:
         self.options = options
         self._out = out
         self._print_lock = threading.Lock()
-        self.gcs = local_gcs.LocalGcs(options.gcs_dir)
+        self.state_root = os.path.abspath(options.gcs_dir)
         self.spec = spec_module.load(options.template)
         self.vertex = options.launcher == "vertex"
         self.results: Dict[str, TaskResult] = {}
         self.outputs: Dict[Tuple[str, str], List[Dict[str, Any]]] = {}
         self.output_parameters: Dict[Tuple[str, str], Any] = {}
         self._said_direct_runner = False  # once a job: every step gets the same Beam flags
+        self._stray_named: set = set()  # files under gs: already blamed on a step
         self.job_id = options.job_id or "{}-{}".format(
             re.sub("[^-0-9a-z]+", "-", self.spec.pipeline_name.lower()).strip("-"),
             datetime.datetime.now().strftime("%Y%m%d%H%M%S"))
@@ -159,13 +164,14 @@ class EmulatedJob:
         flavour = "Vertex AI Pipelines" if self.vertex else \
             f"open-source Kubeflow Pipelines v2 ({kfp.KFP_VERSIONS})"
         self.say(f"job {self.job_id}: {len(self.spec.tasks)} tasks of {self.options.template}, "
-                 f"as {flavour} would run them; gs:// is {self.gcs.root}")
+                 f"as {flavour} would run them; gs:// is the emulated Cloud Storage "
+                 f"(seeded from {self.state_root})")
         problems = self.creation_problems()
         if problems:
             who = "Vertex AI" if self.vertex else "The KFP API server"
             return ([f"{who} refuses to create the job:"] + [f"  {p}" for p in problems]
                     + [f"job {self.job_id} FAILED before any task ran"])
-        self.job_dir = os.path.join(self.gcs.root, STATE_DIR, "jobs", self.job_id)
+        self.job_dir = os.path.join(self.state_root, STATE_DIR, "jobs", self.job_id)
         if os.path.exists(self.job_dir):
             return [f"job {self.job_id} exists already ({self.job_dir}): ALREADY_EXISTS, as "
                     "Vertex answers; pass another --job-id"]
@@ -178,20 +184,23 @@ class EmulatedJob:
             return [f"the image cannot be laid out: {error}"]
         for line in self.layout.describe():
             self.say(line)
-        warning = image.lock_matches(self.layout, sys.prefix if options.python == sys.executable
-                                     else os.path.dirname(os.path.dirname(options.python)))
-        self.say(f"steps run with {options.python} (Python {sys.version.split()[0]}; the image's "
-                 f"base ships its own, 3.10 for tensorflow/tfx:1.16.0), "
+        problems = environment.lock_problems(options.python, os.path.join(
+            self.layout.context, image.LOCK_FILE)) if self.layout.lock_install else [
+            f"the Dockerfile installs no {image.LOCK_FILE}"]
+        self.say(f"steps run with {options.python} (the image's Python "
+                 f"{environment.IMAGE_PYTHON} and requirements.lock"
+                 f"{'' if problems else ', checked'}), "
                  f"{'each a fresh process' if options.cold_start else 'forked from a warm one'}"
                  f", no container isolation")
-        if warning:
-            self.say(f"warning: {warning}")
+        if problems:
+            self.say(f"warning: the steps' environment is not the image's: "
+                     f"{'; '.join(problems[:5])}{' ...' if len(problems) > 5 else ''}")
         return []
 
     def start_services(self) -> None:
         """The metadata store, the step launcher, and the stand-in JobService and Model
         Registry the steps reach through sockets."""
-        options, state = self.options, os.path.join(self.gcs.root, STATE_DIR)
+        options, state = self.options, os.path.join(self.state_root, STATE_DIR)
         self.store = store.MetadataStore(
             os.path.join(state, "metadata.json"),
             f"projects/{options.project_number}/locations/{options.region}"
@@ -212,7 +221,7 @@ class EmulatedJob:
         self.model_socket = os.path.join(self.sockets, "models")
         self.model_service = registry.ModelRegistryService(
             self.model_socket, os.path.join(state, registry.STATE_FILE), options.project_number,
-            self.gcs, self.say) if self.vertex else None
+            self.say) if self.vertex else None
 
     def stop_services(self) -> None:
         self.launcher.close()
@@ -442,19 +451,26 @@ class EmulatedJob:
         executor_input = build(parameters, inputs, outputs, output_file)
         log = os.path.join(self.job_dir, "logs", f"{name}.log")
         result = TaskResult(name, "FAILED", log=log, task_dir=task_dir)
-        os.makedirs(self.local(task_dir), exist_ok=True)
-        os.makedirs(os.path.dirname(self.local(output_file)), exist_ok=True)
+        if not output_file.startswith(local_gcs.GCS_SCHEME):  # KFP: a local file
+            os.makedirs(os.path.dirname(output_file), exist_ok=True)
         if not self.run_driver(name, container, executor_input, output_file, result):
             return result
-        key = invocation.cache_key(executor_input, container)
+        key = invocation.cache_key(executor_input, container, spec.pipeline_name)
         self.save_input(name, executor_input)
         if self.use_cache(name, key, result):
             return result
+        started = time.time()
         code = self.launch(name, container, executor_input, log)
-        if code != 0:
+        stray = self.stray_gcs_files(started)
+        if code != 0 or stray:
             self.store.record_execution(task=name, job=self.job_id, state="FAILED",
                                         cache_key=key, contexts=[self.run_context])
-            result.message = f"exit status {code}"
+            result.message = f"exit status {code}" if code else (
+                f"it wrote {len(stray)} files under a local path that looks like a gs:// URI "
+                f"(on Vertex these files are lost with the container): "
+                f"{', '.join(stray[:5])}{' ...' if len(stray) > 5 else ''}; a gs:// URI is "
+                "reached through tf.io.gfile or a Cloud Storage client (storage/files.py), "
+                "never open() or os")
             return result
         final = self.record_outputs(name, outputs, executor_input, output_file, key, inputs)
         result.state = "SUCCEEDED"
@@ -502,8 +518,8 @@ class EmulatedJob:
             result.log = driver_log
             result.message = f"its preCacheCheck driver exited with {code}"
             return False
-        driver_output = invocation.read_output_file(self.local(output_file)) or {}
-        invocation.merge_driver_output(executor_input, self.gcs.to_gcs(driver_output))
+        driver_output = self.read_output_file(output_file) or {}
+        invocation.merge_driver_output(executor_input, driver_output)
         return True
 
     def use_cache(self, name: str, key: str, result: TaskResult) -> bool:
@@ -530,7 +546,7 @@ class EmulatedJob:
                        inputs: Dict[str, List[Dict[str, Any]]]) -> Dict[str, List[Any]]:
         """Merges what the step wrote (its executor output) into its declared artifacts, as
         the launcher does, and records the execution; returns the final output artifacts."""
-        written = self.gcs.to_gcs(invocation.read_output_file(self.local(output_file)) or {})
+        written = self.read_output_file(output_file) or {}
         final = {}
         for out_key, artifact in outputs.items():
             declared = executor_input["outputs"]["artifacts"][out_key]["artifacts"][0]
@@ -550,12 +566,36 @@ class EmulatedJob:
             output_parameters=written.get("parameterValues", {}), contexts=[self.run_context])
         return final
 
-    def local(self, uri: str) -> str:
-        return self.gcs.local_path(uri) if uri.startswith(local_gcs.GCS_SCHEME) else uri
+    def stray_gcs_files(self, since: float) -> List[str]:
+        """Files that appeared, since `since`, under `gs:` in the steps' working directory:
+        what `open("gs://b/x", "w")` or os.makedirs writes (a relative path `gs:/b/x`). Each
+        is named once, by the first step that ends after it appeared."""
+        root = os.path.join(self.layout.host_workdir(), "gs:")
+        found = []
+        for directory, _, names in os.walk(root):
+            for entry in names:
+                path = os.path.join(directory, entry)
+                try:
+                    fresh = os.lstat(path).st_mtime >= since - 1
+                except OSError:
+                    continue
+                if fresh and path not in self._stray_named:
+                    self._stray_named.add(path)
+                    found.append(os.path.relpath(path, self.layout.host_workdir()))
+        return sorted(found)
+
+    @staticmethod
+    def read_output_file(uri: str) -> Optional[Dict[str, Any]]:
+        """The step's ExecutorOutput (from Cloud Storage on Vertex, as its launcher reads it),
+        or None when it wrote none."""
+        if not uri.startswith(local_gcs.GCS_SCHEME):
+            return invocation.read_output_file(uri)
+        data = storage.read_uri(uri)
+        return None if data is None else json.loads(data)
 
     def step_view(self, value: Any) -> Any:
-        """What the step is handed: paths into the image mapped to the layout, then gs://
-        URIs to --gcs-dir."""
+        """What the step is handed: paths into the image mapped to the layout; gs:// URIs as
+        they are."""
         def image_paths(item):
             if isinstance(item, str):
                 return self.layout.host_path(item) if item.startswith("/") else item
@@ -564,7 +604,7 @@ class EmulatedJob:
             if isinstance(item, dict):
                 return {key: image_paths(part) for key, part in item.items()}
             return item
-        return self.gcs.to_local(image_paths(value))
+        return image_paths(value)
 
     def save_input(self, name: str, executor_input: Dict[str, Any]) -> None:
         with open(os.path.join(self.job_dir, "executor_inputs", f"{name}.json"), "w") as handle:
