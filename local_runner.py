@@ -23,7 +23,7 @@ from cli import exits
 from oxford_pet import download, sources
 from pipeline import flags, local_flags
 from pipeline.config import DEFAULT_WORK_DIR, PipelineConfig, WorkDir, check_output_dirs
-from storage import lock_file
+from storage import files, lock_file
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,11 +61,11 @@ def config_from_args(args: argparse.Namespace,
     work = WorkDir(os.path.abspath(args.work_dir))
     source = data_source(args)
     return PipelineConfig(
-        data_dir=os.path.abspath(data_dir or source.data_dir()),
+        data_dir=files.absolute(data_dir or source.data_dir()),
         data_source=source.pipeline_kind,
         max_quarantined_fraction=args.max_quarantined_fraction,
-        pipeline_root=os.path.abspath(args.pipeline_root or work.pipeline_root),
-        serving_dir=os.path.abspath(args.serving_dir or work.serving_dir),
+        pipeline_root=files.absolute(args.pipeline_root or work.pipeline_root),
+        serving_dir=files.absolute(args.serving_dir or work.serving_dir),
         pipeline_name=args.pipeline_name, model_name=args.model_name,
         span_pattern=args.span_pattern, **flags.training_settings(args),
         report_max_examples=args.report_max_examples, report_samples=args.report_samples,
@@ -78,6 +78,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:  # every value is checked before anything is downloaded or created
         source = data_source(args)
         config = config_from_args(args)
+        if files.is_remote(config.pipeline_root):
+            raise ValueError(f"--pipeline-root {config.pipeline_root}: a local run's pipeline "
+                             "root is a local directory (it holds the SQLite metadata store, "
+                             "the run lock and the logs); --data-dir and --serving-dir may be "
+                             "gs://")
         check_output_dirs(config)
         if args.wait_for_lock < 0:
             raise ValueError(f"--wait-for-lock must be 0 or more seconds, got "

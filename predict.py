@@ -21,6 +21,7 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 from cli import exits
+from storage import files
 from pipeline.config import PipelineConfig, WorkDir  # light: no TensorFlow
 
 DEFAULT_SERVING_DIR = WorkDir().serving_dir  # where local_runner.py pushes by default
@@ -64,8 +65,8 @@ def resolve_model(model: Optional[str], serving_dir: str, model_name: str) -> st
     """The SavedModel directory to use; NoModelError saying where it looked and what to do."""
     from serving.versions import existing_versions
 
-    path = os.path.abspath(model or os.path.join(serving_dir, model_name))
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+    path = files.absolute(model or os.path.join(serving_dir, model_name))
+    if files.isfile(os.path.join(path, "saved_model.pb")):
         return path
     versions = existing_versions(path)
     if versions:
@@ -79,17 +80,16 @@ def resolve_model(model: Optional[str], serving_dir: str, model_name: str) -> st
 
 
 def list_inputs(inputs: List[str]) -> List[str]:
-    """Files named, and every file under directories named, in a stable order."""
-    files = []
+    """Files named, and every file under directories named (hidden ones left out), in a
+    stable order; local paths or gs:// URIs."""
+    found = []
     for given in inputs:
-        if os.path.isdir(given):
-            for root, dirs, names in os.walk(given):
-                dirs.sort()
-                files.extend(os.path.join(root, name) for name in sorted(names)
-                             if not name.startswith("."))
+        if files.isdir(given):
+            found.extend(os.path.join(given, name) for name in files.files_under(given)
+                         if not os.path.basename(name).startswith("."))
         else:
-            files.append(given)  # a missing or unreadable file is reported when it is read
-    return files
+            found.append(given)  # a missing or unreadable file is reported when it is read
+    return found
 
 
 def read_image(path: str) -> Tuple[bytes, Any]:
@@ -97,8 +97,7 @@ def read_image(path: str) -> Tuple[bytes, Any]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = files.read_bytes(path)
     except OSError as error:
         raise ValueError(f"cannot read the file: {error.strerror or error}") from None
     try:
@@ -166,8 +165,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         model_dir = resolve_model(args.model, args.serving_dir, args.model_name)
-        files = list_inputs(args.inputs)
-        if not files:
+        paths = list_inputs(args.inputs)
+        if not paths:
             raise ValueError(f"no files in {', '.join(args.inputs)}")
         output_dir = os.path.abspath(args.output)
         os.makedirs(output_dir, exist_ok=True)
@@ -178,11 +177,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     with console.Session(console.new_log_path(output_dir, "predict"), verbose=args.verbose,
                          failure="predicting stopped"):
-        return predict_all(model_dir, files, output_dir)
+        return predict_all(model_dir, paths, output_dir)
     return exits.FAILED  # the session showed the error and the log's path
 
 
-def predict_all(model_dir: str, files: List[str], output_dir: str) -> int:
+def predict_all(model_dir: str, paths: List[str], output_dir: str) -> int:
     """Segments every file with the model; FAILED when any could not be used, else OK."""
     import tensorflow as tf
 
@@ -191,7 +190,7 @@ def predict_all(model_dir: str, files: List[str], output_dir: str) -> int:
     print(f"Model: {model_dir}", flush=True)
     serve = tf.saved_model.load(model_dir).signatures[features.SERVING_SIGNATURE]
     rows, taken = [], {}
-    for path in files:
+    for path in paths:
         row = {field: "" for field in SUMMARY_FIELDS}
         row["input"] = path
         try:

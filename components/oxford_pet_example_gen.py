@@ -23,7 +23,6 @@ an image fixed in place is ingested again on the next run. A TFDS directory's fi
 TFX's own: its record files are the input files.
 """
 
-import glob
 import hashlib
 import json
 import os
@@ -43,6 +42,7 @@ from tfx.utils import proto_utils
 
 from oxford_pet import layout, records
 from report import samples
+from storage import files
 from trainer import features
 
 REPORT_DIR = "ingest"
@@ -85,7 +85,7 @@ def dataset_dir(input_base: str, split: str, pattern: str) -> str:
     if os.path.normpath(pattern) != list_file and not pattern.endswith(os.sep + list_file):
         raise ValueError(f"input pattern {pattern!r} for split {split!r} must end with "
                          f"{list_file!r}: each span holds the dataset's layout")
-    return os.path.normpath(os.path.join(input_base, pattern[:-len(list_file)] or "."))
+    return files.normalized(os.path.join(input_base, pattern[:-len(list_file)] or "."))
 
 
 class _IngestListed(beam.DoFn):
@@ -418,13 +418,15 @@ class TfdsExecutor(Executor):
     """Reads a prepared TFDS `oxford_iiit_pet` version directory (input_base)."""
 
     def _inputs(self, pipeline, input_base: str, split: str, pattern: str):
-        files = os.path.join(input_base, pattern)
-        if not glob.glob(files):
-            raise FileNotFoundError(f"no TFDS records match {files}: prepare the dataset with "
-                                    "`tfds build oxford_iiit_pet` or choose another source")
-        print(f"[OxfordPetExampleGen] {split}: reading TFDS records {files}", flush=True)
+        records_pattern = os.path.join(input_base, pattern)
+        if not files.glob(records_pattern):
+            raise FileNotFoundError(f"no TFDS records match {records_pattern}: prepare the "
+                                    "dataset with `tfds build oxford_iiit_pet` or choose another "
+                                    "source")
+        print(f"[OxfordPetExampleGen] {split}: reading TFDS records {records_pattern}",
+              flush=True)
         elements = pipeline | f"Read[{split}]" >> beam.io.ReadFromTFRecord(
-            files, coder=beam.coders.BytesCoder())
+            records_pattern, coder=beam.coders.BytesCoder())
         return elements, [], _IngestTfds(input_base, split)
 
     def _repeated_names(self, pipeline, input_base: str, splits):

@@ -10,6 +10,7 @@ with the dataset's border ring around it. Deterministic for a seed: image i depe
 """
 
 import colorsys
+import io
 import os
 from typing import Callable, List, Optional, Tuple
 
@@ -17,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from oxford_pet import breeds, layout
+from storage import files
 
 
 def _smooth_noise(rng: np.random.Generator, height: int, width: int, cells: int) -> np.ndarray:
@@ -155,14 +157,18 @@ def make_demo_data(data_dir: str, count: int = 400, seed: int = 0, min_size: int
         raise ValueError(f"count must be at least 2 (one image per split), got {count}")
     if not 32 <= min_size <= max_size:
         raise ValueError(f"need 32 <= min_size <= max_size, got {min_size}, {max_size}")
-    os.makedirs(os.path.join(data_dir, layout.IMAGES_DIR), exist_ok=True)
-    os.makedirs(os.path.join(data_dir, layout.TRIMAPS_DIR), exist_ok=True)
+    files.makedirs(os.path.join(data_dir, layout.IMAGES_DIR))
+    files.makedirs(os.path.join(data_dir, layout.TRIMAPS_DIR))
     entries = plan(count)
     for done, (entry, _) in enumerate(entries, start=1):
         image, trimap = make_sample(seed, done - 1, breeds.BY_NAME[entry.name.rsplit("_", 1)[0]],
                                     min_size, max_size)
-        image.save(layout.image_path(data_dir, entry.name), "JPEG", quality=quality)
-        trimap.save(layout.trimap_path(data_dir, entry.name), "PNG")
+        for picture, path, kind, options in (
+                (image, layout.image_path(data_dir, entry.name), "JPEG", {"quality": quality}),
+                (trimap, layout.trimap_path(data_dir, entry.name), "PNG", {})):
+            encoded = io.BytesIO()
+            picture.save(encoded, kind, **options)
+            files.write_bytes(path, encoded.getvalue())
         if progress:
             progress(done, count)
     all_entries = [entry for entry, _ in entries]

@@ -20,6 +20,8 @@ import urllib.error
 import urllib.request
 from typing import Callable, Dict, NamedTuple, Optional
 
+from storage import files
+
 DEFAULT_BASE_URL = "https://thor.robots.ox.ac.uk/~vgg/data/pets/"
 CHUNK = 1 << 20
 EXTRACTED = "oxford-iiit-pet"  # fetch_official's data directory, under its cache directory
@@ -182,7 +184,7 @@ def extract(archive_path: str, target: str) -> None:
 
 
 def has_archives(directory: str, archives: Dict[str, Archive] = ARCHIVES) -> bool:
-    return all(os.path.isfile(os.path.join(directory, a.name)) for a in archives.values())
+    return all(files.isfile(os.path.join(directory, a.name)) for a in archives.values())
 
 
 def prepare_from_archives(archive_dir: str, data_dir: str,
@@ -191,6 +193,10 @@ def prepare_from_archives(archive_dir: str, data_dir: str,
 
     `data_dir` ends up as the official layout: `images/` and `annotations/`.
     """
+    if files.is_remote(archive_dir):
+        raise DownloadError(f"the archives in {archive_dir} are not extracted from there: copy "
+                            "them to a local directory and pass that as --data-dir, or extract "
+                            "them into the bucket and pass the extracted directory")
     for key, archive in archives.items():
         path = os.path.join(archive_dir, archive.name)
         if not os.path.isfile(path):

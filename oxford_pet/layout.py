@@ -13,14 +13,17 @@ New data arrives as numbered spans, each one the same layout in its own director
     ROOT/span-2/images/..., ROOT/span-2/annotations/...
 
 and ExampleGen reads the latest (PipelineConfig.span_pattern = SPAN_PATTERN, data_dir = ROOT).
+
+DIR may be a gs:// URI (on Vertex AI it is): every read goes through storage/files.py.
 """
 
 import codecs
-import glob
 import hashlib
 import os
 import re
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+from storage import files
 
 IMAGES_DIR = "images"
 ANNOTATIONS_DIR = "annotations"
@@ -92,8 +95,7 @@ def list_lines(path: str) -> Iterator[Tuple[int, Optional[str]]]:
     ends, spaces or tabs around fields and before '#'. A line that is not UTF-8 comes as
     (number, None), so the caller can say which line it was.
     """
-    with open(path, "rb") as handle:
-        data = handle.read()
+    data = files.read_bytes(path)
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     for number, raw in enumerate(data.splitlines(), start=1):
@@ -107,7 +109,7 @@ def list_lines(path: str) -> Iterator[Tuple[int, Optional[str]]]:
 
 
 def _require_list_file(path: str) -> None:
-    if not os.path.isfile(path):
+    if not files.isfile(path):
         raise FileNotFoundError(
             f"list file {path} not found: the data directory must hold the dataset's "
             f"'{ANNOTATIONS_DIR}/' folder (trainval.txt, test.txt) as the archives unpack it")
@@ -126,11 +128,8 @@ def read_list(path: str) -> List[ListEntry]:
 
 
 def write_list(path: str, entries: List[ListEntry], header: str = "") -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(header)
-        for entry in entries:
-            handle.write(entry.to_line() + "\n")
+    files.makedirs(os.path.dirname(path))
+    files.write_text(path, header + "".join(entry.to_line() + "\n" for entry in entries))
 
 
 class Quarantined(NamedTuple):
@@ -157,14 +156,13 @@ class SplitPlan(NamedTuple):
 
 
 def _names_in(path: str) -> set:
-    if not os.path.isfile(path):
+    if not files.isfile(path):
         return set()
     return {line.split()[0] for _, line in list_lines(path) if line is not None}
 
 
 def _count_blank_lines(path: str) -> int:
-    with open(path, "rb") as handle:
-        return sum(1 for raw in handle.read().splitlines() if not raw.strip())
+    return sum(1 for raw in files.read_bytes(path).splitlines() if not raw.strip())
 
 
 def plan_split(data_dir: str, split: str) -> SplitPlan:
@@ -211,12 +209,12 @@ def check_dataset(data_dir: str, span_pattern: Optional[str] = None) -> None:
     with at least one sample listed per split (with `span_pattern`: unless its latest span
     does). Cheap (reads the list files only): runs before any component, so an empty or wrong
     directory fails in a second, not after TFX starts."""
-    if not os.path.isdir(data_dir):
+    if not files.isdir(data_dir):
         raise ValueError(f"data directory {data_dir} does not exist: pass --data-dir with a "
                          "directory in the Oxford-IIIT Pet layout, or --demo")
     if span_pattern:
         _, data_dir = latest_span(data_dir, span_pattern)
-    if not os.path.isdir(os.path.join(data_dir, IMAGES_DIR)):
+    if not files.isdir(os.path.join(data_dir, IMAGES_DIR)):
         raise ValueError(f"data directory {data_dir} has no '{IMAGES_DIR}/' folder: it is not "
                          "the Oxford-IIIT Pet layout (images/, annotations/trimaps/, "
                          "annotations/trainval.txt, test.txt)")
@@ -254,9 +252,9 @@ def latest_span(root: str, pattern: str = SPAN_PATTERN) -> Tuple[int, str]:
     for split, list_file in SPLIT_LISTS.items():
         wildcard = re.sub(r"\{(SPAN|VERSION)(:\d+)?\}", "*", pattern)
         best = None
-        for directory in glob.glob(os.path.join(glob.escape(root), wildcard)):
-            match = regex.match(os.path.relpath(directory, root))
-            if match and os.path.isfile(os.path.join(directory, list_file)):
+        for directory in files.glob(os.path.join(_glob_escape(root), wildcard)):
+            match = regex.match(directory[len(root.rstrip("/")) + 1:])
+            if match and files.isfile(os.path.join(directory, list_file)):
                 key = (int(match.group("span")),
                        int(match.groupdict().get("version") or 0), directory)
                 best = key if best is None or key > best else best
@@ -276,6 +274,11 @@ def latest_span(root: str, pattern: str = SPAN_PATTERN) -> Tuple[int, str]:
     return span, directory
 
 
+def _glob_escape(path: str) -> str:
+    """glob.escape for any filesystem: the metacharacters in brackets (a URI's scheme kept)."""
+    return re.sub(r"([*?[])", r"[\1]", path)
+
+
 def listed_files_fingerprint(data_dir: str, split: str) -> str:
     """One line that changes when any image or trimap listed for `split` changes: their count,
     total size and a digest of every (name, size, modification time in ns); absent files
@@ -284,18 +287,18 @@ def listed_files_fingerprint(data_dir: str, split: str) -> str:
     measurement).
     """
     digest = hashlib.sha256()
-    files = total = missing = 0
-    for entry in plan_split(data_dir, split).entries:
-        for kind, path in (("image", image_path(data_dir, entry.name)),
-                           ("trimap", trimap_path(data_dir, entry.name))):
-            files += 1
-            try:
-                status = os.stat(path)
-                stamp = f"{status.st_size}\0{status.st_mtime_ns}"
-                total += status.st_size
-            except OSError:
-                missing += 1
-                stamp = "missing"
-            digest.update(f"{entry.name}\0{kind}\0{stamp}\n".encode("utf-8", "replace"))
-    return (f"split:{split},listed_files:{files},missing:{missing},total_bytes:{total},"
+    total = missing = 0
+    listed = [(entry.name, kind, path) for entry in plan_split(data_dir, split).entries
+              for kind, path in (("image", image_path(data_dir, entry.name)),
+                                 ("trimap", trimap_path(data_dir, entry.name)))]
+    stats = files.stats([path for _, _, path in listed])
+    for name, kind, path in listed:
+        if stats[path] is None:
+            missing += 1
+            stamp = "missing"
+        else:
+            stamp = f"{stats[path][0]}\0{stats[path][1]}"
+            total += stats[path][0]
+        digest.update(f"{name}\0{kind}\0{stamp}\n".encode("utf-8", "replace"))
+    return (f"split:{split},listed_files:{len(listed)},missing:{missing},total_bytes:{total},"
             f"sha256:{digest.hexdigest()[:32]}")

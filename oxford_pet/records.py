@@ -34,6 +34,7 @@ import tensorflow as tf
 from PIL import Image, ImageOps
 
 from oxford_pet import breeds, layout
+from storage import files
 from trainer import features, preprocessing
 
 # Samples TFDS re-encodes: PNG/RGBA data named .jpg, or "Corrupt JPEG data" in libjpeg.
@@ -70,18 +71,20 @@ def _int_feature(value: int) -> tf.train.Feature:
 
 
 def _read(path: str, what: str) -> bytes:
-    if os.path.isdir(path):
-        raise BadSampleError(f"{what} {path} is a directory, not a file")
-    if not os.path.isfile(path):
+    """The file's bytes, read first and diagnosed only when that fails (on gs:// each check is a
+    request: a sample that reads costs one)."""
+    try:
+        return files.read_bytes(path)
+    except (FileNotFoundError, IsADirectoryError):
+        if files.isdir(path):
+            raise BadSampleError(f"{what} {path} is a directory, not a file") from None
         others = _same_name_files(path)
         hint = (f" (found {', '.join(others)}: the layout names it "
                 f"{os.path.basename(path)})") if others else ""
-        raise BadSampleError(f"{what} {path} is missing{hint}")
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        raise BadSampleError(f"{what} {path} is missing{hint}") from None
     except OSError as error:
-        raise BadSampleError(f"{what} {path} cannot be read: {error.strerror}") from None
+        raise BadSampleError(f"{what} {path} cannot be read: {error.strerror or error}") \
+            from None
 
 
 def _same_name_files(path: str) -> List[str]:
@@ -89,7 +92,7 @@ def _same_name_files(path: str) -> List[str]:
     folder, base = os.path.split(path)
     stem = os.path.splitext(base)[0].lower()
     try:
-        return sorted(name for name in os.listdir(folder)
+        return sorted(name for name in files.names(folder)
                       if os.path.splitext(name)[0].lower() == stem and name != base)[:3]
     except OSError:
         return []

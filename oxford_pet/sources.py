@@ -12,11 +12,11 @@ writing anything; `prepare()` makes it so.
 """
 
 import dataclasses
-import glob
 import os
 from typing import Optional
 
 from oxford_pet import download, layout
+from storage import files
 
 DOWNLOAD, DIR, DEMO, TFDS = "download", "dir", "demo", "tfds"
 DEMO_COUNT = 400
@@ -39,8 +39,8 @@ class DataSource:
 
     def holds_archives(self) -> bool:
         """A DIR holding the two archives rather than what they unpack to."""
-        return (self.kind == DIR and os.path.isdir(self.path) and download.has_archives(self.path)
-                and not os.path.isdir(os.path.join(self.path, "annotations")))
+        return (self.kind == DIR and files.isdir(self.path) and download.has_archives(self.path)
+                and not files.isdir(os.path.join(self.path, layout.ANNOTATIONS_DIR)))
 
     def data_dir(self) -> str:
         """The directory the pipeline will read once `prepare()` ran (TFDS: ValueError when
@@ -49,7 +49,7 @@ class DataSource:
             return find_tfds_dataset(self.path)
         if self.kind == DOWNLOAD or self.holds_archives():
             return os.path.join(os.path.abspath(self.download_dir), download.EXTRACTED)
-        return os.path.abspath(self.path)
+        return files.absolute(self.path)
 
     def check(self) -> None:
         """ValueError for a source that is missing or empty, where that shows without
@@ -57,7 +57,7 @@ class DataSource:
         if self.kind == TFDS:
             find_tfds_dataset(self.path)
         elif self.kind == DIR and not download.has_archives(self.path):
-            layout.check_dataset(os.path.abspath(self.path), self.span_pattern)
+            layout.check_dataset(files.absolute(self.path), self.span_pattern)
 
     def prepare(self) -> str:
         """Makes the data available on disk and checks its layout; returns `data_dir()`.
@@ -73,7 +73,7 @@ class DataSource:
             download.fetch_official(os.path.abspath(self.download_dir), self.base_url,
                                     download.ProgressLine())
         elif self.holds_archives():
-            download.prepare_from_archives(os.path.abspath(self.path), data_dir)
+            download.prepare_from_archives(files.absolute(self.path), data_dir)
         if self.pipeline_kind == "dir":
             layout.check_dataset(data_dir, self.span_pattern)
         return data_dir
@@ -96,7 +96,7 @@ def ensure_demo_data(data_dir: str, count: int) -> None:
 
 def find_tfds_dataset(tfds_data_dir: str) -> str:
     """The newest prepared oxford_iiit_pet 4.x.y directory under a TFDS data directory."""
-    versions = sorted(glob.glob(os.path.join(tfds_data_dir, "oxford_iiit_pet", "4.*")),
+    versions = sorted(files.glob(os.path.join(tfds_data_dir, "oxford_iiit_pet", "4.*")),
                       key=lambda path: [int(p) for p in os.path.basename(path).split(".")
                                         if p.isdigit()])
     if not versions:

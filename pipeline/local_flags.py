@@ -16,10 +16,10 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group(
         "data (default: download the official Oxford-IIIT Pet archives, verify, extract)")
     source = data.add_mutually_exclusive_group()
-    source.add_argument("--data-dir", help="the dataset as you have it: a directory as the "
-                        "archives unpack it (images/, annotations/trimaps/, "
-                        "annotations/trainval.txt, test.txt), or one holding images.tar.gz and "
-                        "annotations.tar.gz")
+    source.add_argument("--data-dir", help="the dataset as you have it: a directory (or gs:// "
+                        "URI) as the archives unpack it (images/, annotations/trimaps/, "
+                        "annotations/trainval.txt, test.txt), or a local one holding "
+                        "images.tar.gz and annotations.tar.gz")
     source.add_argument("--demo", action="store_true",
                         help="use generated demo data in the real layout, written to "
                              "<work-dir>/demo-data on first use (no network needed)")
@@ -48,10 +48,12 @@ def add_output_flags(parser: argparse.ArgumentParser, default_work_dir: str) -> 
     paths = parser.add_argument_group("where results go")
     paths.add_argument("--work-dir", default=default_work_dir,
                        help="default parent of the pipeline root, serving dir and demo data")
-    paths.add_argument("--pipeline-root", help=f"artifacts and {METADATA_FILE} "
-                       "(default: <work-dir>/pipeline_root)")
+    paths.add_argument("--pipeline-root", help=f"artifacts and {METADATA_FILE}, a local "
+                       "directory (it holds the SQLite metadata store, the run lock and the "
+                       "logs) (default: <work-dir>/pipeline_root)")
     paths.add_argument("--serving-dir", help="pushed models go to "
-                       "<serving-dir>/<model-name>/<version>/ (default: <work-dir>/serving)")
+                       "<serving-dir>/<model-name>/<version>/, a directory or gs:// URI "
+                       "(default: <work-dir>/serving)")
     paths.add_argument("--model-name", default=_DEFAULTS["model_name"].default,
                        help="the model's directory under the serving dir")
     paths.add_argument("--pipeline-name", default=_DEFAULTS["pipeline_name"].default,

@@ -9,6 +9,7 @@ from pipeline import node_ids, run_summary
 from pipeline.config import METADATA_FILE
 from report.facts import RunArtifacts
 from runs import metadata
+from storage import files
 
 
 def from_summary(summary: run_summary.RunSummary, pipeline_name: str) -> RunArtifacts:
@@ -52,12 +53,13 @@ def from_pipeline_root(pipeline_root: str, pipeline_name: str,
 
 def from_evaluation_dir(evaluation_dir: str, pipeline_name: str) -> RunArtifacts:
     """An Evaluator output directory; the rest of its run comes from the metadata store three
-    levels up (<root>/Evaluator/evaluation/<id>) when there is one."""
-    evaluation_dir = os.path.abspath(evaluation_dir)
-    if not os.path.isdir(evaluation_dir):
+    levels up (<root>/Evaluator/evaluation/<id>) when there is one (a local run's; a gs://
+    directory of a Vertex run stands alone)."""
+    evaluation_dir = files.absolute(evaluation_dir)
+    if not files.isdir(evaluation_dir):
         raise ValueError(f"evaluation directory {evaluation_dir} does not exist")
     metadata_path = os.path.join(evaluation_dir, "..", "..", "..", METADATA_FILE)
-    if os.path.isfile(metadata_path):
+    if not files.is_remote(evaluation_dir) and os.path.isfile(metadata_path):
         store = metadata.open_store(metadata_path)
         for run_id in reversed(metadata.run_ids(store, pipeline_name)):
             summary = run_summary.summarize(metadata_path, pipeline_name, run_id)

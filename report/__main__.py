@@ -11,6 +11,8 @@ import os
 import sys
 from typing import List, Optional
 
+from storage import files
+
 
 def build_parser() -> argparse.ArgumentParser:
     from cli import exits
@@ -60,8 +62,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("error: --max-examples and --samples must be 0 or more", file=sys.stderr)
         return exits.BAD_INPUT
 
-    output = os.path.abspath(args.output)
-    with console.Session(console.new_log_path(output, "report"), verbose=args.verbose,
+    output = files.absolute(args.output)  # may be gs://; the log stays local
+    log_parent = os.getcwd() if files.is_remote(output) else output
+    with console.Session(console.new_log_path(log_parent, "report"), verbose=args.verbose,
                          failure="the report stopped"):
         return build_report(args, output)
     return exits.FAILED  # the session showed the error and the log's path

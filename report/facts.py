@@ -20,6 +20,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from runs import evaluation
+from storage import files
 from runs.evaluation import BASELINE, CANDIDATE, DIFF, OVERALL
 from trainer import features
 
@@ -113,11 +114,8 @@ def push_facts(pushed: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
 def read_history(model_run_uri: Optional[str]) -> Optional[Dict[str, List[float]]]:
     if not model_run_uri:
         return None
-    path = os.path.join(model_run_uri, features.TRAINING_HISTORY_FILE)
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    text = files.read_text(os.path.join(model_run_uri, features.TRAINING_HISTORY_FILE))
+    return None if text is None else json.loads(text)
 
 
 def serving_model_dir(model_uri: Optional[str]) -> Optional[str]:
@@ -144,7 +142,7 @@ def gather(run: RunArtifacts, max_examples: int = 256, samples_per_group: int = 
     eval_run = evaluation.eval_run(run.evaluation_uri)
     model_dir = serving_model_dir(run.model_uri) or (
         eval_run["model_locations"].get(CANDIDATE) or eval_run["model_locations"].get(""))
-    model_info = read_model_info(model_dir) if model_dir and os.path.isdir(model_dir) else {}
+    model_info = read_model_info(model_dir) if model_dir and files.isdir(model_dir) else {}
     parts = {"history": read_history(run.model_run_uri),
              "data": data_facts(run.examples, run.examples_uri), "push": push_facts(run.pushed),
              "samples": samples.collect(model_dir, run.examples_uri, max_examples,

@@ -7,13 +7,13 @@ as a serving client would get it. The best and worst examples by pixel accuracy 
 report as input, true mask, predicted mask and overlay (the TF tutorial's `display()`).
 """
 
-import glob
 import os
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from report import images
+from storage import files as storage
 from trainer import features
 
 BATCH_SIZE = 16
@@ -21,7 +21,7 @@ BATCH_SIZE = 16
 
 def eval_files(examples_uri: str, split: str = "eval") -> List[str]:
     """The gzipped TFRecord files of one split of an Examples artifact."""
-    files = sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
+    files = storage.glob(os.path.join(examples_uri, f"Split-{split}", "*"))
     if not files:
         raise FileNotFoundError(f"no examples of split '{split}' under {examples_uri}")
     return files
@@ -112,7 +112,7 @@ def sample_grid(scored: Dict[str, Any], per_group: int) -> Dict[str, Any]:
 def collect(model_dir: Optional[str], examples_uri: Optional[str], max_examples: int,
             per_group: int) -> Dict[str, Any]:
     """The report's sample section, or {"error": why} when it cannot be made."""
-    if not model_dir or not os.path.isdir(model_dir):
+    if not model_dir or not storage.isdir(model_dir):
         return {"error": f"no candidate SavedModel found (looked for {model_dir})"}
     if not examples_uri:
         return {"error": "the eval examples are not known"}

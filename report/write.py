@@ -1,23 +1,26 @@
-"""Writes a report directory: report.html, report.md and facts.json (the gathered facts)."""
+"""Writes a report directory: report.html, report.md and facts.json (the gathered facts).
+
+The directory is the report artifact's URI, gs:// on Vertex AI: written through storage/files.py.
+"""
 
 import json
 import os
 from typing import Any, Dict
 
 from report import render_html, render_markdown
+from storage import files
 
 HTML_FILE, MARKDOWN_FILE, FACTS_FILE = "report.html", "report.md", "facts.json"
 
 
 def write_report(facts: Dict[str, Any], output_dir: str) -> Dict[str, str]:
     """Writes the three files into `output_dir` (created); returns their paths."""
-    os.makedirs(output_dir, exist_ok=True)
+    files.makedirs(output_dir)
     paths = {name: os.path.join(output_dir, name)
              for name in (HTML_FILE, MARKDOWN_FILE, FACTS_FILE)}
     contents = {HTML_FILE: render_html.render(facts),
                 MARKDOWN_FILE: render_markdown.render(facts, HTML_FILE),
                 FACTS_FILE: json.dumps(facts, indent=1, sort_keys=True)}
     for name, text in contents.items():
-        with open(paths[name], "w", encoding="utf-8") as handle:
-            handle.write(text)
+        files.write_text(paths[name], text)
     return paths

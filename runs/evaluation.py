@@ -10,6 +10,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from oxford_pet import breeds
+from storage import files
 from trainer import features
 
 CANDIDATE, BASELINE, DIFF = "candidate", "baseline", "diff"
@@ -116,11 +117,10 @@ def eval_run(evaluation_uri: str) -> Dict[str, Any]:
     from google.protobuf import json_format
     from tensorflow_model_analysis.proto import config_pb2
 
-    path = os.path.join(evaluation_uri, "eval_config.json")
-    if not os.path.isfile(path):
+    text = files.read_text(os.path.join(evaluation_uri, "eval_config.json"))
+    if text is None:
         return {"thresholds": [], "model_locations": {}}
-    with open(path, encoding="utf-8") as handle:
-        recorded = json.load(handle)
+    recorded = json.loads(text)
     config = json_format.ParseDict(recorded.get("evalConfig", {}), config_pb2.EvalConfig(),
                                    ignore_unknown_fields=True)
     return {"thresholds": thresholds(config),

@@ -1,8 +1,14 @@
-"""One interface to files on a local disk and in an object store: `files.at(path)`.
+"""One door to files on a local disk and in an object store: `files.at(path)`, and the
+module-level shortcuts (`files.read_bytes(path)`, `files.isfile(path)`, `files.glob(pattern)`...).
 
-A plain path gets LocalFiles; a path with a scheme (`gs://...`, anything `<scheme>://`) gets
-GFiles, which goes through `tf.io.gfile` and imports TensorFlow only then: local callers (the
-pusher, the runner, operators' scripts) never import it.
+Every user-given path and every artifact URI may be gs:// (on Vertex AI, always), and code that
+reads or writes one with `open`, `os.path`, `glob` or `os.listdir` does not fail there: it looks
+for a local relative path `gs:/bucket/...` and finds nothing, or writes a folder lost with the
+container. So the project reads and writes them only here. A plain path gets LocalFiles; a path
+with a scheme (`gs://...`, anything `<scheme>://`) gets GFiles, which goes through `tf.io.gfile`
+(TensorFlow's own Cloud Storage client) and imports TensorFlow only then: local callers (the
+pusher, the runner, operators' scripts) never import it. Paths are strings; `absolute` and
+`normalized` keep a URI's `//`, which os.path.abspath and normpath would collapse.
 
 What only a local filesystem gives, and its users rely on (serving/push.py says what it does
 without them):
@@ -16,10 +22,12 @@ without them):
 import contextlib
 import ctypes
 import errno
+import glob as local_glob
 import os
+import posixpath
 import re
 import shutil
-from typing import Iterator, List, Optional, Sequence
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from storage import lock_file
 
@@ -29,6 +37,25 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 def is_remote(path: str) -> bool:
     """True for `<scheme>://...` paths (gs://, s3://, ram://...), which need tf.io.gfile."""
     return bool(_SCHEME.match(path))
+
+
+def absolute(path: str) -> str:
+    """A local path made absolute; a URI as it is (os.path.abspath would make `gs://b/x`
+    `<cwd>/gs:/b/x`)."""
+    return path if is_remote(path) else os.path.abspath(path)
+
+
+def normalized(path: str) -> str:
+    """os.path.normpath that keeps a URI's scheme and `//` (`gs://b/x/./y/..` -> `gs://b/x`)."""
+    match = _SCHEME.match(path)
+    if not match:
+        return os.path.normpath(path)
+    rest = posixpath.normpath(path[match.end():])
+    return match.group(0) + ("" if rest == "." else rest)
+
+
+# (size in bytes, modification time in ns) of a file
+Stat = Tuple[int, int]
 
 
 class LocalFiles:
@@ -58,15 +85,46 @@ class LocalFiles:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
 
+    def read_bytes(self, path: str) -> bytes:
+        """The file's bytes (FileNotFoundError, IsADirectoryError, OSError as the OS says)."""
+        with open(path, "rb") as handle:
+            return handle.read()
+
     def write_text(self, path: str, text: str) -> None:
         """Writes and fsyncs, so a directory renamed into place afterwards holds it whole."""
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        self.write_bytes(path, text.encode("utf-8"), sync=True)
+
+    def write_bytes(self, path: str, data: bytes, sync: bool = False) -> None:
+        """Writes `data`; with `sync`, fsyncs too (a file per image does without it)."""
+        with open(path, "wb") as handle:
+            handle.write(data)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+
+    def glob(self, pattern: str) -> List[str]:
+        return sorted(local_glob.glob(pattern))
+
+    def stats(self, paths: Iterable[str]) -> Dict[str, Optional[Stat]]:
+        """{path: (size, mtime ns), or None when there is no such file}."""
+        found = {}
+        for path in paths:
+            try:
+                status = os.stat(path)
+                found[path] = (status.st_size, status.st_mtime_ns)
+            except OSError:
+                found[path] = None
+        return found
 
     def remove(self, path: str) -> None:
         os.remove(path)
+
+    def files_under(self, root: str) -> Iterator[str]:
+        """Every file under a directory, relative to it, directories in sorted order."""
+        for directory, subdirs, names in os.walk(root):
+            subdirs.sort()
+            for name in sorted(names):
+                yield os.path.relpath(os.path.join(directory, name), root)
 
     def rmtree(self, path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
@@ -109,6 +167,7 @@ class GFiles:
         import tensorflow as tf  # only here: local paths never import TensorFlow
 
         self._gfile = tf.io.gfile
+        self._not_found = tf.errors.NotFoundError
         self.already_exists = tf.errors.AlreadyExistsError  # a copy that would overwrite
 
     def names(self, directory: str) -> List[str]:
@@ -118,7 +177,11 @@ class GFiles:
         versions list descendants `name/file`): only the first path component counts, as TF
         Serving does.
         """
-        return sorted({name.split("/", 1)[0] for name in self._gfile.listdir(directory)} - {""})
+        try:
+            listed = self._gfile.listdir(directory)
+        except self._not_found:
+            raise FileNotFoundError(errno.ENOENT, "no such directory", directory) from None
+        return sorted({name.split("/", 1)[0] for name in listed} - {""})
 
     def isdir(self, path: str) -> bool:
         return self._gfile.isdir(path)
@@ -138,11 +201,50 @@ class GFiles:
         with self._gfile.GFile(path, "r") as handle:
             return handle.read()
 
+    def read_bytes(self, path: str) -> bytes:
+        """The object's bytes; FileNotFoundError when there is none (a "directory" too)."""
+        try:
+            with self._gfile.GFile(path, "rb") as handle:
+                return handle.read()
+        except self._not_found:
+            raise FileNotFoundError(errno.ENOENT, "no such file", path) from None
+
     def write_text(self, path: str, text: str) -> None:
-        if self._gfile.exists(path):  # some filesystems (ram://) do not truncate on a "w" open
+        self.write_bytes(path, text.encode("utf-8"))
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        if path.startswith("ram://") and self._gfile.exists(path):  # ram:// does not truncate
             self._gfile.remove(path)
-        with self._gfile.GFile(path, "w") as handle:
-            handle.write(text)
+        with self._gfile.GFile(path, "wb") as handle:
+            handle.write(data)
+
+    def glob(self, pattern: str) -> List[str]:
+        return sorted(self._gfile.glob(pattern))
+
+    def stats(self, paths: Iterable[str]) -> Dict[str, Optional[Stat]]:
+        """{path: (size, mtime ns), or None when there is no such object}. On gs://, one
+        listing per directory (Beam's GCS IO, 1,000 objects a request) rather than one request
+        per file: fingerprinting 7,349 samples is 15 requests, not 14,698."""
+        paths = list(paths)
+        found: Dict[str, Optional[Stat]] = {path: None for path in paths}
+        listed = [path for path in paths if path.startswith("gs://")]
+        if listed:
+            from apache_beam.io.filesystems import FileSystems
+
+            directories = sorted({posixpath.dirname(path) for path in listed})
+            for result in FileSystems.match([directory + "/*" for directory in directories]):
+                for item in result.metadata_list:
+                    if item.path in found:
+                        found[item.path] = (item.size_in_bytes,
+                                            int(item.last_updated_in_seconds * 1e9))
+        for path in paths:
+            if not path.startswith("gs://"):
+                try:
+                    status = self._gfile.stat(path)
+                    found[path] = (status.length, status.mtime_nsec)
+                except self._not_found:
+                    pass
+        return found
 
     def remove(self, path: str) -> None:
         self._gfile.remove(path)
@@ -176,6 +278,59 @@ class GFiles:
 def at(path: str):
     """The files interface for `path`: GFiles for `<scheme>://`, else LocalFiles."""
     return GFiles() if is_remote(path) else LocalFiles()
+
+
+# Shortcuts: the interface `path` needs, called on it.
+def isfile(path: str) -> bool:
+    return at(path).isfile(path)
+
+
+def isdir(path: str) -> bool:
+    return at(path).isdir(path)
+
+
+def exists(path: str) -> bool:
+    return at(path).exists(path)
+
+
+def read_bytes(path: str) -> bytes:
+    return at(path).read_bytes(path)
+
+
+def read_text(path: str) -> Optional[str]:
+    """The file's UTF-8 text, or None when there is no such file."""
+    return at(path).read_text(path)
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    at(path).write_bytes(path, data)
+
+
+def write_text(path: str, text: str) -> None:
+    at(path).write_text(path, text)
+
+
+def makedirs(path: str) -> None:
+    at(path).makedirs(path)
+
+
+def names(directory: str) -> List[str]:
+    return at(directory).names(directory)
+
+
+def files_under(directory: str) -> List[str]:
+    """Every file under a directory, relative to it, in a stable order."""
+    return list(at(directory).files_under(directory))
+
+
+def glob(pattern: str) -> List[str]:
+    """Paths matching a glob pattern, sorted (`*` does not cross `/`)."""
+    return at(pattern).glob(pattern)
+
+
+def stats(paths: Sequence[str]) -> Dict[str, Optional[Stat]]:
+    """{path: (size, mtime ns) or None}; the paths share one filesystem (the first's)."""
+    return at(paths[0]).stats(paths) if paths else {}
 
 
 def copy_tree(source: str, target: str) -> None:
