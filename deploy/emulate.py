@@ -140,7 +140,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return exits.BAD_INPUT
     with runner.session(args.gcs_dir, [runner.python_environment(options.python), sys.prefix],
-                        say=job.say, project_number=args.project_number):
+                        say=job.say, project_number=args.project_number,
+                        log_dir=os.path.join(job.state_root, run.STATE_DIR, "storage",
+                                             job.job_id)):
         return job.run()
 
 

@@ -11,8 +11,9 @@ KFP cron expressions have six fields, seconds first. Authentication is the clust
 service account, or kfp.Client's own discovery of credentials): no token is a flag here.
 
 Open-source KFP v2 cannot run what TFX 1.16 compiles for this pipeline (README, "Plain Kubeflow
-Pipelines"; deploy/emulator/kfp.py cites the KFP sources): the API server refuses its resolver
-tasks ("resolver executors not implemented") and the driver its parameters. Both commands check
+Pipelines"; deploy/emulator/kfp.py cites the KFP sources): the API server's compiler refuses its
+resolver tasks ("non-container and non-importer executor not implemented") and the driver its
+parameters. Both commands check
 the package first and stop with those reasons rather than send a run that cannot start; they
 still send packages KFP can run.
 """

@@ -1,10 +1,12 @@
-"""A local directory standing for Cloud Storage: `gs://BUCKET/PATH` is `DIR/BUCKET/PATH`.
+"""A local directory standing for Cloud Storage at compile time: `gs://BUCKET/PATH` is
+`DIR/BUCKET/PATH`.
 
-Used by `kubeflow_v2_runner.py --gcs-dir DIR` (the user-module wheel TFX uploads to
-`<pipeline-root>/_wheels/` is written under DIR; the compiled JSON keeps its gs:// paths) and
-by the Vertex AI emulator (`python -m deploy.emulate --gcs-dir DIR`), which maps the gs://
-paths it hands to steps. Bucket names cannot start with a dot, so DIR/.vertex-emulator (the
-emulator's own state) never collides with a bucket.
+Used by `kubeflow_v2_runner.py --gcs-dir DIR`: the user-module wheel TFX uploads to
+`<pipeline-root>/_wheels/` is written under DIR (the compiled JSON keeps its gs:// paths).
+The Vertex AI emulator (`python -m deploy.emulate --gcs-dir DIR`) seeds its emulated Cloud
+Storage from the same directory and writes the buckets back there (deploy/storage_emulator):
+steps see gs:// URIs, never these paths. Bucket names cannot start with a dot, so
+DIR/.vertex-emulator (the emulator's own state) never collides with a bucket.
 """
 
 import contextlib

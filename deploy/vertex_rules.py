@@ -27,31 +27,53 @@ def schema_title_problem(title: str) -> Optional[str]:
             f"following regex: {SCHEMA_TITLE.pattern} (got {title!r})")
 
 
-# Accelerators per machine family (Compute Engine, "GPU machine types" and "About GPUs",
-# cloud.google.com/compute/docs/gpus; Vertex AI custom training takes the same pairings,
-# cloud.google.com/vertex-ai/docs/training/configure-compute): the accelerator-optimized A2, A3
-# and G2 machine types come with a fixed number of one GPU model attached, NVIDIA L4 only on
-# G2; the other GPU models attach to N1 machine types (not the shared-core f1-micro and
-# g1-small); no other machine series takes GPUs.
+# Accelerator types: aiplatform 1.165's `AcceleratorType` enum (google/cloud/aiplatform_v1/
+# types/accelerator_type.py; tests/test_vertex_emulation.py checks this list against it). A
+# request naming anything else fails in the client before it reaches Vertex.
+ACCELERATOR_TYPES = (
+    "NVIDIA_TESLA_K80", "NVIDIA_TESLA_P100", "NVIDIA_TESLA_V100", "NVIDIA_TESLA_P4",
+    "NVIDIA_TESLA_T4", "NVIDIA_TESLA_A100", "NVIDIA_A100_80GB", "NVIDIA_L4", "NVIDIA_H100_80GB",
+    "NVIDIA_H100_MEGA_80GB", "NVIDIA_H200_141GB", "NVIDIA_B200", "NVIDIA_GB200",
+    "NVIDIA_RTX_PRO_6000", "TPU_V2", "TPU_V3", "TPU_V4_POD", "TPU_V5_LITEPOD")
+
+# Machine types that come with their accelerators (Compute Engine "GPU machine types",
+# cloud.google.com/compute/docs/gpus, and Vertex AI "Configure compute resources for custom
+# training", cloud.google.com/vertex-ai/docs/training/configure-compute): the accelerator-
+# optimized A2, A3, A4, A4X, G2 and G4 types carry a fixed number of one GPU model; TPU VMs
+# likewise (v2/v3 as `cloud-tpu` with 8 cores, v4 as ct4p, v5e as ct5lp). NVIDIA L4 only on
+# G2, RTX PRO 6000 only on G4; no other machine series but N1 takes accelerators.
 FIXED_GPUS: Dict[str, Tuple[str, int]] = {
     **{f"g2-standard-{cpus}": ("NVIDIA_L4", gpus) for cpus, gpus in (
         (4, 1), (8, 1), (12, 1), (16, 1), (24, 2), (32, 1), (48, 4), (96, 8))},
+    **{f"g4-standard-{cpus}": ("NVIDIA_RTX_PRO_6000", gpus) for cpus, gpus in (
+        (48, 1), (96, 2), (192, 4), (384, 8))},
     **{f"a2-highgpu-{n}g": ("NVIDIA_TESLA_A100", n) for n in (1, 2, 4, 8)},
     "a2-megagpu-16g": ("NVIDIA_TESLA_A100", 16),
     **{f"a2-ultragpu-{n}g": ("NVIDIA_A100_80GB", n) for n in (1, 2, 4, 8)},
     **{f"a3-highgpu-{n}g": ("NVIDIA_H100_80GB", n) for n in (1, 2, 4, 8)},
     "a3-megagpu-8g": ("NVIDIA_H100_MEGA_80GB", 8),
     "a3-ultragpu-8g": ("NVIDIA_H200_141GB", 8),
+    "a4-highgpu-8g": ("NVIDIA_B200", 8),
+    "a4x-highgpu-4g": ("NVIDIA_GB200", 4),
+    "ct4p-hightpu-4t": ("TPU_V4_POD", 4),
+    **{f"ct5lp-hightpu-{n}t": ("TPU_V5_LITEPOD", n) for n in (1, 4, 8)},
 }
-# GPU model -> counts an N1 machine takes (Compute Engine's N1 GPU table; the vCPU and memory
-# limits per count are not checked here).
-N1_GPUS: Dict[str, Tuple[int, ...]] = {
-    "NVIDIA_TESLA_T4": (1, 2, 4),
-    "NVIDIA_TESLA_P4": (1, 2, 4),
-    "NVIDIA_TESLA_P100": (1, 2, 4),
-    "NVIDIA_TESLA_V100": (1, 2, 4, 8),
+# `cloud-tpu` takes either TPU v2 or v3, 8 cores (Vertex's configure-compute page).
+CLOUD_TPU = ("cloud-tpu", ("TPU_V2", "TPU_V3"), 8)
+# GPU model -> {count on an N1 machine: (most vCPUs, most memory in GB)} (Compute Engine's N1
+# GPU table, cloud.google.com/compute/docs/gpus; the same figures as SkyPilot's GCP catalog,
+# sky/clouds/service_catalog/gcp_catalog.py). P100 x4 allows 96 vCPUs in most zones, 64 in
+# us-east1-c, europe-west1-b and -d: the emulator takes the larger (zones are not modelled).
+# K80 is past its end of support (2024) and refused.
+N1_GPUS: Dict[str, Dict[int, Tuple[int, int]]] = {
+    "NVIDIA_TESLA_T4": {1: (48, 312), 2: (48, 312), 4: (96, 624)},
+    "NVIDIA_TESLA_P4": {1: (24, 156), 2: (48, 312), 4: (96, 624)},
+    "NVIDIA_TESLA_P100": {1: (16, 104), 2: (32, 208), 4: (96, 624)},
+    "NVIDIA_TESLA_V100": {1: (12, 78), 2: (24, 156), 4: (48, 312), 8: (96, 624)},
 }
-_N1 = re.compile(r"^n1-(standard|highmem|highcpu)-\d+$")
+_N1 = re.compile(r"^n1-(standard|highmem|highcpu)-(\d+)$")
+# GB of memory per vCPU of the N1 predefined types (Compute Engine, general-purpose machines).
+_N1_MEMORY_PER_CPU = {"standard": 3.75, "highmem": 6.5, "highcpu": 0.9}
 
 
 def machine_spec_problem(machine_type: str, accelerator_type: Optional[str] = None,
@@ -70,6 +92,9 @@ def machine_spec_problem(machine_type: str, accelerator_type: Optional[str] = No
             return (f"machine type {machine_type} comes with {fixed[1]} {fixed[0]}: request "
                     f"accelerator_type {fixed[0]}, accelerator_count {fixed[1]}")
         return None
+    if accelerator not in ACCELERATOR_TYPES:
+        return (f"{accelerator} is not an accelerator type Vertex AI knows (aiplatform 1.165: "
+                f"{', '.join(ACCELERATOR_TYPES)})")
     if fixed:
         gpu, gpus = fixed
         if accelerator != gpu:
@@ -79,16 +104,38 @@ def machine_spec_problem(machine_type: str, accelerator_type: Optional[str] = No
             return (f"machine type {machine_type} has exactly {gpus} {gpu}, not {count}"
                     + _where(accelerator, count))
         return None
-    if _N1.match(machine_type or ""):
-        counts = N1_GPUS.get(accelerator)
-        if counts is None:
-            return f"{accelerator} cannot be attached to N1 machine types" + _where(accelerator)
-        if count not in counts:
-            return (f"{accelerator} attaches to N1 machine types in counts of "
-                    f"{', '.join(map(str, counts))}, not {count}")
+    if machine_type == CLOUD_TPU[0]:
+        if accelerator not in CLOUD_TPU[1] or count != CLOUD_TPU[2]:
+            return (f"machine type cloud-tpu takes {' or '.join(CLOUD_TPU[1])} with "
+                    f"accelerator_count {CLOUD_TPU[2]}, not {accelerator} x{count}")
         return None
-    return (f"machine type {machine_type} takes no accelerators (only N1 and the "
-            f"accelerator-optimized A2, A3 and G2 types do)" + _where(accelerator, count))
+    n1 = _N1.match(machine_type or "")
+    if n1:
+        return _n1_problem(machine_type, n1.group(1), int(n1.group(2)), accelerator, count)
+    return (f"machine type {machine_type} takes no accelerators (only N1, cloud-tpu and the "
+            f"accelerator-optimized types do)" + _where(accelerator, count))
+
+
+def _n1_problem(machine_type: str, kind: str, cpus: int, accelerator: str,
+                count: int) -> Optional[str]:
+    limits = N1_GPUS.get(accelerator)
+    if accelerator == "NVIDIA_TESLA_K80":
+        return ("NVIDIA_TESLA_K80 reached its end of support in 2024 (aiplatform marks it "
+                "deprecated); choose NVIDIA_TESLA_T4 or another GPU" + _where("NVIDIA_TESLA_T4"))
+    if limits is None:
+        return f"{accelerator} cannot be attached to N1 machine types" + _where(accelerator)
+    if count not in limits:
+        return (f"{accelerator} attaches to N1 machine types in counts of "
+                f"{', '.join(map(str, limits))}, not {count}")
+    most_cpus, most_memory = limits[count]
+    memory = cpus * _N1_MEMORY_PER_CPU[kind]
+    if cpus > most_cpus or memory > most_memory:
+        fits = [n for n, (c, m) in sorted(limits.items()) if cpus <= c and memory <= m]
+        return (f"{machine_type} has {cpus} vCPUs and {memory:g} GB; with {count} x "
+                f"{accelerator} an N1 machine has at most {most_cpus} vCPUs and {most_memory} GB"
+                + (f": attach {fits[0]}, or choose a smaller machine type" if fits else
+                   ": choose a smaller machine type"))
+    return None
 
 
 def _where(accelerator: str, count: int = 0) -> str:
@@ -99,6 +146,8 @@ def _where(accelerator: str, count: int = 0) -> str:
         return f"; {accelerator}{f' x{count}' if count else ''} comes on {', '.join(types)}"
     if accelerator in N1_GPUS:
         return f"; {accelerator} attaches to N1 machine types, e.g. n1-standard-8"
+    if accelerator in CLOUD_TPU[1]:
+        return f"; {accelerator} comes on cloud-tpu (x{CLOUD_TPU[2]})"
     return ""
 
 

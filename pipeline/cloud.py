@@ -78,8 +78,10 @@ class VertexTrainingConfig:
             _require(re.match(r"^[A-Z0-9_]+$", self.accelerator_type) is not None,
                      f"vertex_training.accelerator_type must be a Vertex AcceleratorType name "
                      f"such as NVIDIA_TESLA_T4 or NVIDIA_L4, got {self.accelerator_type!r}")
-            _require(self.accelerator_count in (1, 2, 4, 8),
-                     f"vertex_training.accelerator_count must be 1, 2, 4 or 8, got "
+            # Which counts a machine type takes is deploy/vertex_rules.py's table, checked
+            # when compiling (kubeflow_v2_runner.py).
+            _require(self.accelerator_count >= 1,
+                     f"vertex_training.accelerator_count must be 1 or more, got "
                      f"{self.accelerator_count}")
         _require(self.replica_count == 1,
                  f"vertex_training.replica_count must be 1 (run_fn trains on one machine with "

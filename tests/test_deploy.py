@@ -239,7 +239,8 @@ def test_kfp_refuses_a_package_a_kfp_v2_cluster_cannot_run(tmp_path, fake_kfp, c
                 "epochs": {"runtimeValue": {"constantValue": {"intValue": "1"}}}}}}}}}}))
     assert kubeflow.main(["submit", "--package", str(package), *KFP]) == 2
     error = capsys.readouterr().err
-    assert "resolver executors not implemented" in error
+    assert ("executor(label='resolver_executor'): non-container and non-importer executor "
+            "not implemented") in error
     assert "ValueOrRuntimeParameter_ConstantValue not implemented" in error
     assert "Plain Kubeflow Pipelines" in error
     assert FakeKfpClient.instances == []  # nothing sent

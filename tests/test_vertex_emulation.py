@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
 
@@ -57,10 +58,12 @@ IMAGES_PER_SPAN = 16
 
 def job_summary(output, gcs_dir):
     """The emulator's record of the job its output names (job.json), or None."""
-    first = output.split("\n", 1)[0]
-    if " job " not in first:
+    import re
+
+    found = re.search(r"\] job ([-a-z0-9]+): ", output)
+    if not found:
         return None
-    job_id = first.split(" job ", 1)[1].split(":", 1)[0]
+    job_id = found.group(1)
     path = os.path.join(gcs_dir, ".vertex-emulator", "jobs", job_id, "job.json")
     if not os.path.exists(path):
         return None
@@ -192,6 +195,42 @@ def test_first_run_wrote_the_report(emulated):
     assert facts["data"]["splits"]["train"]["ingested"] + \
         facts["data"]["splits"]["eval"]["ingested"] == IMAGES_PER_SPAN
     assert facts["push"]["pushed"] is True and facts["push"]["version"] == "1"
+    # What a report on gs:// silently lost while its readers looked with os.path: the training
+    # history, the thresholds, the sample predictions and the model's facts.
+    assert facts["history"]["loss"] and facts["verdict"]["thresholds"]
+    assert facts["samples"].get("scored") == IMAGES_PER_SPAN // 2, facts["samples"]
+    assert facts["model"]["architecture"] and facts["model"]["path"].startswith("gs://")
+
+
+def test_every_step_saw_gs_uris_and_read_and_wrote_the_bucket(emulated):
+    """Steps were handed the compiled gs:// URIs (nothing local), read the data through the
+    Cloud Storage API, and their outputs (the ingest report among them) are in the bucket."""
+    gcs = emulated["gcs"]
+    _, output, summary = emulated["first"]
+    inputs_dir = os.path.join(job_dir(gcs, summary), "executor_inputs")
+    for name in os.listdir(inputs_dir):
+        with open(os.path.join(inputs_dir, name)) as handle:
+            text = handle.read()
+        assert gcs not in text and os.path.realpath(gcs) not in text, name
+    with open(os.path.join(inputs_dir, "OxfordPetExampleGen.json")) as handle:
+        handed = json.load(handle)
+    assert handed["inputs"]["parameters"]["input_base"]["stringValue"] == \
+        f"gs://{BUCKET}/petseg/data"
+    assert "python3.10" in output or "Python 3.10" in output  # the image's Python
+    with open(os.path.join(gcs, ".vertex-emulator", "storage", summary["job_id"],
+                           "storage-requests.log")) as handle:
+        requests = urllib.parse.unquote(handle.read())
+    read = {line.rsplit("/", 1)[1].split(" ")[0] for line in requests.splitlines()
+            if f" GET storage.googleapis.com/{BUCKET}/petseg/data/span-1/images/" in line}
+    assert len(read) == IMAGES_PER_SPAN  # each image's bytes, read from the bucket
+    examples = output_artifact(gcs, summary, "OxfordPetExampleGen", "examples")
+    assert examples["uri"].startswith(f"gs://{BUCKET}/petseg/root/")
+    ingest = os.path.join(gcs, examples["uri"][len("gs://"):], "ingest")
+    with open(os.path.join(ingest, "ingest_report.json")) as handle:
+        assert sum(split["ingested"] for split in json.load(handle)["splits"].values()) == \
+            IMAGES_PER_SPAN
+    with open(os.path.join(ingest, "outcomes.jsonl")) as handle:
+        assert len(handle.read().splitlines()) == IMAGES_PER_SPAN
 
 
 def test_the_trainer_ran_as_a_vertex_custom_job_with_the_requested_machine(emulated):
@@ -315,7 +354,70 @@ def test_a_package_the_image_lacks_fails_the_step_that_imports_it(compiled, tmp_
     assert not os.path.exists(os.path.join(gcs, BUCKET, "petseg", "serving"))
 
 
+WRITES = ("import json, os, sys\n"
+          "uri = json.loads(sys.argv[1])['outputs']['artifacts']['out']['artifacts'][0]['uri']\n")
+WITH_OPEN = WRITES + ("os.makedirs(uri, exist_ok=True)\n"
+                      "open(os.path.join(uri, 'x.txt'), 'w').write('lost')\n")
+WITH_GFILE = WRITES + ("import tensorflow as tf\n"
+                       "tf.io.gfile.GFile(uri + '/x.txt', 'w').write('kept')\n")
+
+
+def _job(tasks):
+    """A PipelineJob of container tasks `{name: python script}` (each gets the ExecutorInput
+    as its argument and declares one output artifact, `out`)."""
+    return {
+        "displayName": "writes", "runtimeConfig": {"gcsOutputDirectory": f"gs://{BUCKET}/root"},
+        "pipelineSpec": {
+            "pipelineInfo": {"name": "writes"}, "schemaVersion": "2.0.0",
+            "root": {"dag": {"tasks": {name: {"componentRef": {"name": name},
+                                              "taskInfo": {"name": name}} for name in tasks}}},
+            "components": {name: {"executorLabel": f"{name}_executor", "outputDefinitions": {
+                "artifacts": {"out": {"artifactType": {
+                    "instanceSchema": "title: tfx.Examples\ntype: object\n"}}}}}
+                for name in tasks},
+            "deploymentSpec": {"executors": {f"{name}_executor": {"container": {
+                "image": IMAGE, "command": ["python", "-c", script, "{{$}}"]}}
+                for name, script in tasks.items()}}}}
+
+
+def test_a_step_that_writes_a_gs_uri_with_open_fails_naming_the_files(tmp_path):
+    """Negative control: open() on a gs:// URI writes a local `gs:` folder, which on Vertex is
+    lost with the container; the emulator fails the step and names what it wrote. The same
+    write through tf.io.gfile lands in the bucket."""
+    template = tmp_path / "writes.json"
+    template.write_text(json.dumps(_job({"WithOpen": WITH_OPEN, "WithGfile": WITH_GFILE})))
+    gcs = tmp_path / "gcs"
+    (gcs / BUCKET).mkdir(parents=True)
+    code, output, summary = emulate(str(template), str(gcs))
+    assert code == 1, output[-4000:]
+    assert summary["tasks"]["WithGfile"]["state"] == "SUCCEEDED"
+    failed = summary["tasks"]["WithOpen"]
+    assert failed["state"] == "FAILED"
+    assert "files under a local path that looks like a gs:// URI (on Vertex these files are " \
+           "lost with the container): gs:/my-bucket/root/" in failed["message"]
+    assert failed["message"].split(": gs:/", 1)[1].split(";")[0].endswith("/out/x.txt")
+    kept = glob.glob(str(gcs / BUCKET / "root" / "*" / "*" / "WithGfile_*" / "out" / "x.txt"))
+    assert len(kept) == 1 and open(kept[0]).read() == "kept"
+    assert not glob.glob(str(gcs / BUCKET / "root" / "*" / "*" / "WithOpen_*" / "out" / "x.txt"))
+
+
 # ---- fast checks of the pieces ----
+
+def test_two_images_are_the_emulators_limit_not_a_vertex_refusal(tmp_path):
+    from deploy.emulator import run
+
+    job = _job({"A": "pass", "B": "pass"})
+    job["pipelineSpec"]["deploymentSpec"]["executors"]["B_executor"]["container"]["image"] = \
+        "other/image:2"
+    template = tmp_path / "two.json"
+    template.write_text(json.dumps(job))
+    lines = []
+    options = run.Options(template=str(template), gcs_dir=str(tmp_path),
+                          dockerfile=os.path.join(REPO, "Dockerfile"), context=REPO)
+    assert run.EmulatedJob(options, out=lines.append).run() == 2
+    text = "\n".join(lines)
+    assert "The emulator cannot run this job (Vertex AI would)" in text
+    assert "refuses" not in text and "START" not in text
 
 def test_vertex_refuses_a_schema_title_outside_its_rule_before_any_task(compiled, tmp_path):
     from deploy.emulator import run
@@ -424,12 +526,40 @@ def test_filters_the_store_cannot_evaluate_are_refused_by_name(tmp_path, text, r
     ("e2-standard-8", "NVIDIA_TESLA_T4", 1, "takes no accelerators"),
     ("a2-highgpu-2g", "NVIDIA_TESLA_A100", 2, None),
     ("a2-highgpu-2g", None, 0, "comes with 2 NVIDIA_TESLA_A100"),
+    # vCPU and memory limits per GPU count on N1 (Compute Engine's N1 GPU table)
+    ("n1-standard-96", "NVIDIA_TESLA_T4", 1, "with 1 x NVIDIA_TESLA_T4 an N1 machine has at "
+                                             "most 48 vCPUs and 312 GB: attach 4"),
+    ("n1-standard-96", "NVIDIA_TESLA_T4", 4, None),
+    ("n1-standard-64", "NVIDIA_TESLA_V100", 1, "at most 12 vCPUs and 78 GB: attach 8"),
+    ("n1-highmem-64", "NVIDIA_TESLA_T4", 2, "has 64 vCPUs and 416 GB"),
+    ("n1-standard-12", "NVIDIA_TESLA_V100", 1, None),
+    ("n1-standard-8", "NVIDIA_TESLA_K80", 1, "end of support"),
+    # what aiplatform 1.165 lists beyond the N1/A2/A3/G2 generation
+    ("a4-highgpu-8g", "NVIDIA_B200", 8, None),
+    ("a4x-highgpu-4g", "NVIDIA_GB200", 4, None),
+    ("g4-standard-96", "NVIDIA_RTX_PRO_6000", 2, None),
+    ("g4-standard-48", "NVIDIA_L4", 1, "carries NVIDIA_RTX_PRO_6000"),
+    ("ct5lp-hightpu-4t", "TPU_V5_LITEPOD", 4, None),
+    ("cloud-tpu", "TPU_V3", 8, None),
+    ("cloud-tpu", "TPU_V2", 4, "takes TPU_V2 or TPU_V3 with accelerator_count 8"),
+    ("n1-standard-8", "NVIDIA_TESLA_T5", 1, "not an accelerator type Vertex AI knows"),
 ])
 def test_vertex_machine_and_accelerator_pairings(machine, accelerator, count, problem):
     from deploy import vertex_rules
 
     found = vertex_rules.machine_spec_problem(machine, accelerator, count)
     assert found == problem if problem is None else problem in found
+
+
+def test_the_accelerator_types_are_aiplatforms():
+    from google.cloud.aiplatform_v1.types import AcceleratorType
+
+    from deploy import vertex_rules
+
+    assert vertex_rules.ACCELERATOR_TYPES == tuple(
+        kind.name for kind in AcceleratorType if kind.name != "ACCELERATOR_TYPE_UNSPECIFIED")
+    for gpu, _ in vertex_rules.FIXED_GPUS.values():
+        assert gpu in vertex_rules.ACCELERATOR_TYPES
 
 
 def _pool(**machine):
@@ -546,8 +676,9 @@ def test_kfp_v2_refuses_the_pipeline_and_hands_inputs_tfx_cannot_parse(compiled,
     code, output, _ = emulate(compiled["template"], str(tmp_path), "--launcher", "kfp")
     assert code == 2  # refused before any task, as `python -m deploy.kubeflow` refuses it
     assert "The KFP API server refuses to create the job" in output
-    assert ("task latest_blessed_model_resolver-model-resolver: resolver executors not "
-            "implemented") in output and "START" not in output
+    assert ("task latest_blessed_model_resolver-model-resolver: executor(label="
+            "'latest_blessed_model_resolver-model-resolver_executor'): non-container and "
+            "non-importer executor not implemented") in output and "START" not in output
     job = spec.load(compiled["template"])
     assert kfp.driver_problems(job, "Trainer")  # constantValue parameters
     upstream = {"name": "projects/1/locations/r/metadataStores/default/artifacts/7",

@@ -2,10 +2,13 @@
 
 Read in kubeflow/pipelines `backend/src/v2` at tags 2.0.5, 2.5.0, 2.14.0, 2.17.0 and master
 (the lines cited hold in all of them unless a version is named):
-1. Creating a run compiles the PipelineJob to an Argo workflow, which refuses resolver
-   executors: "resolver executors not implemented" (compiler/argocompiler/dag.go), and Google
-   Cloud custom-job executors. TFX compiles every Resolver to one, and this pipeline always has
-   one (the Evaluator's baseline, the Trainer's warm start): no run starts.
+1. Creating a run compiles the PipelineJob to an Argo workflow. Its visitor accepts only
+   container and importer executors: `executor(label="..."): non-container and non-importer
+   executor not implemented` (compiler/visitor.go), before the Argo compiler's own "resolver
+   executors not implemented" (compiler/argocompiler/dag.go) is reached. TFX compiles every
+   Resolver to a resolver executor, and this pipeline always has one (the Evaluator's baseline,
+   the Trainer's warm start): no run starts. (Google Cloud custom-job executors fail the same
+   way.)
 2. The driver resolves a task's constant parameters only from `runtimeValue.constant`; TFX
    1.16's schema 2.0.0 writes `runtimeValue.constantValue`, which fails with "param runtime
    value spec of type *pipelinespec.ValueOrRuntimeParameter_ConstantValue not implemented"
@@ -52,12 +55,11 @@ def refused_executors(pipeline_spec: Dict[str, Any]) -> List[str]:
         label = components.get(task.get("componentRef", {}).get("name"), {}).get(
             "executorLabel")
         executor = executors.get(label, {})
-        if "resolver" in executor:
-            problems.append(f"task {name}: resolver executors not implemented "
-                            "(backend/src/v2/compiler/argocompiler/dag.go)")
-        elif "customJob" in executor or "custom_job" in executor:
-            problems.append(f"task {name}: custom job executors is Google Cloud only, it's not "
-                            "supported (backend/src/v2/compiler/argocompiler/dag.go)")
+        if executor and "container" not in executor and "importer" not in executor:
+            kind = next(iter(executor), "unknown")
+            problems.append(f"task {name}: executor(label={label!r}): non-container and "
+                            f"non-importer executor not implemented (its executor is a {kind}; "
+                            "backend/src/v2/compiler/visitor.go)")
     return problems
 
 

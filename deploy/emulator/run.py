@@ -128,11 +128,15 @@ class EmulatedJob:
             problem = vertex_rules.schema_title_problem(title)
             if problem:
                 problems.append(f"{where}: {problem}")
-        images = spec.images()
-        if len(images) > 1:
-            problems.append(f"the tasks name {len(images)} images ({', '.join(sorted(images))}): "
-                            "the emulator runs one, built from the Dockerfile")
         return problems
+
+    def emulator_limits(self) -> List[str]:
+        """What this emulator cannot run although Vertex would (not Vertex's refusals)."""
+        images = self.spec.images()
+        if len(images) > 1:
+            return [f"the tasks name {len(images)} images ({', '.join(sorted(images))}): the "
+                    "emulator lays out one, from --dockerfile (Vertex runs each task's own)"]
+        return []
 
     # ---- the run ----
     def run(self) -> int:
@@ -171,6 +175,11 @@ class EmulatedJob:
             who = "Vertex AI" if self.vertex else "The KFP API server"
             return ([f"{who} refuses to create the job:"] + [f"  {p}" for p in problems]
                     + [f"job {self.job_id} FAILED before any task ran"])
+        limits = self.emulator_limits()
+        if limits:
+            return (["The emulator cannot run this job (Vertex AI would):"]
+                    + [f"  {limit}" for limit in limits]
+                    + [f"job {self.job_id} not run"])
         self.job_dir = os.path.join(self.state_root, STATE_DIR, "jobs", self.job_id)
         if os.path.exists(self.job_dir):
             return [f"job {self.job_id} exists already ({self.job_dir}): ALREADY_EXISTS, as "

@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the directory holding the buckets (DIR/BUCKET/PATH is "
                           "gs://BUCKET/PATH); written back when COMMAND ends")
     run.add_argument("--project", default="my-project", help="the metadata server's project id")
+    run.add_argument("--log-dir", default=None, metavar="DIR",
+                     help="keep the session's request log and server log here (default: "
+                          "removed with the session)")
     run.add_argument("command_line", nargs=argparse.REMAINDER, metavar="-- COMMAND",
                      help="the command and its arguments")
     return parser
@@ -55,7 +58,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if not sandbox.inside():
             sandbox.enter([sys.executable, "-m", "deploy.storage_emulator", *argv])
-        return runner.run(command, args.gcs_dir, project=args.project)
+        return runner.run(command, args.gcs_dir, project=args.project, log_dir=args.log_dir)
     except sandbox.SandboxError as error:
         print(f"error: {error}", file=sys.stderr)
         return exits.BAD_INPUT

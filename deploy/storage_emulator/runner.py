@@ -5,7 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from deploy.storage_emulator import session as session_module
 
@@ -30,8 +30,10 @@ def session(gcs_dir: str, environments: Sequence[str], say: Callable[[str], None
 
 
 def run(command: Sequence[str], gcs_dir: str, project: str = session_module.DEFAULT_PROJECT,
-        say: Callable[[str], None] = lambda line: print(line, flush=True)) -> int:
+        say: Callable[[str], None] = lambda line: print(line, flush=True),
+        log_dir: Optional[str] = None) -> int:
     """Starts the session, runs `command`, writes back, returns the command's exit status.
     Must be called inside the namespace (sandbox.enter)."""
-    with session(gcs_dir, [sys.prefix, python_environment(command[0])], say, project=project):
+    with session(gcs_dir, [sys.prefix, python_environment(command[0])], say, project=project,
+                 log_dir=log_dir):
         return subprocess.call(list(command))

@@ -12,6 +12,7 @@ import concurrent.futures
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
@@ -41,7 +42,7 @@ class Session:
 
     def __init__(self, gcs_dir: str, environments: Sequence[str] = (),
                  project: str = DEFAULT_PROJECT, project_number: str = DEFAULT_PROJECT_NUMBER,
-                 say: Callable[[str], None] = print):
+                 say: Callable[[str], None] = print, log_dir: Optional[str] = None):
         self.gcs_dir = os.path.abspath(gcs_dir)
         self.environments = list(environments)
         self.project, self.project_number = project, project_number
@@ -50,13 +51,15 @@ class Session:
         self.server: Optional[backend.Server] = None
         self._servers: list = []
         self._seeded: Dict[str, Dict[str, str]] = {}  # bucket -> {object: md5Hash}
-        self.front_log = os.path.join(self.scratch, "front.log")
+        self.log_dir = log_dir or self.scratch
+        os.makedirs(self.log_dir, exist_ok=True)
+        self.front_log = os.path.join(self.log_dir, "storage-requests.log")
 
     # ---- start ----
     def start(self) -> None:
         certs = certificates.make(os.path.join(self.scratch, "tls"), sandbox.STORAGE_HOSTS)
         sandbox.prepare(self.scratch, certs.ca, self.environments)
-        self.server = backend.Server(os.path.join(self.scratch, "fake-gcs-server.log"),
+        self.server = backend.Server(os.path.join(self.log_dir, "fake-gcs-server.log"),
                                      sandbox.STORAGE_HOSTS[1])
         account = f"{self.project_number}-compute@developer.gserviceaccount.com"
         metadata = metadata_server.start((sandbox.METADATA_IP, 80), self.project,
@@ -72,7 +75,8 @@ class Session:
         self.say(f"emulated Cloud Storage: {count} objects in "
                  f"{len(self._seeded)} buckets from {self.gcs_dir} "
                  f"({time.time() - started:.1f} s; fake-gcs-server at https://"
-                 f"{sandbox.STORAGE_HOSTS[0]}, credentials from the metadata server)")
+                 f"{sandbox.STORAGE_HOSTS[0]}, credentials from the metadata server; requests "
+                 f"logged in {self.front_log})")
 
     def buckets_on_disk(self) -> List[str]:
         if not os.path.isdir(self.gcs_dir):
@@ -161,6 +165,7 @@ class Session:
                 getattr(server, "close", lambda: None)()
             if self.server:
                 self.server.stop()
+            shutil.rmtree(self.scratch, ignore_errors=True)  # logs are kept when log_dir is given
         return result
 
 
