@@ -157,7 +157,7 @@ def test_cloud_settings_are_validated():
     with pytest.raises(ValueError, match="dataflow.temp_location must be a gs://"):
         config(dataflow=DataflowConfig(temp_location="/tmp"))
     with pytest.raises(ValueError, match="accelerator_count"):
-        config(vertex_training=VertexTrainingConfig(accelerator_count=3))
+        config(vertex_training=VertexTrainingConfig(accelerator_count=0))
     with pytest.raises(ValueError, match="pipeline_root must be a gs://"):
         PipelineConfig(data_dir="gs://b/data", pipeline_root="/local/root",
                        serving_dir="gs://b/serving",
