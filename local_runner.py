@@ -3,7 +3,7 @@
     python local_runner.py                             # the official archives, downloaded
     python local_runner.py --demo                      # generated data in the real layout
     python local_runner.py --data-dir /data/oxford-iiit-pet
-    python local_runner.py --tfds                      # a prepared TFDS oxford_iiit_pet
+    python local_runner.py --tfds                      # TFDS's oxford_iiit_pet (3.x or 4.x)
 
 Flags -> PipelineConfig -> create_pipeline -> LocalDagRunner -> summary. Metadata goes to
 SQLite under the pipeline root; a rerun reuses every component whose inputs did not change (TFX
@@ -51,7 +51,7 @@ def data_source(args: argparse.Namespace) -> sources.DataSource:
                   (sources.DIR, args.data_dir) if args.data_dir else (sources.DOWNLOAD, None))
     return sources.DataSource(kind, download_dir=args.download_dir or work.downloads, path=path,
                               span_pattern=args.span_pattern, demo_count=args.demo_count,
-                              base_url=args.base_url)
+                              base_url=args.base_url, tfds_version=args.tfds_version)
 
 
 def config_from_args(args: argparse.Namespace,

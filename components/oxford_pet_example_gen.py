@@ -40,7 +40,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from oxford_pet import layout, records
+from oxford_pet import layout, records, tfds_dataset
 from report import samples
 from storage import files
 from trainer import features
@@ -291,6 +291,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         for split, counts in report["splits"].items():
             for key, value in counts.items():
                 examples.set_int_custom_property(f"{split}_{key}", value)
+        self._compare_with_source(exec_properties["input_base"], report["splits"], examples)
+
+    def _compare_with_source(self, input_base, splits, examples) -> None:
+        """What the source says it holds, beside what was read (TFDS records its counts)."""
 
 
 def stopped_report_dir(examples_uri: str) -> str:
@@ -415,19 +419,41 @@ class ListedFilesDriver(example_gen_driver.FileBasedDriver):
 
 
 class TfdsExecutor(Executor):
-    """Reads a prepared TFDS `oxford_iiit_pet` version directory (input_base)."""
+    """Reads a prepared TFDS `oxford_iiit_pet` version directory (input_base): 3.x or 4.x,
+    whose shards hold the same features (oxford_pet/tfds_dataset.py)."""
 
     def _inputs(self, pipeline, input_base: str, split: str, pattern: str):
         records_pattern = os.path.join(input_base, pattern)
         if not files.glob(records_pattern):
             raise FileNotFoundError(f"no TFDS records match {records_pattern}: prepare the "
-                                    "dataset with `tfds build oxford_iiit_pet` or choose another "
-                                    "source")
-        print(f"[OxfordPetExampleGen] {split}: reading TFDS records {records_pattern}",
+                                    "dataset (local_runner.py --tfds does, with TFDS's own "
+                                    "builder) or choose another source")
+        print(f"[OxfordPetExampleGen] {split}: reading TFDS {tfds_dataset.NAME} "
+              f"{os.path.basename(input_base.rstrip('/'))} records {records_pattern}",
               flush=True)
         elements = pipeline | f"Read[{split}]" >> beam.io.ReadFromTFRecord(
             records_pattern, coder=beam.coders.BytesCoder())
         return elements, [], _IngestTfds(input_base, split)
+
+    def _compare_with_source(self, input_base, splits, examples) -> None:
+        """Records read per split against the examples TFDS recorded when it prepared them
+        (dataset_info.json, through TFDS's reader): a difference means the shards changed
+        since, and is said (every record read is accounted for either way)."""
+        version_dir = input_base.rstrip("/")
+        try:
+            prepared = tfds_dataset.read(os.path.dirname(os.path.dirname(version_dir)),
+                                         os.path.basename(version_dir))
+        except (ValueError, OSError) as error:
+            print(f"[OxfordPetExampleGen] TFDS's record of {version_dir} cannot be read "
+                  f"({error}): the records read are not compared with it", flush=True)
+            return
+        for split, counts in sorted(splits.items()):
+            recorded = prepared.examples.get(split)
+            examples.set_int_custom_property(f"{split}_tfds_examples", recorded or 0)
+            if recorded is not None and recorded != counts["listed"]:
+                print(f"[OxfordPetExampleGen] {split}: TFDS recorded {recorded} examples when "
+                      f"it prepared {version_dir}, its shards hold {counts['listed']}: they "
+                      "changed since (each record read is in the outcomes)", flush=True)
 
     def _repeated_names(self, pipeline, input_base: str, splits):
         """TFDS records carry their name (file_name): a name twice in a split, or in both,
@@ -463,7 +489,7 @@ class OxfordPetExampleGen(FileBasedExampleGen):
 
 
 class TfdsOxfordPetExampleGen(FileBasedExampleGen):
-    """ExampleGen for a prepared TFDS `oxford_iiit_pet` (version 4) directory."""
+    """ExampleGen for a prepared TFDS `oxford_iiit_pet` (3.x or 4.x) version directory."""
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(TfdsExecutor)
 

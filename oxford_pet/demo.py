@@ -1,8 +1,9 @@
 """Generates a dataset in the exact on-disk layout of Oxford-IIIT Pet, for offline runs and tests.
 
 The real archives cannot be fetched on our machines; this writes `images/*.jpg`,
-`annotations/trimaps/*.png` (1 pet, 2 background, 3 border), `annotations/list.txt`,
-`trainval.txt` and `test.txt` with the real 37 breed names and their species. Each "pet" is a
+`annotations/trimaps/*.png` (1 pet, 2 background, 3 border), `annotations/xmls/*.xml` (a head
+box, for trainval images only, as in the archive), `annotations/list.txt`, `trainval.txt` and
+`test.txt` with the real 37 breed names and their species. Each "pet" is a
 textured animal-like shape (body, head, ears; cats with pointed ears, dogs with hanging ones)
 on a varied background (gradients, low-frequency noise, clutter), at a varied size and place,
 with the dataset's border ring around it. Deterministic for a seed: image i depends only on
@@ -132,6 +133,24 @@ def make_sample(seed: int, index: int, breed: breeds.Breed, min_size: int,
     return rgb, Image.fromarray(_trimap(shape, border), "L")
 
 
+def head_box_xml(entry: layout.ListEntry, trimap: np.ndarray) -> str:
+    """The archive's xml for an image: its size and a head box (here the top third of the
+    pet's extent), in the VOC form the official xmls have."""
+    rows, cols = np.nonzero(trimap == 1)
+    height, width = trimap.shape
+    if not rows.size:
+        rows, cols = np.array([0, height - 1]), np.array([0, width - 1])
+    top, bottom = int(rows.min()), int(rows.max())
+    box = (int(cols.min()), top, int(cols.max()), top + max(1, (bottom - top) // 3))
+    species = "cat" if entry.species == 1 else "dog"
+    return (f"<annotation><folder>OXIIIT</folder><filename>{entry.name}.jpg</filename>"
+            f"<size><width>{width}</width><height>{height}</height><depth>3</depth></size>"
+            f"<segmented>0</segmented><object><name>{species}</name><pose>Frontal</pose>"
+            f"<truncated>0</truncated><occluded>0</occluded><bndbox><xmin>{box[0]}</xmin>"
+            f"<ymin>{box[1]}</ymin><xmax>{box[2]}</xmax><ymax>{box[3]}</ymax></bndbox>"
+            "<difficult>0</difficult></object></annotation>\n")
+
+
 def plan(count: int) -> List[Tuple[layout.ListEntry, str]]:
     """(list entry, split) for `count` images: breeds in turn, alternate images to each split.
 
@@ -159,8 +178,9 @@ def make_demo_data(data_dir: str, count: int = 400, seed: int = 0, min_size: int
         raise ValueError(f"need 32 <= min_size <= max_size, got {min_size}, {max_size}")
     files.makedirs(os.path.join(data_dir, layout.IMAGES_DIR))
     files.makedirs(os.path.join(data_dir, layout.TRIMAPS_DIR))
+    files.makedirs(os.path.join(data_dir, layout.XMLS_DIR))
     entries = plan(count)
-    for done, (entry, _) in enumerate(entries, start=1):
+    for done, (entry, split) in enumerate(entries, start=1):
         image, trimap = make_sample(seed, done - 1, breeds.BY_NAME[entry.name.rsplit("_", 1)[0]],
                                     min_size, max_size)
         for picture, path, kind, options in (
@@ -169,6 +189,9 @@ def make_demo_data(data_dir: str, count: int = 400, seed: int = 0, min_size: int
             encoded = io.BytesIO()
             picture.save(encoded, kind, **options)
             files.write_bytes(path, encoded.getvalue())
+        if split == "train":
+            files.write_text(os.path.join(data_dir, layout.XMLS_DIR, entry.name + ".xml"),
+                             head_box_xml(entry, np.asarray(trimap)))
         if progress:
             progress(done, count)
     all_entries = [entry for entry, _ in entries]

@@ -28,6 +28,7 @@ from storage import files
 IMAGES_DIR = "images"
 ANNOTATIONS_DIR = "annotations"
 TRIMAPS_DIR = os.path.join(ANNOTATIONS_DIR, "trimaps")
+XMLS_DIR = os.path.join(ANNOTATIONS_DIR, "xmls")  # head boxes, trainval images only
 LIST_FILE = os.path.join(ANNOTATIONS_DIR, "list.txt")
 # The pipeline's splits and the official list file each one comes from.
 SPLIT_LISTS: Dict[str, str] = {

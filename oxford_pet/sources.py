@@ -4,7 +4,9 @@ Four sources (local_runner.py's flags choose one):
 - DOWNLOAD: the official archives, downloaded, verified and extracted (download.py);
 - DIR: a directory as the archives unpack it, or one holding the two archives (extracted);
 - DEMO: generated data in the real layout (demo.py), written once per count;
-- TFDS: a prepared TFDS oxford_iiit_pet 4.x.y directory.
+- TFDS: TensorFlow Datasets' oxford_iiit_pet, 3.x or 4.x, as prepared under a TFDS data
+  directory; when none is, prepared there with TFDS's own builder from the official archives
+  (downloaded and verified as for DOWNLOAD): tfds_dataset.py.
 
 `DataSource.data_dir()` says where the pipeline will read before anything is downloaded or
 written, so the whole configuration can be checked first; `check()` finds what is wrong without
@@ -15,7 +17,7 @@ import dataclasses
 import os
 from typing import Optional
 
-from oxford_pet import download, layout
+from oxford_pet import download, layout, tfds_dataset
 from storage import files
 
 DOWNLOAD, DIR, DEMO, TFDS = "download", "dir", "demo", "tfds"
@@ -31,6 +33,7 @@ class DataSource:
     span_pattern: Optional[str] = None  # DIR: numbered spans, e.g. "span-{SPAN}"
     demo_count: int = DEMO_COUNT
     base_url: str = download.DEFAULT_BASE_URL
+    tfds_version: Optional[str] = None  # TFDS: "3", "4.0.0", "3.*.*"...; None: the newest
 
     @property
     def pipeline_kind(self) -> str:
@@ -46,7 +49,9 @@ class DataSource:
         """The directory the pipeline will read once `prepare()` ran (TFDS: ValueError when
         there is no prepared dataset)."""
         if self.kind == TFDS:
-            return find_tfds_dataset(self.path)
+            version = tfds_dataset.choose(self.path, self.tfds_version)
+            return os.path.join(files.absolute(self.path), tfds_dataset.NAME,
+                                version or self._buildable_tfds_version())
         if self.kind == DOWNLOAD or self.holds_archives():
             return os.path.join(os.path.abspath(self.download_dir), download.EXTRACTED)
         return files.absolute(self.path)
@@ -55,7 +60,8 @@ class DataSource:
         """ValueError for a source that is missing or empty, where that shows without
         downloading or writing anything."""
         if self.kind == TFDS:
-            find_tfds_dataset(self.path)
+            if not tfds_dataset.choose(self.path, self.tfds_version):
+                self._buildable_tfds_version()
         elif self.kind == DIR and not download.has_archives(self.path):
             layout.check_dataset(files.absolute(self.path), self.span_pattern)
 
@@ -74,9 +80,52 @@ class DataSource:
                                     download.ProgressLine())
         elif self.holds_archives():
             download.prepare_from_archives(files.absolute(self.path), data_dir)
+        elif self.kind == TFDS:
+            self._prepare_tfds()
         if self.pipeline_kind == "dir":
             layout.check_dataset(data_dir, self.span_pattern)
         return data_dir
+
+
+    def _buildable_tfds_version(self) -> str:
+        """The version the installed TFDS prepares, when it is the one asked for; else
+        ValueError saying what was found and what would prepare the one asked for."""
+        found = tfds_dataset.prepared_versions(self.path)
+        made = tfds_dataset.builder_version()
+        if tfds_dataset.matches(made, self.tfds_version):
+            return made
+        seen = (f"found {', '.join(found)} under {self.path}" if found else
+                f"nothing prepared under {self.path}")
+        raise ValueError(f"no TFDS {tfds_dataset.NAME} {self.tfds_version} ({seen}); "
+                         f"{tfds_dataset.cannot_build(self.tfds_version)}"
+                         + (f"; or read what is there: --tfds-version {found[-1]}"
+                            if found else ""))
+
+    def _prepare_tfds(self) -> None:
+        version = tfds_dataset.choose(self.path, self.tfds_version)
+        if version is None:
+            print(f"Data: no TFDS {tfds_dataset.NAME} under {self.path}: preparing "
+                  f"{tfds_dataset.builder_version()} with TFDS {tfds_dataset.tfds_version()}'s "
+                  f"own builder from the official archives (from {self.base_url}, into "
+                  f"{os.path.abspath(self.download_dir)})", flush=True)
+            extracted = download.fetch_official(os.path.abspath(self.download_dir),
+                                                self.base_url, download.ProgressLine(),
+                                                archives=download.ARCHIVES)
+            prepared = tfds_dataset.prepare(
+                self.path, extracted, {key: archive.name
+                                       for key, archive in download.ARCHIVES.items()})
+        else:
+            prepared = tfds_dataset.read(self.path, version)
+        if prepared.file_format != "tfrecord":
+            raise ValueError(f"TFDS {tfds_dataset.NAME} {prepared.version} in {prepared.path} "
+                             f"was prepared as {prepared.file_format}: the pipeline reads "
+                             "tfrecord shards; prepare it again with the default file format")
+        others = [v for v in tfds_dataset.prepared_versions(self.path) if v != prepared.version]
+        print(f"Data: TFDS {tfds_dataset.NAME} {prepared.version} in {prepared.path}: "
+              f"train {prepared.examples['train']:,} examples (TFDS's 'train'), eval "
+              f"{prepared.examples['eval']:,} (TFDS's 'test')"
+              + (f"; also prepared: {', '.join(others)} (--tfds-version)" if others else ""),
+              flush=True)
 
 
 def ensure_demo_data(data_dir: str, count: int) -> None:
@@ -92,14 +141,3 @@ def ensure_demo_data(data_dir: str, count: int) -> None:
                         print(f"  {done}/{total}", flush=True))
     with open(marker, "w") as handle:
         handle.write(str(count))
-
-
-def find_tfds_dataset(tfds_data_dir: str) -> str:
-    """The newest prepared oxford_iiit_pet 4.x.y directory under a TFDS data directory."""
-    versions = sorted(files.glob(os.path.join(tfds_data_dir, "oxford_iiit_pet", "4.*")),
-                      key=lambda path: [int(p) for p in os.path.basename(path).split(".")
-                                        if p.isdigit()])
-    if not versions:
-        raise ValueError(f"no prepared TFDS oxford_iiit_pet 4.x under {tfds_data_dir}: run "
-                         "`tfds build oxford_iiit_pet` there first, or pass --tfds-data-dir")
-    return versions[-1]

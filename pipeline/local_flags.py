@@ -24,8 +24,9 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
                         help="use generated demo data in the real layout, written to "
                              "<work-dir>/demo-data on first use (no network needed)")
     source.add_argument("--tfds", action="store_true",
-                        help="read a prepared TFDS oxford_iiit_pet (version 4) from "
-                             "--tfds-data-dir")
+                        help="read TensorFlow Datasets' oxford_iiit_pet (3.x or 4.x) prepared "
+                             "under --tfds-data-dir; with none there, prepare it with TFDS's own "
+                             "builder from the official archives (downloaded and verified once)")
     data.add_argument("--demo-count", type=int, default=sources.DEMO_COUNT,
                       help="images in the generated demo dataset")
     data.add_argument("--download-dir", help="where the official archives are downloaded and "
@@ -33,7 +34,10 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--base-url", default=download.DEFAULT_BASE_URL,
                       help="where to download the archives from (a mirror works)")
     data.add_argument("--tfds-data-dir", default=os.path.expanduser("~/tensorflow_datasets"),
-                      help="TFDS data directory holding oxford_iiit_pet/4.x.y/")
+                      help="TFDS data directory holding oxford_iiit_pet/<version>/")
+    data.add_argument("--tfds-version", default=None, metavar="VERSION",
+                      help="which prepared oxford_iiit_pet to read: 3.2.0, 3 or 3.*.* (the "
+                           "TensorFlow tutorial's), 4... (default: the newest prepared)")
     data.add_argument("--max-quarantined-fraction", type=float,
                       default=_DEFAULTS["max_quarantined_fraction"].default,
                       help="stop ingest when more than this share of a split cannot be used "

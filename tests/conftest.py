@@ -41,6 +41,24 @@ def jpeg_and_png(small_dataset):
     return jpeg, png.getvalue()
 
 
+@pytest.fixture(scope="session")
+def tfds_prepared(tmp_path_factory):
+    """12 generated images in the official layout (`data_dir`), prepared by TFDS's own builders
+    as oxford_iiit_pet 4.0.0 (the installed TFDS) and 3.2.0 (TFDS 4.9.6) under one TFDS data
+    directory (`tfds_dir`): tests/tfds_builds.py."""
+    import types
+
+    from oxford_pet import demo
+    from tests import tfds_builds
+
+    work = tmp_path_factory.mktemp("tfds")
+    data_dir, tfds_dir = str(work / "extracted"), str(work / "tensorflow_datasets")
+    demo.make_demo_data(data_dir, count=12, seed=7, min_size=64, max_size=120)
+    tfds_builds.prepare_installed(tfds_dir, data_dir)
+    tfds_builds.prepare_3_2_0(tfds_dir, data_dir)
+    return types.SimpleNamespace(data_dir=data_dir, tfds_dir=tfds_dir)
+
+
 @dataclasses.dataclass(frozen=True)
 class SharedRuns:
     """The shared pipeline run (`runs`): its config and the summary of each of its three runs."""

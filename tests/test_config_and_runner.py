@@ -135,17 +135,33 @@ def test_fine_tuning_a_trained_encoder_is_refused():
     assert TrainerSettings(fine_tune_epochs=1, train_encoder=False).fine_tune_epochs == 1
 
 
-def test_tfds_source_without_a_prepared_dataset_says_what_to_do(tmp_path, capsys):
-    assert local_runner.main(["--tfds", "--tfds-data-dir", str(tmp_path),
-                              "--work-dir", str(tmp_path / "w")]) == 2
-    assert "tfds build oxford_iiit_pet" in capsys.readouterr().err
+def test_tfds_version_the_installed_tfds_cannot_prepare_says_what_would(tmp_path, capsys):
+    """Nothing prepared, and 3.x asked for: the installed TFDS prepares 4.0.0 only."""
+    (tmp_path / "oxford_iiit_pet" / "4.0.0").mkdir(parents=True)
+    (tmp_path / "oxford_iiit_pet" / "4.0.0" / "dataset_info.json").write_text("{}")
+    assert local_runner.main(["--tfds", "--tfds-version", "3", "--tfds-data-dir",
+                              str(tmp_path), "--work-dir", str(tmp_path / "w")]) == 2
+    error = capsys.readouterr().err
+    assert f"no TFDS oxford_iiit_pet 3 (found 4.0.0 under {tmp_path})" in error
+    assert "prepares oxford_iiit_pet 4.0.0 only" in error and "tensorflow-datasets==4.9.6" in error
+    assert "--tfds-version 4.0.0" in error
     assert not (tmp_path / "w").exists()
 
 
-def test_tfds_source_picks_the_newest_prepared_version(tmp_path):
-    for version in ("4.0.0", "4.10.0", "3.2.0"):
+def test_tfds_source_picks_the_newest_prepared_version_or_the_one_asked_for(tmp_path):
+    from oxford_pet import tfds_dataset
+
+    for version in ("4.0.0", "4.10.0", "3.2.0", "3.3.0"):
         (tmp_path / "oxford_iiit_pet" / version).mkdir(parents=True)
-    assert sources.find_tfds_dataset(str(tmp_path)).endswith("4.10.0")
+        if version != "3.3.0":  # no dataset_info.json: not (completely) prepared
+            (tmp_path / "oxford_iiit_pet" / version / "dataset_info.json").write_text("{}")
+    assert tfds_dataset.choose(str(tmp_path)) == "4.10.0"
+    assert tfds_dataset.choose(str(tmp_path), "3") == "3.2.0"
+    assert tfds_dataset.choose(str(tmp_path), "3.*.*") == "3.2.0"
+    assert tfds_dataset.choose(str(tmp_path), "4.0.0") == "4.0.0"
+    assert tfds_dataset.choose(str(tmp_path), "5") is None
+    source = sources.DataSource(sources.TFDS, "downloads", path=str(tmp_path), tfds_version="3")
+    assert source.data_dir() == str(tmp_path / "oxford_iiit_pet" / "3.2.0")
 
 
 # Bad configuration: one line naming the value and the fix, exit code 2, nothing created.

@@ -185,3 +185,35 @@ def test_archives_the_user_has_are_verified_before_use(small_dataset, tmp_path):
     with pytest.raises(download.DownloadError, match="images.tar.gz has SHA-256"):
         download.prepare_from_archives(str(tmp_path), str(tmp_path / "data"), archives)
     assert not (tmp_path / "data" / "images").exists()
+
+
+def test_tfds_with_nothing_prepared_is_prepared_from_the_verified_archives(
+        server, small_dataset, tmp_path, monkeypatch, capsys):
+    """`--tfds` with an empty TFDS data directory: the official archives (here generated, and
+    served by a local mirror) are downloaded and verified once, and TFDS's own builder
+    prepares the installed TFDS's version from them; TFDS fetches nothing itself."""
+    from oxford_pet import sources, tfds_dataset
+
+    archives = {}
+    for key, data in _official_archives(small_dataset).items():
+        archives[key] = _archive_for(f"{key}.tar.gz", data)
+        server.files[f"/mirror/{key}.tar.gz"] = data
+    monkeypatch.setattr(download, "ARCHIVES", archives)
+    tfds_dir = str(tmp_path / "tensorflow_datasets")
+    source = sources.DataSource(sources.TFDS, str(tmp_path / "downloads"), path=tfds_dir,
+                                base_url=_url(server, "/mirror/"))
+    source.check()  # nothing there, and the installed TFDS prepares the newest: fine
+    version = tfds_dataset.builder_version()
+    assert source.data_dir() == os.path.join(tfds_dir, "oxford_iiit_pet", version)
+    assert source.prepare() == source.data_dir()
+    printed = capsys.readouterr().out
+    assert (f"no TFDS oxford_iiit_pet under {tfds_dir}: preparing {version} with TFDS "
+            f"{tfds_dataset.tfds_version()}'s own builder from the official archives") in printed
+    listed = len(layout.read_list(os.path.join(small_dataset, layout.SPLIT_LISTS["train"])))
+    assert (f"Data: TFDS oxford_iiit_pet {version} in {source.data_dir()}: train {listed} "
+            "examples") in printed
+    assert sorted(path for path, _ in server.requests) == ["/mirror/annotations.tar.gz",
+                                                           "/mirror/images.tar.gz"]
+    assert tfds_dataset.prepared_versions(tfds_dir) == [version]
+    source.prepare()  # prepared: read, nothing downloaded or built again
+    assert len(server.requests) == 2 and "preparing" not in capsys.readouterr().out

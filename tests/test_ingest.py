@@ -373,13 +373,13 @@ def _error_text(error: Exception) -> str:
 
 
 @pytest.mark.parametrize("source", ["dir", "tfds"])
-def test_a_stopped_ingest_keeps_its_evidence(source, damaged, small_dataset, tmp_path):
+def test_a_stopped_ingest_keeps_its_evidence(source, damaged, tfds_prepared, tmp_path):
     """TFX deletes a failed execution's outputs; the report and quarantine list it names are
     elsewhere, whole: one outcome per listed sample, one line per quarantined one."""
     if source == "dir":
         data_dir, listed, quarantined = damaged[0], 25 + 22, 6 + 12
     else:
-        data_dir = _tfds_dir(tmp_path / "tfds", small_dataset, damage=True)
+        data_dir = _tfds_dir(tmp_path / "tfds", tfds_prepared, damage=True)
         listed, quarantined = 12 + 7, 6
     run, error = _ingest_only(tmp_path / "root", data_dir, limit=0.1, tfds=source == "tfds")
     assert run.state == "FAILED" and error is not None
@@ -450,81 +450,73 @@ def test_strict_list_reading_names_file_and_line(tmp_path):
         layout.read_list(str(path))
 
 
-# ---- TFDS: records in TFDS oxford_iiit_pet 4.x format become the same examples ----
+# ---- TFDS: what TFDS's own builders wrote (3.2.0 and 4.0.0) becomes the same examples ----
 
-def _tfds_record(data_dir: str, entry: layout.ListEntry) -> bytes:
-    """A tf.Example as TFDS oxford_iiit_pet 4.0.0 serializes one sample."""
+def _tfds_example(**feature) -> bytes:
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def _records_by_name(pattern: str) -> dict:
+    found = {}
+    for path in sorted(glob.glob(pattern)):
+        for record in tf.data.TFRecordDataset(path):
+            example = tf.train.Example.FromString(record.numpy())
+            name = example.features.feature["file_name"].bytes_list.value[0].decode()
+            found[name[:-len(".jpg")]] = record.numpy()
+    return found
+
+
+def _tfds_dir(path, prepared, version: str = "4.0.0", damage: bool = False) -> str:
+    """A copy of a TFDS-prepared oxford_iiit_pet version directory (conftest `tfds_prepared`);
+    with `damage`, one more train shard as a damaged or edited dataset would have it: a record
+    with a 16-bit mask (repaired), four that cannot be used (not a tf.Example, no mask, a label
+    that contradicts the breed, an empty image) and an identical copy of another; and one more
+    eval shard with a train record again."""
+    source = os.path.join(prepared.tfds_dir, "oxford_iiit_pet", version)
+    tfds_dir = path / "oxford_iiit_pet" / version
+    shutil.copytree(source, tfds_dir)
+    if not damage:
+        return str(tfds_dir)
+    data_dir = prepared.data_dir
+    train = layout.read_list(os.path.join(data_dir, layout.SPLIT_LISTS["train"]))
+    tfds_train = _records_by_name(str(tfds_dir / "*-train.tfrecord*"))
+    image = open(layout.image_path(data_dir, train[0].name), "rb").read()
+    mask16 = _png(Image.fromarray(np.asarray(Image.open(
+        layout.trimap_path(data_dir, train[0].name))).astype(np.uint16)))
+
     def b(value):
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
     def i(value):
         return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
-    feature = {
-        "image": b(open(layout.image_path(data_dir, entry.name), "rb").read()),
-        "segmentation_mask": b(open(layout.trimap_path(data_dir, entry.name), "rb").read()),
-        "file_name": b(f"{entry.name}.jpg".encode()),
-        "label": i(entry.class_id - 1),
-        "species": i(entry.species - 1),
-        "head_bbox": tf.train.Feature(float_list=tf.train.FloatList(value=[0.1, 0.2, 0.5, 0.6])),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
-def _tfds_example(**feature) -> bytes:
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
-def _tfds_dir(path, data_dir: str, damage: bool = False) -> str:
-    """A TFDS oxford_iiit_pet 4.0.0 version directory with `data_dir`'s samples, two shards a
-    split; with `damage`, six more train records: one with a 16-bit mask (repaired), four
-    that cannot be used (not a tf.Example, no mask, a label that contradicts the breed, an
-    empty image) and an identical copy of another; and a train record again in eval."""
-    tfds_dir = path / "oxford_iiit_pet" / "4.0.0"
-    tfds_dir.mkdir(parents=True)
-    for split, tfds_split in (("train", "train"), ("eval", "test")):
-        entries = layout.read_list(os.path.join(data_dir, layout.SPLIT_LISTS[split]))
-        records_ = [_tfds_record(data_dir, entry) for entry in entries]
-        if damage and split == "train":
-            entry = entries[0]
-            image = open(layout.image_path(data_dir, entry.name), "rb").read()
-            mask16 = _png(Image.fromarray(np.asarray(Image.open(
-                layout.trimap_path(data_dir, entry.name))).astype(np.uint16)))
-
-            def b(value):
-                return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-            def i(value):
-                return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
-
-            records_ += [
-                _tfds_example(image=b(image), segmentation_mask=b(mask16),
-                              file_name=b(b"Bengal_900.jpg"), label=i(5), species=i(0)),
-                b"\x08\x96\x01 not a tf.Example",
-                _tfds_example(image=b(image), file_name=b(b"Bengal_901.jpg"), label=i(5),
-                              species=i(0)),
-                _tfds_example(image=b(image), segmentation_mask=b(mask16),
-                              file_name=b(b"Bengal_902.jpg"), label=i(7), species=i(0)),
-                _tfds_example(image=b(b""), segmentation_mask=b(mask16),
-                              file_name=b(b"Bengal_903.jpg"), label=i(5), species=i(0)),
-                records_[1],  # the same record twice
-            ]
-        if damage and split == "eval":  # a train sample in the test split too
-            records_.append(_tfds_record(data_dir, layout.read_list(
-                os.path.join(data_dir, layout.SPLIT_LISTS["train"]))[2]))
-        for shard in range(2):
-            shard_path = tfds_dir / f"oxford_iiit_pet-{tfds_split}.tfrecord-0000{shard}-of-00002"
-            with tf.io.TFRecordWriter(str(shard_path)) as writer:
-                for record in records_[shard::2]:
-                    writer.write(record)
+    damaged = {"train": [
+        _tfds_example(image=b(image), segmentation_mask=b(mask16),
+                      file_name=b(b"Bengal_900.jpg"), label=i(5), species=i(0)),
+        b"\x08\x96\x01 not a tf.Example",
+        _tfds_example(image=b(image), file_name=b(b"Bengal_901.jpg"), label=i(5), species=i(0)),
+        _tfds_example(image=b(image), segmentation_mask=b(mask16),
+                      file_name=b(b"Bengal_902.jpg"), label=i(7), species=i(0)),
+        _tfds_example(image=b(b""), segmentation_mask=b(mask16),
+                      file_name=b(b"Bengal_903.jpg"), label=i(5), species=i(0)),
+        tfds_train[train[1].name],  # the same record twice
+    ], "test": [tfds_train[train[2].name]]}  # a train sample in the test split too
+    for tfds_split, extra in damaged.items():
+        with tf.io.TFRecordWriter(str(tfds_dir / f"oxford_iiit_pet-{tfds_split}.tfrecord-"
+                                                 "added-00000-of-00001")) as writer:
+            for record in extra:
+                writer.write(record)
     return str(tfds_dir)
 
 
-def test_tfds_records_give_the_same_examples_as_the_directory(small_dataset, tmp_path):
-    tfds_dir = _tfds_dir(tmp_path / "tensorflow_datasets", small_dataset)
+@pytest.mark.parametrize("version", ["3.2.0", "4.0.0"])
+def test_tfds_records_give_the_same_examples_as_the_directory(tfds_prepared, tmp_path, version):
+    """What TFDS's own builder wrote (4.0.0 by the installed TFDS, 3.2.0 by TFDS 4.9.6) becomes
+    the examples the directory gives, byte for byte."""
+    tfds_dir = _tfds_dir(tmp_path / "tensorflow_datasets", tfds_prepared, version)
     from_tfds = _run(example_gen.TfdsExecutor(), tfds_dir, str(tmp_path / "tfds_out"),
                      patterns=example_gen.TFDS_SPLIT_PATTERNS)
-    from_dir = _run(example_gen.Executor(), small_dataset, str(tmp_path / "dir_out"))
+    from_dir = _run(example_gen.Executor(), tfds_prepared.data_dir, str(tmp_path / "dir_out"))
     for split in ("train", "eval"):
         tfds_examples = _examples_by_name(from_tfds.uri, split)
         dir_examples = _examples_by_name(from_dir.uri, split)
@@ -532,11 +524,26 @@ def test_tfds_records_give_the_same_examples_as_the_directory(small_dataset, tmp
         for name, example in dir_examples.items():
             assert tfds_examples[name] == example  # same features, same bytes
     assert _report(from_tfds.uri) == _report(from_dir.uri)
+    assert from_tfds.get_int_custom_property("train_tfds_examples") == 6
 
 
-def test_damaged_tfds_records_are_repaired_or_quarantined_with_plain_reasons(small_dataset,
-                                                                             tmp_path):
-    tfds_dir = _tfds_dir(tmp_path / "tensorflow_datasets", small_dataset, damage=True)
+def test_the_two_versions_are_what_their_builders_write(tfds_prepared):
+    """4.0.0 adds the head box (read from the xmls of trainval images), 3.2.0 has none."""
+    from oxford_pet import tfds_dataset
+
+    assert tfds_dataset.prepared_versions(tfds_prepared.tfds_dir) == ["3.2.0", "4.0.0"]
+    for version, has_box in (("3.2.0", False), ("4.0.0", True)):
+        prepared = tfds_dataset.read(tfds_prepared.tfds_dir, version)
+        assert prepared.examples == {"train": 6, "eval": 6} and prepared.file_format == "tfrecord"
+        record = next(iter(_records_by_name(prepared.shards["train"][0]).values()))
+        feature = tf.train.Example.FromString(record).features.feature
+        assert ("head_bbox" in feature) == has_box, version
+        assert {"image", "segmentation_mask", "label", "species", "file_name"} <= set(feature)
+
+
+def test_damaged_tfds_records_are_repaired_or_quarantined_with_plain_reasons(tfds_prepared,
+                                                                             tmp_path, capfd):
+    tfds_dir = _tfds_dir(tmp_path / "tensorflow_datasets", tfds_prepared, damage=True)
     examples = _run(example_gen.TfdsExecutor(), tfds_dir, str(tmp_path / "out"), limit=0.5,
                     patterns=example_gen.TFDS_SPLIT_PATTERNS)
     outcomes = {r["name"]: r for r in _jsonl(examples.uri, example_gen.OUTCOMES_FILE)}
@@ -552,7 +559,7 @@ def test_damaged_tfds_records_are_repaired_or_quarantined_with_plain_reasons(sma
     assert reasons["Bengal_901"] == "TFDS record Bengal_901 has no 'segmentation_mask'"
     assert "list says class 8, species 1; the breed Bengal is class 6" in reasons["Bengal_902"]
     assert reasons["Bengal_903"] == "image of TFDS record Bengal_903 is an empty file (0 bytes)"
-    train = layout.read_list(os.path.join(small_dataset, layout.SPLIT_LISTS["train"]))
+    train = layout.read_list(os.path.join(tfds_prepared.data_dir, layout.SPLIT_LISTS["train"]))
     assert reasons[train[1].name] == (f"TFDS record {train[1].name} appears 2 times (2 in "
                                       "train); one train record is used")
     assert reasons[train[2].name] == (f"TFDS record {train[2].name} appears 2 times (1 in "
@@ -564,6 +571,9 @@ def test_damaged_tfds_records_are_repaired_or_quarantined_with_plain_reasons(sma
     written = _examples_by_name(examples.uri, "train")
     assert train[1].name in written and train[2].name in written  # each once
     assert len(_read_examples(os.path.join(examples.uri, "Split-train", "*"))) == 7
+    # The shards no longer hold what TFDS recorded: said, not hidden.
+    assert ("train: TFDS recorded 6 examples when it prepared "
+            f"{tfds_dir}, its shards hold 12") in capfd.readouterr().out
 
 
 def test_a_split_that_lists_nothing_stops_ingest(tmp_path):

@@ -175,17 +175,23 @@ def _evidence(stderr: str):
 @pytest.mark.e2e
 @pytest.mark.readme_command(TFDS)
 def test_tfds_source_checks_the_records_and_keeps_the_evidence_of_a_stop(tmp_path,
-                                                                        small_dataset):
-    """A prepared TFDS directory (`--tfds-data-dir`, documented) in TFDS's own format, with
-    damaged records: ingest quarantines them with plain reasons, stops (5 of 12 train records
-    unusable), and the list it names is there after the run, complete."""
+                                                                        tfds_prepared):
+    """A TFDS data directory (`--tfds-data-dir`) where TFDS's own builders prepared
+    oxford_iiit_pet 3.2.0 and 4.0.0, the tutorial's 3.x asked for (`--tfds-version`), its
+    shards with damaged records added: ingest says which version it reads and where,
+    quarantines them with plain reasons, stops (5 of 12 train records unusable), and the list
+    it names is there after the run, complete."""
     from tests.test_ingest import _tfds_dir
 
     tfds_root = tmp_path / "tensorflow_datasets"
-    _tfds_dir(tfds_root, small_dataset, damage=True)
-    result = readme.run(TFDS, "--tfds-data-dir", str(tfds_root), "--work-dir",
-                        str(tmp_path / "work"), *SMALL_RUN, cwd=readme.REPO)
+    _tfds_dir(tfds_root, tfds_prepared, "3.2.0", damage=True)
+    _tfds_dir(tfds_root, tfds_prepared, "4.0.0")
+    result = readme.run(TFDS, "--tfds-data-dir", str(tfds_root), "--tfds-version", "3.*.*",
+                        "--work-dir", str(tmp_path / "work"), *SMALL_RUN, cwd=readme.REPO)
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert (f"Data: TFDS oxford_iiit_pet 3.2.0 in {tfds_root}/oxford_iiit_pet/3.2.0: train 6 "
+            "examples (TFDS's 'train'), eval 6 (TFDS's 'test'); also prepared: 4.0.0 "
+            "(--tfds-version)") in result.stdout
     assert "ingest stopped: train: 5 of 12 samples quarantined" in result.stderr
     path, outcomes, quarantined, report = _evidence(result.stderr)
     assert path.startswith(str(tmp_path / "work" / "pipeline_root" / "OxfordPetExampleGen"))
