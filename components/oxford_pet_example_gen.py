@@ -122,6 +122,8 @@ class _IngestListed(beam.DoFn):
         outcome = {"name": name, "split": self._split, "outcome": "ingested"}
         if sample.repair:
             outcome.update(outcome="repaired", detail=sample.repair)
+        if sample.notes:
+            outcome["notes"] = list(sample.notes)
         yield beam.pvalue.TaggedOutput("outcomes", outcome)
         yield sample.example.SerializeToString()  # bytes travel cheaper than protos
 
@@ -336,13 +338,15 @@ def write_report(report_dir: str, max_quarantined_fraction: float,
     with tf.io.gfile.GFile(os.path.join(report_dir, OUTCOMES_FILE)) as handle:
         outcomes_text = handle.read()
     outcomes = [json.loads(line) for line in outcomes_text.splitlines() if line.strip()]
-    zero = {"listed": 0, "ingested": 0, "repaired": 0, "quarantined": 0}
+    zero = {key: 0 for key in layout.INGEST_COUNTS}
     splits: Dict[str, Dict[str, int]] = {split: dict(zero) for split in expected_splits}
     for record in outcomes:
         counts = splits.setdefault(record["split"], dict(zero))
         counts["listed"] += 1
         counts["quarantined" if record["outcome"] == "quarantined" else "ingested"] += 1
         counts["repaired"] += record["outcome"] == "repaired"
+        counts["constant"] += any(note.startswith(records.NEARLY_CONSTANT)
+                                  for note in record.get("notes", ()))
     report = {"splits": splits, "max_quarantined_fraction": max_quarantined_fraction}
     files = {
         QUARANTINE_FILE: "".join(
@@ -356,7 +360,9 @@ def write_report(report_dir: str, max_quarantined_fraction: float,
     for split, counts in sorted(splits.items(), reverse=True):
         print(f"[OxfordPetExampleGen] {split}: {counts['listed']} listed = "
               f"{counts['ingested']} ingested ({counts['repaired']} repaired) + "
-              f"{counts['quarantined']} quarantined", flush=True)
+              f"{counts['quarantined']} quarantined"
+              + (f"; {counts['constant']} nearly constant images (see the outcomes' notes)"
+                 if counts["constant"] else ""), flush=True)
         if counts["ingested"] == 0:
             problems.append(f"{split}: no examples left to "
                             f"{'train' if split == 'train' else 'evaluate'} on")

@@ -32,6 +32,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.utils import json_utils, path_utils, proto_utils
 
 from components import model_registry
+from oxford_pet import layout
 from serving.manifest import read_model_info
 from serving.push import push_model
 from serving.versions import version_of
@@ -42,7 +43,7 @@ EVALUATION_KEY = "evaluation"
 EXAMPLES_KEY = "examples"
 PIPELINE_CONFIG_KEY = "pipeline_config"  # in the Pusher's custom_config
 VERTEX_MODEL_KEY = model_registry.MANIFEST_KEY  # in custom_config and each manifest
-INGEST_COUNTS = ("_listed", "_ingested", "_repaired", "_quarantined")
+INGEST_COUNTS = tuple(f"_{key}" for key in layout.INGEST_COUNTS)
 # The packages that decide what a SavedModel is and how it was made.
 PACKAGES = ("tfx", "tensorflow", "tf-keras", "tensorflow-transform",
             "tensorflow-model-analysis", "apache-beam", "ml-metadata")

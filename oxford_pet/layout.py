@@ -133,6 +133,12 @@ def write_list(path: str, entries: List[ListEntry], header: str = "") -> None:
     files.write_text(path, header + "".join(entry.to_line() + "\n" for entry in entries))
 
 
+# What ingest counts per split (ingest_report.json, the examples' custom properties
+# "<split>_<count>"): listed = ingested + quarantined; of the ingested, how many were repaired
+# and how many are nearly constant (records.NEARLY_CONSTANT_STD).
+INGEST_COUNTS = ("listed", "ingested", "repaired", "quarantined", "constant")
+
+
 class Quarantined(NamedTuple):
     """A listed sample (or list line) that did not become an example, and why."""
     name: str

@@ -25,31 +25,27 @@ the file: "empty file (0 bytes)", "not an image: ...", "trimap holds values ..."
 import io
 import os
 import string
-import struct
 import warnings
 from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from oxford_pet import breeds, layout
+from oxford_pet import breeds, file_kinds, layout, libjpeg_warnings
 from storage import files
 from trainer import features, preprocessing
 
-# Samples TFDS re-encodes: PNG/RGBA data named .jpg, or "Corrupt JPEG data" in libjpeg.
-KNOWN_BAD_JPEGS = frozenset([
-    "beagle_116", "chihuahua_121", "Abyssinian_5", "Abyssinian_34", "Egyptian_Mau_14",
-    "Egyptian_Mau_139", "Egyptian_Mau_145", "Egyptian_Mau_156", "Egyptian_Mau_167",
-    "Egyptian_Mau_177", "Egyptian_Mau_186", "Egyptian_Mau_191",
-])
 JPEG_QUALITY = 95
 # PIL's decompression-bomb limit (Image.MAX_IMAGE_PIXELS, about 9459 x 9459): larger images
 # are refused before they are decoded. Transform would decode them whole, 3 bytes a pixel.
 MAX_PIXELS = 89_478_485
 EXIF_ORIENTATION = 0x0112
-SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF8", "GIF"),
-              (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+# An image whose 8-bit pixels (as Transform decodes them) have a standard deviation below this
+# is "nearly constant": a 12-bit image stored in 16 bits with values 0..30 becomes all black
+# when scaled to 8 bits. Counted and shown (outcomes, runner summary, report), not refused.
+NEARLY_CONSTANT_STD = 2.0
+NEARLY_CONSTANT = "nearly constant"
 
 
 class BadSampleError(ValueError):
@@ -57,9 +53,11 @@ class BadSampleError(ValueError):
 
 
 class Sample(NamedTuple):
-    """What ingest produced for one sample: the example and, if repaired, what was done."""
+    """What ingest produced for one sample: the example and, if repaired, what was done, and
+    what a person should know about it (e.g. "nearly constant: ...")."""
     example: tf.train.Example
     repair: Optional[str]
+    notes: Tuple[str, ...] = ()
 
 
 def _bytes_feature(value: bytes) -> tf.train.Feature:
@@ -112,10 +110,6 @@ def check_entry(entry: layout.ListEntry) -> None:
 
 # ---- reading a file with PIL, with plain reasons ----
 
-def _kind_of(data: bytes) -> Optional[str]:
-    return next((kind for signature, kind in SIGNATURES if data.startswith(signature)), None)
-
-
 def _first_bytes(data: bytes) -> str:
     head = data[:16]
     text = head.decode("ascii", errors="replace")
@@ -124,12 +118,19 @@ def _first_bytes(data: bytes) -> str:
     return f"bytes {head[:8].hex(' ')}"
 
 
+def _cannot_decode(what: str, kind: str, missing: str) -> BadSampleError:
+    article = "an" if kind[:1] in "AEFHILMNORSX" else "a"  # an EPS, an HEIF, a JPEG XL...
+    return BadSampleError(f"{what} is {article} {kind} file, a format this installation cannot "
+                          f"decode: {missing}")
+
+
 def _open(data: bytes, what: str) -> Image.Image:
     """PIL's image of `data`, its header read (not its pixels); BadSampleError in plain
-    words for an empty file, a file that is no image, no pixels, or too many."""
+    words for an empty file, a file that is no image, a format this installation cannot
+    decode, no pixels, or too many."""
     if not data:
         raise BadSampleError(f"{what} is an empty file (0 bytes)")
-    kind = _kind_of(data)
+    kind = file_kinds.kind_of(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -137,10 +138,20 @@ def _open(data: bytes, what: str) -> Image.Image:
     except Image.DecompressionBombError:
         raise BadSampleError(f"{what} has more than twice {MAX_PIXELS:,} pixels: too large to "
                              "decode") from None
-    except Exception:  # UnidentifiedImageError and the decoders' own errors
+    except Exception as error:  # UnidentifiedImageError and the decoders' own errors
+        if "MAX_TEXT_CHUNK" in str(error):
+            raise BadSampleError(
+                f"{what} is {kind or 'PNG'} data whose text metadata decompresses past "
+                f"Pillow's safety limit ({PngImagePlugin.MAX_TEXT_CHUNK:,} bytes): refused as a "
+                "possible decompression bomb; save the image again without its metadata") \
+                from None
+        missing = file_kinds.missing_decoder(kind, None, error)
+        if missing:
+            raise _cannot_decode(what, kind, missing) from None
         if kind:
+            detail = "" if isinstance(error, UnidentifiedImageError) else f": {_short(error)}"
             raise BadSampleError(f"{what} is {kind} data with a damaged header "
-                                 f"({len(data):,} bytes)") from None
+                                 f"({len(data):,} bytes){detail}") from None
         raise BadSampleError(f"{what} is not an image: its {len(data):,} bytes begin with "
                              f"{_first_bytes(data)}") from None
     width, height = image.size
@@ -153,12 +164,17 @@ def _open(data: bytes, what: str) -> Image.Image:
 
 
 def _load(image: Image.Image, what: str) -> Image.Image:
-    """The image with its pixels decoded; BadSampleError for truncated or damaged data."""
+    """The image with its pixels decoded; BadSampleError for truncated or damaged data, or
+    for data this installation lacks the decoder of (said apart: not the file's fault)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image.load()
-    except Exception as error:  # truncated or corrupt pixel data
+    except Exception as error:  # truncated or corrupt pixel data, or a missing codec
+        kind = file_kinds.kind_of_image(image)
+        missing = file_kinds.missing_decoder(kind, image, error)
+        if missing:
+            raise _cannot_decode(what, kind, missing) from None
         width, height = image.size
         raise BadSampleError(f"{what} ({image.format}, {width}x{height}) is truncated or "
                              f"damaged: {_short(error)}") from None
@@ -175,21 +191,25 @@ def _short(error: Exception) -> str:
 
 def _tf_decodes(decode, data: bytes) -> Optional[np.ndarray]:
     """What Transform's decoder makes of `data`, or None if it refuses it."""
-    try:
-        return decode(tf.constant(data)).numpy()
-    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
-        return None
+    return _tf_decodes_warning(decode, data)[0]
+
+
+def _tf_decodes_warning(decode, data: bytes) -> Tuple[Optional[np.ndarray], Optional[str]]:
+    """(what Transform's decoder makes of `data` or None, the first warning libjpeg wrote
+    while decoding it, e.g. "Corrupt JPEG data: 3 extraneous bytes before marker 0xdb").
+
+    TensorFlow decodes without an error but libjpeg writes its warnings to the process's
+    stderr (what floods a training log, and why TFDS re-encodes such files), so they are
+    caught there (libjpeg_warnings.py)."""
+    with libjpeg_warnings.caught() as warned:
+        try:
+            decoded = decode(tf.constant(data)).numpy()
+        except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+            decoded = None
+    return decoded, (warned[0] if warned else None)
 
 
 # ---- images ----
-
-def _png_gray_bit_depth(data: bytes) -> Optional[int]:
-    """The bit depth of a grayscale PNG (color type 0 or 4) from its header, else None."""
-    if _kind_of(data) != "PNG" or len(data) < 26:
-        return None
-    bit_depth, color_type = struct.unpack(">BB", data[24:26])
-    return bit_depth if color_type in (0, 4) else None
-
 
 def _to_rgb(image: Image.Image, what: str) -> Image.Image:
     """8-bit RGB pixels of any PIL mode, converted by what the values mean."""
@@ -217,15 +237,27 @@ def _orientation(image: Image.Image) -> int:
         return 1
 
 
-def canonical_image(data: bytes, name: str, where: str,
-                    trimap_size: Optional[Tuple[int, int]] = None
-                    ) -> Tuple[bytes, Tuple[int, int], Optional[str]]:
-    """(RGB JPEG bytes that Transform decodes to (width, height), (width, height), what was
-    repaired or None). With `trimap_size`, an EXIF orientation is applied only if that makes
-    the image fit its trimap (a trimap follows the pixels it was drawn on)."""
-    what = f"image {where}"
-    image = _open(data, what)
-    size = image.size
+def _orientation_note(orientation: int, size: Tuple[int, int],
+                      trimap_size: Optional[Tuple[int, int]]) -> Tuple[bool, str]:
+    """(turn the image, what was done) for an EXIF orientation other than 1. A trimap follows
+    the pixels it was drawn on: when the turned image has the trimap's size and the stored one
+    does not, the image is turned; otherwise the stored pixels are kept, and the note says
+    whether the trimap's size showed that (it cannot for a square image)."""
+    turned = size[::-1] if orientation in (5, 6, 7, 8) else size
+    if trimap_size is not None and trimap_size != size and trimap_size == turned:
+        return True, f"turned by its EXIF orientation {orientation} to fit its trimap"
+    if trimap_size is not None and turned == size:
+        return False, (f"EXIF orientation {orientation} dropped (the image is "
+                       f"{'square' if size[0] == size[1] else 'the same size either way'}: its "
+                       "trimap's size cannot tell which way it was drawn; the stored pixels "
+                       "are kept)")
+    return False, (f"EXIF orientation {orientation} dropped (its trimap has the stored pixels' "
+                   "size)")
+
+
+def _image_problems(image: Image.Image, data: bytes, size: Tuple[int, int],
+                    trimap_size: Optional[Tuple[int, int]], what: str):
+    """(what needs re-encoding, in words; the image, turned if its EXIF says so)."""
     problems = []
     if image.format != "JPEG":
         problems.append(f"{image.format} data")
@@ -237,30 +269,56 @@ def canonical_image(data: bytes, name: str, where: str,
         frames = 1
     if frames > 1:
         problems.append(f"the first of {frames} frames")
+    ending = file_kinds.incomplete_ending(file_kinds.kind_of(data), data)
+    if ending:
+        problems.append(ending)
     orientation = _orientation(image)
     if orientation != 1:
-        turned = size[::-1] if orientation in (5, 6, 7, 8) else size
-        if trimap_size is not None and trimap_size != size and trimap_size == turned:
+        turn, note = _orientation_note(orientation, size, trimap_size)
+        if turn:
             image = ImageOps.exif_transpose(_load(image, what))
-            size = image.size
-            problems.append(f"turned by its EXIF orientation {orientation} to fit its trimap")
-        else:
-            problems.append(f"EXIF orientation {orientation} dropped (its trimap follows the "
-                            "stored pixels)")
-    if name in KNOWN_BAD_JPEGS and not problems:
-        problems.append("known corrupt JPEG")
+        problems.append(note)
+    return problems, image
+
+
+def nearly_constant_note(pixels: np.ndarray) -> Optional[str]:
+    """A note when 8-bit pixels barely vary (standard deviation below NEARLY_CONSTANT_STD)."""
+    spread = float(pixels.std())
+    if spread >= NEARLY_CONSTANT_STD:
+        return None
+    return (f"{NEARLY_CONSTANT}: its 8-bit pixels span {int(pixels.min())}..{int(pixels.max())} "
+            f"(standard deviation {spread:.2f}); check the file (a 12-bit image in 16 bits "
+            "turns black when scaled to 8)")
+
+
+def canonical_image(data: bytes, name: str, where: str,
+                    trimap_size: Optional[Tuple[int, int]] = None
+                    ) -> Tuple[bytes, Tuple[int, int], Optional[str], Tuple[str, ...]]:
+    """(RGB JPEG bytes that Transform decodes to (width, height), (width, height), what was
+    repaired or None, notes). With `trimap_size`, an EXIF orientation is applied only if that
+    makes the image fit its trimap (a trimap follows the pixels it was drawn on). A JPEG is
+    re-encoded when libjpeg warns while TensorFlow decodes it ("Corrupt JPEG data: ...")."""
+    what = f"image {where}"
+    image = _open(data, what)
+    size = image.size
+    problems, image = _image_problems(image, data, size, trimap_size, what)
+    size = image.size
     if not problems:
-        decoded = _tf_decodes(preprocessing.decode_one_image, data)
-        if decoded is not None and decoded.shape[:2] == size[::-1]:
-            return data, size, None
-        problems.append("a JPEG TensorFlow's decoder rejects")
+        decoded, warning = _tf_decodes_warning(preprocessing.decode_one_image, data)
+        if decoded is not None and decoded.shape[:2] == size[::-1] and not warning:
+            note = nearly_constant_note(decoded)
+            return data, size, None, (note,) if note else ()
+        problems.append(f"libjpeg warns \"{warning}\"" if warning and decoded is not None
+                        else "a JPEG TensorFlow's decoder rejects")
     buffer = io.BytesIO()
     _to_rgb(_load(image, what), what).save(buffer, "JPEG", quality=JPEG_QUALITY)
     encoded = buffer.getvalue()
     decoded = _tf_decodes(preprocessing.decode_one_image, encoded)
     if decoded is None or decoded.shape[:2] != size[::-1]:  # never seen: say so, do not guess
         raise BadSampleError(f"{what}: its re-encoded JPEG does not decode in TensorFlow")
-    return encoded, size, f"{', '.join(problems)}: re-encoded as RGB JPEG"
+    note = nearly_constant_note(decoded)
+    return (encoded, size, f"{', '.join(problems)}: re-encoded as RGB JPEG",
+            (note,) if note else ())
 
 
 # ---- trimaps ----
@@ -308,9 +366,13 @@ def _trimap_values(image: Image.Image, data: bytes, what: str) -> Tuple[np.ndarr
     if mode == "1":
         return values, "1-bit"
     if mode == "L":
-        depth = _png_gray_bit_depth(data)
-        if depth in (1, 2, 4):  # PIL (and TensorFlow) scale these to 0..255: undo it
-            return values // (255 // (2 ** depth - 1)), f"{depth}-bit gray"
+        # PIL (and TensorFlow) scale 1, 2 and 4-bit gray (and a PGM's small maxval) to
+        # 0..255, whatever the format: undo it from what the file's header says.
+        top = file_kinds.gray_max_value(image, data, file_kinds.kind_of(data))
+        if top:
+            bits = {1: 1, 3: 2, 15: 4}.get(top)
+            return (np.round(values * top / 255.0).astype(np.int64),
+                    f"{bits}-bit gray" if bits else f"gray of maximum value {top}")
         return values, "8-bit gray"
     if mode.startswith("I"):
         scaled = values // 257
@@ -351,6 +413,9 @@ def canonical_trimap(data: bytes, where: str) -> Tuple[bytes, np.ndarray, Option
     if values.size and not TRIMAP_RANGE[0] <= values.min() <= values.max() <= TRIMAP_RANGE[1]:
         raise BadSampleError(f"{what} {_describe_bad_values(values, how)}")
     values = values.astype(np.uint8)
+    ending = file_kinds.incomplete_ending(file_kinds.kind_of(data), data)
+    if ending:
+        how = f"{how}, {ending}"
     if image.format == "PNG" and how == "8-bit gray":
         decoded = _tf_decodes(preprocessing.decode_one_trimap, data)
         if decoded is not None and np.array_equal(decoded[..., 0], values):
@@ -377,7 +442,7 @@ def build_sample(name: str, image_bytes: bytes, trimap_bytes: bytes, label: int,
     """Checks and repairs one sample's bytes; label 0..36 and species 0..1 as in the examples."""
     image_where, trimap_where = image_where or name, trimap_where or name
     trimap_bytes, values, trimap_repair = canonical_trimap(trimap_bytes, trimap_where)
-    image_bytes, size, image_repair = canonical_image(
+    image_bytes, size, image_repair, notes = canonical_image(
         image_bytes, name, image_where, (values.shape[1], values.shape[0]))
     _check_sizes(values, size, trimap_where)
     both = bool(image_repair and trimap_repair)
@@ -389,7 +454,7 @@ def build_sample(name: str, image_bytes: bytes, trimap_bytes: bytes, label: int,
         features.FILE_NAME_KEY: _bytes_feature(f"{name}.jpg".encode()),
         features.LABEL_KEY: _int_feature(label),
         features.SPECIES_KEY: _int_feature(species),
-    })), "; ".join(r for r in repairs if r) or None)
+    })), "; ".join(r for r in repairs if r) or None, notes)
 
 
 def make_sample(data_dir: str, entry: layout.ListEntry) -> Sample:

@@ -176,7 +176,9 @@ def print_ingest(summary: RunSummary) -> None:
     for split in ("train", "eval"):
         count = lambda key: int(examples.properties.get(f"{split}_{key}", 0))  # noqa: E731
         print(f"Data {split}: {count('listed')} listed = {count('ingested')} ingested "
-              f"({count('repaired')} repaired) + {count('quarantined')} quarantined")
+              f"({count('repaired')} repaired) + {count('quarantined')} quarantined"
+              + (f"; {count('constant')} nearly constant images: check them (outcomes.jsonl "
+                 "notes)" if count("constant") else ""))
     print(f"  ingest report and quarantine list: {examples.uri}/ingest/")
 
 

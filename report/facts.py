@@ -19,13 +19,14 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
+from oxford_pet import layout
 from runs import evaluation
 from storage import files
 from runs.evaluation import BASELINE, CANDIDATE, DIFF, OVERALL
 from trainer import features
 
 SPLITS = ("train", "eval")
-COUNT_KEYS = ("listed", "ingested", "repaired", "quarantined")
+COUNT_KEYS = layout.INGEST_COUNTS
 SCALAR_METRICS = features.GATE_METRICS  # every scalar pixel metric, at both resolutions
 
 

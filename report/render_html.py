@@ -341,11 +341,11 @@ def data_section(facts: Dict[str, Any]) -> str:
     parts = ["<h2>Data, model and push</h2>"]
     data = facts.get("data")
     if data and data["splits"]:
-        rows = [[_e(split)] + [f"{counts[key]:,}" for key in
-                               ("listed", "ingested", "repaired", "quarantined")]
+        rows = [[_e(split)] + [f"{counts.get(key, 0):,}" for key in
+                               ("listed", "ingested", "repaired", "constant", "quarantined")]
                 for split, counts in data["splits"].items()]
         parts.append(_table(["split", "listed", "ingested", "of which repaired",
-                             "quarantined"], rows))
+                             "of which nearly constant", "quarantined"], rows))
         if data.get("ingest_report"):
             parts.append(f"<p class=\"sub\">Quarantine list and ingest report: "
                          f"<code>{_e(data['ingest_report'])}</code></p>")

@@ -93,8 +93,9 @@ def rest_lines(facts: Dict[str, Any]) -> List[str]:
     data = facts.get("data")
     if data and data["splits"]:
         shown = "; ".join(f"{split} {c['ingested']:,} of {c['listed']:,} listed "
-                          f"({c['quarantined']:,} quarantined)"
-                          for split, c in data["splits"].items())
+                          f"({c['quarantined']:,} quarantined"
+                          + (f", {c['constant']:,} nearly constant" if c.get("constant") else "")
+                          + ")" for split, c in data["splits"].items())
         lines.append(f"\nData: {shown}.")
     model = facts.get("model") or {}
     if model.get("architecture"):

@@ -133,11 +133,15 @@ def damaged(tmp_path_factory):
     repaired[train[2].name] = "L pixels"
     _save_bytes(image(train[3]), _jpeg(rgb(train[3]).convert("CMYK")))  # CMYK JPEG
     repaired[train[3].name] = "CMYK pixels"
-    # A name from TFDS's list of "Corrupt JPEG data" files (here a valid JPEG: re-encoded).
+    # A JPEG libjpeg warns about while TensorFlow decodes it ("Corrupt JPEG data"), as some of
+    # the dataset's do: three stray bytes after the JFIF header (PIL writes SOI + a 16-byte
+    # APP0, then DQT).
     corrupt = layout.ListEntry("Abyssinian_5", 1, 1, 1)
-    shutil.copy(image(train[4]), image(corrupt))
+    jpeg = open(image(train[4]), "rb").read()
+    _save_bytes(image(corrupt), jpeg[:20] + b"\x00\x11\x22" + jpeg[20:])
     shutil.copy(trimap(train[4]), trimap(corrupt))
-    repaired[corrupt.name] = "known corrupt JPEG"
+    repaired[corrupt.name] = ('libjpeg warns "Corrupt JPEG data: 3 extraneous bytes before '
+                              'marker 0xdb"')
     # A 16-bit trimap with the right values: TensorFlow's PNG decoder would read them as 0.
     Image.fromarray(values(train[10]).astype(np.uint16)).save(trimap(train[10]))
     repaired[train[10].name] = "16-bit gray: re-encoded as 8-bit gray PNG"
@@ -197,7 +201,6 @@ def damaged(tmp_path_factory):
                   "../Bengal_3 6 1 3"],
         "eval": [train[9].to_line()],
     }
-    repaired[corrupt.name] = "known corrupt JPEG"
     for split, lines in appended.items():
         path = os.path.join(data_dir, layout.SPLIT_LISTS[split])
         text = open(path, encoding="utf-8").read()
@@ -251,9 +254,9 @@ def test_listed_equals_ingested_plus_quarantined_per_split(damaged, damaged_run)
     # 3 damaged files and 3 bad lines are quarantined. eval: 20 generated + 2 appended lines
     # (one listed for train too, one not UTF-8); 10 damaged files and both lines quarantined.
     assert report["train"] == {"listed": 20 + 5, "ingested": 25 - 6, "repaired": len(repaired),
-                               "quarantined": 6}
+                               "quarantined": 6, "constant": 0}
     assert report["eval"] == {"listed": 20 + 2, "ingested": 22 - 12, "repaired": 0,
-                              "quarantined": 12}
+                              "quarantined": 12, "constant": 0}
     for split, counts in report.items():
         assert counts["listed"] == counts["ingested"] + counts["quarantined"]
         written = _examples_by_name(damaged_run.uri, split)
@@ -566,8 +569,8 @@ def test_damaged_tfds_records_are_repaired_or_quarantined_with_plain_reasons(tfd
                                       "train, 1 in eval); one train record is used")
     assert [r["split"] for r in quarantine if r["name"] == train[2].name] == ["eval"]
     assert _report(examples.uri)["splits"] == {
-        "train": {"listed": 12, "ingested": 7, "repaired": 1, "quarantined": 5},
-        "eval": {"listed": 7, "ingested": 6, "repaired": 0, "quarantined": 1}}
+        "train": {"listed": 12, "ingested": 7, "repaired": 1, "quarantined": 5, "constant": 0},
+        "eval": {"listed": 7, "ingested": 6, "repaired": 0, "quarantined": 1, "constant": 0}}
     written = _examples_by_name(examples.uri, "train")
     assert train[1].name in written and train[2].name in written  # each once
     assert len(_read_examples(os.path.join(examples.uri, "Split-train", "*"))) == 7
@@ -584,7 +587,7 @@ def test_a_split_that_lists_nothing_stops_ingest(tmp_path):
         example_gen.write_report(str(tmp_path), 0.05, ["train", "eval"])
     report = json.loads((tmp_path / example_gen.REPORT_FILE).read_text())
     assert report["splits"]["eval"] == {"listed": 0, "ingested": 0, "repaired": 0,
-                                        "quarantined": 0}
+                                        "quarantined": 0, "constant": 0}
 
 
 @pytest.mark.parametrize("extra,refused", [

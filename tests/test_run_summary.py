@@ -30,3 +30,19 @@ def test_a_model_size_gate_and_an_evaluation_without_pixel_metrics():
                          "per-class IoU)")
     assert run_summary.metric_lines({"example_count": 12.0}, "pixel_accuracy") == []
     assert not run_summary.metric_lines(VALUES)[-1].startswith("  gate")
+
+
+def test_the_ingest_lines_name_nearly_constant_images(capsys):
+    import types
+
+    from pipeline import run_summary
+
+    counts = {"train_listed": 3, "train_ingested": 3, "train_repaired": 1,
+              "train_quarantined": 0, "train_constant": 2, "eval_listed": 1,
+              "eval_ingested": 1, "eval_repaired": 0, "eval_quarantined": 0}
+    examples = types.SimpleNamespace(uri="/root/examples/1", properties=counts)
+    run_summary.print_ingest(types.SimpleNamespace(output=lambda node, key: examples))
+    out = capsys.readouterr().out
+    assert ("Data train: 3 listed = 3 ingested (1 repaired) + 0 quarantined; 2 nearly constant "
+            "images: check them") in out
+    assert "Data eval: 1 listed = 1 ingested (0 repaired) + 0 quarantined\n" in out
