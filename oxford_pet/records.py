@@ -282,8 +282,9 @@ def _image_problems(image: Image.Image, data: bytes, size: Tuple[int, int],
 
 
 def nearly_constant_note(pixels: np.ndarray) -> Optional[str]:
-    """A note when 8-bit pixels barely vary (standard deviation below NEARLY_CONSTANT_STD)."""
-    spread = float(pixels.std())
+    """A note when 8-bit pixels barely vary (standard deviation below NEARLY_CONSTANT_STD, on
+    every 4th row and column: 1/16 of the pixels tell it, at a sixteenth of the cost)."""
+    spread = float(pixels[::4, ::4].std())
     if spread >= NEARLY_CONSTANT_STD:
         return None
     return (f"{NEARLY_CONSTANT}: its 8-bit pixels span {int(pixels.min())}..{int(pixels.max())} "
