@@ -62,3 +62,22 @@ def test_the_installed_versions_are_the_locked_ones():
             continue
         name, _, version = requirement.strip().partition("==")
         assert metadata.version(name) == version, name
+
+
+def test_the_image_environment_has_what_its_packages_require_and_the_locks_versions():
+    """The pipeline image's Python (3.10) with the lock's 3.10 pins, as the Vertex emulation
+    runs its steps (built once by scripts/ensure_env.sh; deploy/emulator/environment.py)."""
+    from deploy.emulator import environment
+
+    uv = os.path.join(os.path.dirname(sys.executable), "uv")
+    if not os.path.exists(uv):
+        pytest.skip("uv is not in this environment (scripts/ensure_env.sh installs it)")
+    python = environment.ensure(REPO, print)
+    assert environment.lock_problems(python, LOCK) == []
+    result = subprocess.run([uv, "pip", "check", "--python", python], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = subprocess.run([python, "-c", "import tensorflow_datasets, google.protobuf as p; "
+                                          "print(tensorflow_datasets.__version__, p.__version__)"],
+                           capture_output=True, text=True)
+    assert found.stdout.split() == ["4.9.10", "3.20.3"], found.stderr[-2000:]
