@@ -327,6 +327,21 @@ def read_custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     return json_format.MessageToDict(values)
 
 
+def split_counts(outcomes: Sequence[Dict[str, Any]],
+                 expected_splits: Sequence[str] = ()) -> Dict[str, Dict[str, int]]:
+    """Per split, the counts of layout.INGEST_COUNTS over the per-sample outcomes."""
+    zero = {key: 0 for key in layout.INGEST_COUNTS}
+    splits: Dict[str, Dict[str, int]] = {split: dict(zero) for split in expected_splits}
+    for record in outcomes:
+        counts = splits.setdefault(record["split"], dict(zero))
+        counts["listed"] += 1
+        counts["quarantined" if record["outcome"] == "quarantined" else "ingested"] += 1
+        counts["repaired"] += record["outcome"] == "repaired"
+        counts["constant"] += any(note.startswith(records.NEARLY_CONSTANT)
+                                  for note in record.get("notes", ()))
+    return splits
+
+
 def write_report(report_dir: str, max_quarantined_fraction: float,
                  expected_splits: Sequence[str] = (),
                  stopped_dir: Optional[str] = None) -> Dict[str, Any]:
@@ -338,15 +353,7 @@ def write_report(report_dir: str, max_quarantined_fraction: float,
     with tf.io.gfile.GFile(os.path.join(report_dir, OUTCOMES_FILE)) as handle:
         outcomes_text = handle.read()
     outcomes = [json.loads(line) for line in outcomes_text.splitlines() if line.strip()]
-    zero = {key: 0 for key in layout.INGEST_COUNTS}
-    splits: Dict[str, Dict[str, int]] = {split: dict(zero) for split in expected_splits}
-    for record in outcomes:
-        counts = splits.setdefault(record["split"], dict(zero))
-        counts["listed"] += 1
-        counts["quarantined" if record["outcome"] == "quarantined" else "ingested"] += 1
-        counts["repaired"] += record["outcome"] == "repaired"
-        counts["constant"] += any(note.startswith(records.NEARLY_CONSTANT)
-                                  for note in record.get("notes", ()))
+    splits = split_counts(outcomes, expected_splits)
     report = {"splits": splits, "max_quarantined_fraction": max_quarantined_fraction}
     files = {
         QUARANTINE_FILE: "".join(
