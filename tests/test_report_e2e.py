@@ -36,7 +36,7 @@ def test_first_report_blessed_without_baseline_and_pushed(runs):
     assert facts["push"] == {"pushed": True, "version": "1",
                              "destination": os.path.join(config.model_dir, "1")}
     assert facts["data"]["splits"]["eval"] == {"listed": 12, "ingested": 12, "repaired": 0,
-                                               "quarantined": 0}
+                                               "quarantined": 0, "constant": 0}
     assert facts["overall"]["examples"] == 12
     assert len(facts["history"]["loss"]) == len(facts["history"]["val_loss"]) == config.trainer.epochs
     samples = facts["samples"]
