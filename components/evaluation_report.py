@@ -8,8 +8,8 @@ threshold failed). The work is in report/ (gather facts, render); this is only t
 from tfx.dsl.component.experimental.annotations import (InputArtifact, OutputArtifact,
                                                           Parameter)
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.standard_artifacts import (Examples, ModelBlessing, ModelEvaluation, Model,
-                                          ModelRun, PushedModel)
+from tfx.types.standard_artifacts import (ExampleAnomalies, Examples, ModelBlessing,
+                                          ModelEvaluation, Model, ModelRun, PushedModel)
 
 # The output's type lives in the top-level package its schema title names (petseg/ says why:
 # on Vertex AI, TFX's container entrypoint imports "petseg.EvaluationReport" as a class path).
@@ -24,6 +24,7 @@ def EvaluationReport(
         model: InputArtifact[Model],
         model_run: InputArtifact[ModelRun],
         pushed_model: InputArtifact[PushedModel],
+        data_checks: InputArtifact[ExampleAnomalies],
         report: OutputArtifact[EvaluationReportArtifact],
         pipeline_name: Parameter[str] = "",
         max_examples: Parameter[int] = 256,
@@ -36,7 +37,8 @@ def EvaluationReport(
         evaluation_uri=evaluation.uri, blessing=properties(blessing.mlmd_artifact),
         examples_uri=examples.uri, examples=properties(examples.mlmd_artifact),
         model_uri=model.uri, model_run_uri=model_run.uri,
-        pushed=properties(pushed_model.mlmd_artifact), pipeline_name=pipeline_name or None)
+        pushed=properties(pushed_model.mlmd_artifact), pipeline_name=pipeline_name or None,
+        data_checks_uri=data_checks.uri)
     gathered = facts.gather(run, max_examples, samples_per_group)
     paths = write.write_report(gathered, report.uri)
     print(f"[EvaluationReport] {paths[write.HTML_FILE]}", flush=True)

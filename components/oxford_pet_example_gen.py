@@ -29,6 +29,7 @@ import os
 from typing import Any, Dict, Optional, Sequence
 
 import apache_beam as beam
+import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
@@ -124,6 +125,7 @@ class _IngestListed(beam.DoFn):
             outcome.update(outcome="repaired", detail=sample.repair)
         if sample.notes:
             outcome["notes"] = list(sample.notes)
+        outcome["measured"] = {key: round(value, 4) for key, value in sample.measured.items()}
         yield beam.pvalue.TaggedOutput("outcomes", outcome)
         yield sample.example.SerializeToString()  # bytes travel cheaper than protos
 
@@ -354,7 +356,8 @@ def write_report(report_dir: str, max_quarantined_fraction: float,
         outcomes_text = handle.read()
     outcomes = [json.loads(line) for line in outcomes_text.splitlines() if line.strip()]
     splits = split_counts(outcomes, expected_splits)
-    report = {"splits": splits, "max_quarantined_fraction": max_quarantined_fraction}
+    report = {"splits": splits, "max_quarantined_fraction": max_quarantined_fraction,
+              "measured": measured_summary(outcomes)}
     files = {
         QUARANTINE_FILE: "".join(
             json.dumps({"name": record["name"], "split": record["split"],
@@ -384,6 +387,18 @@ def write_report(report_dir: str, max_quarantined_fraction: float,
                           f"{os.path.join(stopped_dir or report_dir, QUARANTINE_FILE)}; fix "
                           "or remove those samples, or raise --max-quarantined-fraction.")
     return report
+
+
+def measured_summary(outcomes: Sequence[Dict[str, Any]]) -> Dict[str, Dict[str, Dict]]:
+    """Per split and measure (oxford_pet/measures.py): min, median and max over the ingested
+    samples."""
+    by_split: Dict[str, Dict[str, list]] = {}
+    for record in outcomes:
+        for key, value in record.get("measured", {}).items():
+            by_split.setdefault(record["split"], {}).setdefault(key, []).append(value)
+    return {split: {key: {"min": min(values), "median": float(np.median(values)),
+                          "max": max(values)} for key, values in sorted(found.items())}
+            for split, found in sorted(by_split.items())}
 
 
 def check_written(examples_uri: str, splits: Dict[str, Dict[str, int]]) -> None:

@@ -41,6 +41,7 @@ from runs.metadata import properties
 
 EVALUATION_KEY = "evaluation"
 EXAMPLES_KEY = "examples"
+STATISTICS_KEY = "statistics"  # named in the manifest: the next span's drift baseline
 PIPELINE_CONFIG_KEY = "pipeline_config"  # in the Pusher's custom_config
 VERTEX_MODEL_KEY = model_registry.MANIFEST_KEY  # in custom_config and each manifest
 INGEST_COUNTS = tuple(f"_{key}" for key in layout.INGEST_COUNTS)
@@ -116,6 +117,9 @@ def build_manifest(input_dict: Dict[str, List[types.Artifact]], exec_properties:
         "baseline": baseline,
     }
     manifest["data"] = describe_data(_optional_single(input_dict, EXAMPLES_KEY))
+    statistics = _optional_single(input_dict, STATISTICS_KEY)
+    if manifest["data"] is not None and statistics is not None:
+        manifest["data"]["statistics"] = statistics.uri
     custom = custom_config(exec_properties)
     manifest["config"] = custom.get(PIPELINE_CONFIG_KEY)
     manifest["packages"] = package_versions()
@@ -178,13 +182,16 @@ class VersionedPusherSpec(standard_component_specs.PusherSpec):
         EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation,
                                          optional=True),
         EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples, optional=True),
+        STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics,
+                                         optional=True),
     }
 
 
 class VersionedPusher(pusher_component.Pusher):
     """Pusher with integer versions under `<serving_dir>/<model_name>/`.
 
-    `evaluation` (the Evaluator's), `examples` (ExampleGen's) and `pipeline_config` (a JSON-able
+    `evaluation` (the Evaluator's), `examples` (ExampleGen's), `statistics` (StatisticsGen's:
+    the data gate's drift baseline when this version serves) and `pipeline_config` (a JSON-able
     dict) only feed each version's manifest. `vertex_model` (CloudConfig.registry_settings)
     registers each version in the Vertex AI Model Registry.
     """
@@ -195,13 +202,14 @@ class VersionedPusher(pusher_component.Pusher):
     def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel,
                  model_dir: str, evaluation: Optional[types.BaseChannel] = None,
                  examples: Optional[types.BaseChannel] = None,
+                 statistics: Optional[types.BaseChannel] = None,
                  pipeline_config: Optional[Dict[str, Any]] = None,
                  vertex_model: Optional[Dict[str, Any]] = None):
         custom = {key: value for key, value in ((PIPELINE_CONFIG_KEY, pipeline_config),
                                                 (VERTEX_MODEL_KEY, vertex_model)) if value}
         spec = VersionedPusherSpec(
             model=model, model_blessing=model_blessing, infra_blessing=None,
-            evaluation=evaluation, examples=examples,
+            evaluation=evaluation, examples=examples, statistics=statistics,
             push_destination=pusher_pb2.PushDestination(
                 filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=model_dir)),
             custom_config=json_utils.dumps(custom or None),

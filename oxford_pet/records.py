@@ -26,13 +26,13 @@ import io
 import os
 import string
 import warnings
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from oxford_pet import breeds, file_kinds, layout, libjpeg_warnings
+from oxford_pet import breeds, file_kinds, layout, libjpeg_warnings, measures
 from storage import files
 from trainer import features, preprocessing
 
@@ -41,9 +41,10 @@ JPEG_QUALITY = 95
 # are refused before they are decoded. Transform would decode them whole, 3 bytes a pixel.
 MAX_PIXELS = 89_478_485
 EXIF_ORIENTATION = 0x0112
-# An image whose 8-bit pixels (as Transform decodes them) have a standard deviation below this
-# is "nearly constant": a 12-bit image stored in 16 bits with values 0..30 becomes all black
-# when scaled to 8 bits. Counted and shown (outcomes, runner summary, report), not refused.
+# An image whose brightness (as Transform decodes it; measures.py) has a standard deviation
+# below this is "nearly constant": a 12-bit image stored in 16 bits with values 0..30 becomes
+# all black when scaled to 8 bits. Counted and shown (outcomes, runner summary, report), not
+# refused.
 NEARLY_CONSTANT_STD = 2.0
 NEARLY_CONSTANT = "nearly constant"
 
@@ -53,11 +54,22 @@ class BadSampleError(ValueError):
 
 
 class Sample(NamedTuple):
-    """What ingest produced for one sample: the example and, if repaired, what was done, and
-    what a person should know about it (e.g. "nearly constant: ...")."""
+    """What ingest produced for one sample: the example and, if repaired, what was done, what
+    a person should know about it (e.g. "nearly constant: ..."), and its measures (also in the
+    example: measures.py)."""
     example: tf.train.Example
     repair: Optional[str]
     notes: Tuple[str, ...] = ()
+    measured: Dict[str, float] = {}
+
+
+class CanonicalImage(NamedTuple):
+    """An image as Transform will decode it: its bytes, (width, height), what was repaired
+    (None: kept byte for byte), and the pixels TensorFlow decoded from the bytes."""
+    data: bytes
+    size: Tuple[int, int]
+    repair: Optional[str]
+    pixels: np.ndarray
 
 
 def _bytes_feature(value: bytes) -> tf.train.Feature:
@@ -66,6 +78,12 @@ def _bytes_feature(value: bytes) -> tf.train.Feature:
 
 def _int_feature(value: int) -> tf.train.Feature:
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+
+def _measured_features(measured: Dict[str, float]) -> Dict[str, tf.train.Feature]:
+    return {key: _int_feature(int(measured[key])) if measure.kind == "int" else
+            tf.train.Feature(float_list=tf.train.FloatList(value=[measured[key]]))
+            for key, measure in measures.BY_KEY.items()}
 
 
 def _read(path: str, what: str) -> bytes:
@@ -281,24 +299,22 @@ def _image_problems(image: Image.Image, data: bytes, size: Tuple[int, int],
     return problems, image
 
 
-def nearly_constant_note(pixels: np.ndarray) -> Optional[str]:
-    """A note when 8-bit pixels barely vary (standard deviation below NEARLY_CONSTANT_STD, on
-    every 4th row and column: 1/16 of the pixels tell it, at a sixteenth of the cost)."""
-    spread = float(pixels[::4, ::4].std())
+def nearly_constant_note(pixels: np.ndarray, spread: float) -> Optional[str]:
+    """A note when an image's brightness barely varies (`spread`, its standard deviation,
+    below NEARLY_CONSTANT_STD)."""
     if spread >= NEARLY_CONSTANT_STD:
         return None
     return (f"{NEARLY_CONSTANT}: its 8-bit pixels span {int(pixels.min())}..{int(pixels.max())} "
-            f"(standard deviation {spread:.2f}); check the file (a 12-bit image in 16 bits "
-            "turns black when scaled to 8)")
+            f"(brightness standard deviation {spread:.2f}); check the file (a 12-bit image in "
+            "16 bits turns black when scaled to 8)")
 
 
 def canonical_image(data: bytes, name: str, where: str,
-                    trimap_size: Optional[Tuple[int, int]] = None
-                    ) -> Tuple[bytes, Tuple[int, int], Optional[str], Tuple[str, ...]]:
-    """(RGB JPEG bytes that Transform decodes to (width, height), (width, height), what was
-    repaired or None, notes). With `trimap_size`, an EXIF orientation is applied only if that
-    makes the image fit its trimap (a trimap follows the pixels it was drawn on). A JPEG is
-    re-encoded when libjpeg warns while TensorFlow decodes it ("Corrupt JPEG data: ...")."""
+                    trimap_size: Optional[Tuple[int, int]] = None) -> CanonicalImage:
+    """The image as RGB JPEG bytes that Transform decodes to its (width, height), what was
+    repaired and the decoded pixels. With `trimap_size`, an EXIF orientation is applied
+    only if that makes the image fit its trimap (a trimap follows the pixels it was drawn on).
+    A JPEG is re-encoded when libjpeg warns while TensorFlow decodes it ("Corrupt JPEG data")."""
     what = f"image {where}"
     image = _open(data, what)
     size = image.size
@@ -307,8 +323,7 @@ def canonical_image(data: bytes, name: str, where: str,
     if not problems:
         decoded, warning = _tf_decodes_warning(preprocessing.decode_one_image, data)
         if decoded is not None and decoded.shape[:2] == size[::-1] and not warning:
-            note = nearly_constant_note(decoded)
-            return data, size, None, (note,) if note else ()
+            return CanonicalImage(data, size, None, decoded)
         problems.append(f"libjpeg warns \"{warning}\"" if warning and decoded is not None
                         else "a JPEG TensorFlow's decoder rejects")
     buffer = io.BytesIO()
@@ -317,9 +332,8 @@ def canonical_image(data: bytes, name: str, where: str,
     decoded = _tf_decodes(preprocessing.decode_one_image, encoded)
     if decoded is None or decoded.shape[:2] != size[::-1]:  # never seen: say so, do not guess
         raise BadSampleError(f"{what}: its re-encoded JPEG does not decode in TensorFlow")
-    note = nearly_constant_note(decoded)
-    return (encoded, size, f"{', '.join(problems)}: re-encoded as RGB JPEG",
-            (note,) if note else ())
+    return CanonicalImage(encoded, size, f"{', '.join(problems)}: re-encoded as RGB JPEG",
+                          decoded)
 
 
 # ---- trimaps ----
@@ -442,10 +456,14 @@ def build_sample(name: str, image_bytes: bytes, trimap_bytes: bytes, label: int,
                  image_where: str = "", trimap_where: str = "") -> Sample:
     """Checks and repairs one sample's bytes; label 0..36 and species 0..1 as in the examples."""
     image_where, trimap_where = image_where or name, trimap_where or name
+    given_bytes = len(image_bytes)
     trimap_bytes, values, trimap_repair = canonical_trimap(trimap_bytes, trimap_where)
-    image_bytes, size, image_repair, notes = canonical_image(
-        image_bytes, name, image_where, (values.shape[1], values.shape[0]))
+    image = canonical_image(image_bytes, name, image_where, (values.shape[1], values.shape[0]))
+    image_bytes, size, image_repair = image.data, image.size, image.repair
     _check_sizes(values, size, trimap_where)
+    measured = measures.measure(image.pixels, values, given_bytes)
+    note = nearly_constant_note(image.pixels, measured["brightness_std"])
+    notes = (note,) if note else ()
     both = bool(image_repair and trimap_repair)
     repairs = [f"image: {image_repair}" if both else image_repair,
                f"trimap: {trimap_repair}" if both else trimap_repair]
@@ -455,7 +473,8 @@ def build_sample(name: str, image_bytes: bytes, trimap_bytes: bytes, label: int,
         features.FILE_NAME_KEY: _bytes_feature(f"{name}.jpg".encode()),
         features.LABEL_KEY: _int_feature(label),
         features.SPECIES_KEY: _int_feature(species),
-    })), "; ".join(r for r in repairs if r) or None, notes)
+        **_measured_features(measured),
+    })), "; ".join(r for r in repairs if r) or None, notes, measured)
 
 
 def make_sample(data_dir: str, entry: layout.ListEntry) -> Sample:

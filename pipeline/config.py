@@ -10,6 +10,7 @@ import os
 import tempfile
 from typing import List, Optional
 
+from components.data_checks import DataCheckSettings  # a plain dataclass: no TFDV import
 from pipeline.beam_args import direct_workers_problem
 from pipeline.cloud import CloudConfig  # plain dataclasses: no cloud client import
 from trainer import features  # names only: no TensorFlow import here
@@ -63,6 +64,10 @@ class PipelineConfig:
     # <data_dir>/span-1/images, .../annotations; ExampleGen reads the latest span. None: data_dir
     # itself is the dataset. (components/oxford_pet_example_gen.py split_input_config)
     span_pattern: Optional[str] = None
+
+    # The data gate (components/data_checks.py): train/eval skew and, with spans, drift against
+    # the serving model's data, on what ingest measured of the images; what stops, what warns.
+    data_checks: DataCheckSettings = dataclasses.field(default_factory=DataCheckSettings)
 
     # Preprocessing and training: what Transform and the Trainer read (trainer/settings.py).
     trainer: TrainerSettings = dataclasses.field(default_factory=TrainerSettings)
@@ -121,6 +126,10 @@ class PipelineConfig:
             "{SPAN" in self.span_pattern and not os.path.isabs(self.span_pattern)),
                 f"span_pattern must be a path relative to data_dir holding {{SPAN}}, e.g. "
                 f"'span-{{SPAN}}', got {self.span_pattern!r}")
+        require(isinstance(self.data_checks, DataCheckSettings),
+                f"data_checks must be a DataCheckSettings (components/data_checks.py), got "
+                f"{type(self.data_checks).__name__}")
+        self.data_checks.validate()
         problem = direct_workers_problem(self.beam_args)
         require(problem is None, f"beam_args: {problem}")
         if self.cloud is not None:

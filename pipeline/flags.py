@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 from typing import Any, Dict
 
+from components.data_checks import STOP, WARN, DataCheckSettings
 from pipeline.config import PipelineConfig
 from trainer import features  # names only: no TensorFlow import here
 from trainer.settings import TrainerSettings
@@ -30,6 +31,8 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     _add_schedule_flags(model)
     _add_gate_flags(parser.add_argument_group(
         "evaluation gate (on the whole eval split and on each species)"))
+    _add_data_check_flags(parser.add_argument_group(
+        "data checks (measured image features: train/eval skew, drift between spans)"))
 
 
 def _add_model_flags(model) -> None:
@@ -124,6 +127,33 @@ def _add_gate_flags(gate) -> None:
                            "the latest blessed model's")
 
 
+def _add_data_check_flags(checks) -> None:
+    """What the data gate calls a difference, and what it does about one."""
+    defaults = DataCheckSettings()
+    checks.add_argument("--on-drift", choices=(STOP, WARN), default=defaults.on_drift,
+                        help="drift between this span and the serving model's data (with "
+                             "--span-pattern): stop before Transform, or warn")
+    checks.add_argument("--on-skew", choices=(STOP, WARN), default=defaults.on_skew,
+                        help="skew between the eval and train splits: warn, or stop")
+    checks.add_argument("--accept-drift", action="store_true",
+                        help="this span's data is the new normal: train on it despite drift "
+                             "(recorded in the run's metadata and report)")
+    checks.add_argument("--drift-threshold", type=float, default=defaults.numeric_threshold,
+                        help="Jensen-Shannon divergence (0..1) of a measured feature that is a "
+                             "difference, once past the noise floor of the sample sizes")
+    checks.add_argument("--category-drift-threshold", type=float,
+                        default=defaults.categorical_threshold,
+                        help="L-infinity distance (0..1) of the breed or species shares that "
+                             "is a difference")
+
+
+def data_check_settings(args: argparse.Namespace) -> DataCheckSettings:
+    return DataCheckSettings(numeric_threshold=args.drift_threshold,
+                             categorical_threshold=args.category_drift_threshold,
+                             on_drift=args.on_drift, on_skew=args.on_skew,
+                             accept_drift=args.accept_drift)
+
+
 def training_settings(args: argparse.Namespace) -> Dict[str, Any]:
     """PipelineConfig keyword arguments from the flags of `add_training_flags`: `trainer`
     (a TrainerSettings) and the gate's fields."""
@@ -132,5 +162,5 @@ def training_settings(args: argparse.Namespace) -> Dict[str, Any]:
                if field.name not in TRAINER_FIELDS_WITHOUT_FLAGS}
     for name in ("mixed_precision", "xla"):
         trainer[name] = ON_OFF_AUTO[trainer[name]]
-    return {"trainer": TrainerSettings(**trainer),
+    return {"trainer": TrainerSettings(**trainer), "data_checks": data_check_settings(args),
             **{name: getattr(args, name) for name in GATE_FIELDS}}

@@ -1,6 +1,7 @@
 """`create_pipeline(config)`: the one definition of the pipeline, for every runner.
 
     OxfordPetExampleGen ─┬─ StatisticsGen ─ ExampleValidator ─ AnomaliesGate ─┐
+                         │   (statistics: the gate's skew and drift checks) ──┤
     ImportSchemaGen ─────┘                                                    │
                          └─ Transform (trainer/preprocessing.py) ◄────────────┘
                               └─ Trainer (trainer/train.py) ─ Evaluator ─ VersionedPusher
@@ -13,6 +14,7 @@ Google Cloud extension Trainer (Vertex AI Training), imported only then. With
 """
 
 import dataclasses
+import json
 import os
 from typing import List
 
@@ -127,7 +129,7 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=ingest + [transform, trainer, model_resolver, evaluator]
-        + push_and_report(config, example_gen, trainer, evaluator),
+        + push_and_report(config, ingest, trainer, evaluator),
         enable_cache=config.enable_cache,
         # On Vertex AI / Kubeflow the orchestrator brings its own metadata store.
         metadata_connection_config=None if config.cloud else
@@ -156,20 +158,27 @@ def ingest_components(config: PipelineConfig) -> list:
     example_validator = ExampleValidator(statistics=statistics_gen.outputs["statistics"],
                                          schema=schema_gen.outputs["schema"]
                                          ).with_id(node_ids.EXAMPLE_VALIDATOR)
-    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"]
-                                   ).with_id(node_ids.ANOMALIES_GATE)
+    anomalies_gate = AnomaliesGate(
+        anomalies=example_validator.outputs["anomalies"],
+        statistics=statistics_gen.outputs["statistics"],
+        examples=example_gen.outputs["examples"],
+        model_dir=config.model_dir, compare_spans=int(bool(config.span_pattern)),
+        settings=json.dumps(dataclasses.asdict(config.data_checks), sort_keys=True)
+    ).with_id(node_ids.ANOMALIES_GATE)
     return [example_gen, schema_gen, statistics_gen, example_validator, anomalies_gate]
 
 
-def push_and_report(config: PipelineConfig, example_gen, trainer, evaluator) -> list:
+def push_and_report(config: PipelineConfig, ingest: list, trainer, evaluator) -> list:
     """The VersionedPusher (a blessed model into the serving directory, and the Model
     Registry when configured) and the EvaluationReport after it."""
+    example_gen, _, statistics_gen, _, anomalies_gate = ingest
     pusher = VersionedPusher(model=trainer.outputs["model"],
                              model_blessing=evaluator.outputs["blessing"],
                              model_dir=config.model_dir,
                              # for each version's manifest only
                              evaluation=evaluator.outputs["evaluation"],
                              examples=example_gen.outputs["examples"],
+                             statistics=statistics_gen.outputs["statistics"],
                              pipeline_config=dataclasses.asdict(config),
                              # then each version into the Vertex AI Model Registry, if set
                              vertex_model=config.cloud.registry_settings(config.pipeline_name)
@@ -178,6 +187,7 @@ def push_and_report(config: PipelineConfig, example_gen, trainer, evaluator) -> 
         evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"],
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         model_run=trainer.outputs["model_run"], pushed_model=pusher.outputs["pushed_model"],
+        data_checks=anomalies_gate.outputs["checks"],
         pipeline_name=config.pipeline_name, max_examples=config.report_max_examples,
         samples_per_group=config.report_samples).with_id(node_ids.REPORT)
     return [pusher, report]

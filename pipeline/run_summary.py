@@ -137,6 +137,7 @@ def print_summary(config, seconds: float) -> RunSummary:
           f"{summary.run_id}): {len(states)} components, {states.count('COMPLETE')} run, "
           f"{states.count('CACHED')} cached")
     print_ingest(summary)
+    print_data_checks(summary)
     print_retraining(summary)
     if summary.evaluation_uri:
         print(f"Evaluation: {summary.evaluation_uri}")
@@ -180,6 +181,46 @@ def print_ingest(summary: RunSummary) -> None:
               + (f"; {count('constant')} nearly constant images: check them (outcomes.jsonl "
                  "notes)" if count("constant") else ""))
     print(f"  ingest report and quarantine list: {examples.uri}/ingest/")
+
+
+def data_check_lines(checks: Dict[str, Any]) -> List[str]:
+    """The measured features' medians per split (and of the drift baseline), and what the data
+    gate found and did."""
+    from oxford_pet import measures
+
+    names = ["train", "eval"] + (["baseline"] if (checks.get("baseline") or {}).get("train")
+                                  else [])
+    found = {**checks["splits"], "baseline": (checks.get("baseline") or {}).get("train", {})}
+    shown = []
+    for measure in measures.MEASURES:
+        medians = [found[name].get(measure.key, {}).get("median") for name in names]
+        if all(value is not None for value in medians):
+            shown.append(f"{measure.words} " + " / ".join(
+                measures.say(measure.key, value) for value in medians))
+    lines = [f"Measured ({' / '.join(names)} medians): " + "; ".join(shown)]
+    for finding in checks.get("findings") or []:
+        lines.append(f"  data check, {finding.get('decision', 'found')}: {finding['sentence']}")
+    if not checks.get("findings"):
+        baseline = checks.get("baseline")
+        lines.append("  data checks: no skew between train and eval" + (
+            f", no drift from span {baseline['span']} (version {baseline['version']})"
+            if baseline else ""))
+    return lines
+
+
+def print_data_checks(summary: RunSummary) -> None:
+    checks = summary.output(node_ids.ANOMALIES_GATE, "checks")
+    if checks is None:
+        return
+    import json
+
+    from oxford_pet import measures
+    from storage import files
+
+    text = files.read_text(os.path.join(checks.uri, measures.CHECKS_FILE))
+    if text:
+        for line in data_check_lines(json.loads(text)):
+            print(line)
 
 
 def print_retraining(summary: RunSummary) -> None:

@@ -19,7 +19,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from oxford_pet import layout
+from oxford_pet import layout, measures
 from runs import evaluation
 from storage import files
 from runs.evaluation import BASELINE, CANDIDATE, DIFF, OVERALL
@@ -43,6 +43,7 @@ class RunArtifacts:
     pushed: Optional[Dict[str, Any]] = None  # properties of the PushedModel
     pipeline_name: Optional[str] = None
     run_id: Optional[str] = None
+    data_checks_uri: Optional[str] = None  # the data gate's output (components/anomalies_gate)
 
 
 # ---- the verdict ----
@@ -104,6 +105,15 @@ def data_facts(examples: Optional[Dict[str, Any]], examples_uri: Optional[str]
             "ingest_report": os.path.join(examples_uri, "ingest") if examples_uri else None}
 
 
+def data_check_facts(data_checks_uri: Optional[str]) -> Optional[Dict[str, Any]]:
+    """The data gate's summary (measured features per split and of the baseline, skew and drift
+    findings with what was decided), or None for a run without one."""
+    if not data_checks_uri:
+        return None
+    text = files.read_text(os.path.join(data_checks_uri, measures.CHECKS_FILE))
+    return json.loads(text) if text else None
+
+
 def push_facts(pushed: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     if pushed is None:
         return None
@@ -146,6 +156,7 @@ def gather(run: RunArtifacts, max_examples: int = 256, samples_per_group: int = 
     model_info = read_model_info(model_dir) if model_dir and files.isdir(model_dir) else {}
     parts = {"history": read_history(run.model_run_uri),
              "data": data_facts(run.examples, run.examples_uri), "push": push_facts(run.pushed),
+             "data_checks": data_check_facts(run.data_checks_uri),
              "samples": samples.collect(model_dir, run.examples_uri, max_examples,
                                         samples_per_group)}
     return dict(

@@ -5,6 +5,7 @@ import html
 import math
 from typing import Any, Dict, List, Optional, Sequence
 
+from oxford_pet import measures
 from report import images, svg, wording
 from report.wording import MODEL_SIZE, NATIVE_SIZE, RESOLUTIONS, describe_metric
 from trainer import features
@@ -27,6 +28,8 @@ text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}th{bac
 .legend span{display:inline-block;width:14px;height:14px;vertical-align:middle;
 margin:0 4px 0 12px;border:1px solid #999}code{background:#f3f3f3;padding:0 3px}
 .notes li{color:#6a4b00}.pair{display:flex;flex-wrap:wrap;gap:28px}
+.charts{display:flex;flex-wrap:wrap;gap:6px 18px}.chart{margin:0}
+.chart figcaption{font-size:.85em;color:#444}
 """
 
 
@@ -373,6 +376,44 @@ def data_section(facts: Dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def data_checks_section(facts: Dict[str, Any]) -> str:
+    """What ingest measured of the images, per split and for the serving model's data (the
+    drift baseline), as ranges; and what the data gate found and did."""
+    checks = facts.get("data_checks")
+    if not checks:
+        return ""
+    parts = ["<h2>Data checks: what the images look like</h2>",
+             "<p class=\"sub\">Per measured feature: the 10th to 90th percentile (bar), the "
+             "median (tick) and the extremes (line), from TFDV's statistics.</p>"]
+    findings = checks.get("findings") or []
+    if findings:
+        parts.append("<ul>" + "".join(
+            f"<li><b>{_e(f.get('decision', ''))}</b>: {_e(f['sentence'])}</li>"
+            for f in findings) + "</ul>")
+    else:
+        against = checks.get("baseline")
+        parts.append("<p>No skew between train and eval" + (
+            f", no drift from span {_e(against.get('span'))} (served as version "
+            f"{_e(against.get('version'))})" if against else
+            " (drift: no earlier span's data to compare with)" if checks.get("span") is not None
+            else "") + ".</p>")
+    series = [("train", checks["splits"].get("train", {})), ("eval", checks["splits"].get(
+        "eval", {}))]
+    if checks.get("baseline") and checks["baseline"].get("train"):
+        series.append((f"span {checks['baseline'].get('span')} train",
+                       checks["baseline"]["train"]))
+    cells = []
+    for measure in measures.MEASURES:
+        rows = [(name, found[measure.key]["deciles"], found[measure.key]["median"])
+                for name, found in series if measure.key in found]
+        chart = svg.range_chart(rows, measure.unit)
+        if chart:
+            cells.append(f'<figure class="chart"><figcaption>{_e(measure.words)}</figcaption>'
+                         f"{chart}</figure>")
+    parts.append('<div class="charts">' + "".join(cells) + "</div>")
+    return "".join(parts)
+
+
 def fine_tune_text(model: Dict[str, Any]) -> str:
     """What model_info.json says about fine-tuning: done, asked for but not done (why), none."""
     plan = model.get("fine_tune")
@@ -402,7 +443,7 @@ def render(facts: Dict[str, Any]) -> str:
         f" from <code>{_e(facts['evaluation_uri'])}</code></p>",
         verdict_section(facts), metrics_section(facts), confusion_section(facts),
         slices_section(facts), history_section(facts), samples_section(facts),
-        data_section(facts), notes_section(facts)])
+        data_section(facts), data_checks_section(facts), notes_section(facts)])
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{_e(title)}</title><style>{CSS}</style></head><body>{body}</body></html>\n")

@@ -158,3 +158,40 @@ def heat_map(matrix: Sequence[Sequence[int]], labels: Sequence[str], cell: int =
                                f'fill="{colour}"'))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def range_chart(rows: Sequence[Tuple[str, Sequence[float], Optional[float]]], unit: str = "",
+                width: int = 360, row_height: int = 18) -> str:
+    """One row per (name, deciles, median): a bar from the 10th to the 90th percentile, thin
+    whiskers to the minimum and maximum (the first and last decile boundaries), a tick at the
+    median. For comparing one measured feature across splits and spans."""
+    values = [v for _, deciles, _ in rows for v in deciles if math.isfinite(v)]
+    if not values:
+        return ""
+    left, right, top = 110, 12, 4
+    ticks = _ticks(min(values), max(values), 4)
+    low, high = ticks[0], ticks[-1]
+    span = (high - low) or 1.0
+    x = lambda value: left + (width - left - right) * (value - low) / span  # noqa: E731
+    height = top + row_height * len(rows) + 20
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'role="img">']
+    for index, (name, deciles, median) in enumerate(rows):
+        y = top + index * row_height + row_height / 2
+        colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+        parts.append(_text(left - 6, y + 4, name, "end"))
+        if len(deciles) >= 3:
+            parts.append(f'<line x1="{x(deciles[0]):.1f}" x2="{x(deciles[-1]):.1f}" '
+                         f'y1="{y:.1f}" y2="{y:.1f}" stroke="{colour}"/>')
+            parts.append(f'<rect x="{x(deciles[1]):.1f}" y="{y - 5:.1f}" '
+                         f'width="{max(1.0, x(deciles[-2]) - x(deciles[1])):.1f}" height="10" '
+                         f'fill="{colour}" fill-opacity="0.35" stroke="{colour}"/>')
+        if median is not None and math.isfinite(median):
+            parts.append(f'<line x1="{x(median):.1f}" x2="{x(median):.1f}" y1="{y - 7:.1f}" '
+                         f'y2="{y + 7:.1f}" stroke="{colour}" stroke-width="2"/>')
+    axis_y = top + row_height * len(rows) + 4
+    for tick in ticks:
+        label = f"{tick:,.0f}" if span >= 10 else f"{tick:.2g}"
+        parts.append(_text(x(tick), axis_y + 12, label + unit.strip(), "middle"))
+    parts.append("</svg>")
+    return "".join(parts)

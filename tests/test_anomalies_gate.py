@@ -2,11 +2,13 @@
 
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 
 from components import anomalies_gate
+from oxford_pet import measures, records
 from pipeline.pipeline import SCHEMA_FILE
 from trainer import features
 
@@ -21,6 +23,9 @@ def _example(label: int, species: int, with_mask: bool = True) -> tf.train.Examp
     if with_mask:
         feature[features.MASK_KEY] = tf.train.Feature(
             bytes_list=tf.train.BytesList(value=[b"png"]))
+    trimap = np.resize(np.array([1, 2, 3], np.uint8), (40, 50))
+    feature.update(records._measured_features(measures.measure(
+        np.full((40, 50, 3), 120, np.uint8), trimap, 2000)))
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
@@ -55,3 +60,12 @@ def test_a_missing_feature_is_named(tmp_path):
                        match="feature 'segmentation_mask'"):
         anomalies_gate.check_anomalies(uri, ["eval"])
     assert os.path.exists(os.path.join(uri, "Split-eval", anomalies_gate.ANOMALIES_FILE))
+
+
+def test_an_image_measure_outside_the_schema_is_named(tmp_path):
+    """The measured features have domains too: a trimap without any pet is an anomaly."""
+    example = _example(0, 0)
+    example.features.feature["pet_fraction"].float_list.value[0] = 0.0
+    uri = _anomalies([_example(1, 1), example], tmp_path)
+    with pytest.raises(anomalies_gate.DataAnomaliesError, match="feature 'pet_fraction'"):
+        anomalies_gate.check_anomalies(uri, ["eval"])

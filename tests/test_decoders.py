@@ -408,16 +408,18 @@ def test_serving_decodes_as_training_did(ingested, transformed, exported):
 def test_a_trimap_value_outside_1_2_3_is_refused_in_one_line_naming_the_file(exported):
     """Defence in depth: a 16-bit trimap that bypassed ingest (TensorFlow's PNG decoder reads
     its 1..3 as 0) stops the Transform graph with a short message, not a tensor dump."""
-    from oxford_pet import records
+    from oxford_pet import measures, records
 
     def example(name: bytes, trimap: np.ndarray) -> bytes:
+        rgb = truth_rgb(300, 300)
+        measured = measures.measure(rgb, truth_values(300, 300), 1)
         return tf.train.Example(features=tf.train.Features(feature={
-            features.IMAGE_KEY: records._bytes_feature(
-                save(Image.fromarray(truth_rgb(300, 300)), "PNG")),
+            features.IMAGE_KEY: records._bytes_feature(save(Image.fromarray(rgb), "PNG")),
             features.MASK_KEY: records._bytes_feature(save(Image.fromarray(trimap), "PNG")),
             features.FILE_NAME_KEY: records._bytes_feature(name),
             features.LABEL_KEY: records._int_feature(5),
             features.SPECIES_KEY: records._int_feature(0),
+            **records._measured_features(measured),
         })).SerializeToString()
 
     values = truth_values(300, 300)

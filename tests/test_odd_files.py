@@ -180,7 +180,7 @@ def test_a_png_without_its_end_chunk_is_repaired_and_said():
     encoded, checked, repair = records.canonical_trimap(trimap, "cat_1.png")
     assert "a PNG without its end chunk (IEND)" in repair and encoded.endswith(b"IEND\xaeB`\x82")
     image = _encoded(_photo(), "PNG")[:-12]
-    _, _, repair, _ = records.canonical_image(image, "cat_1", "cat_1.jpg", SIZE)
+    repair = records.canonical_image(image, "cat_1", "cat_1.jpg", SIZE).repair
     assert "a PNG without its end chunk (IEND)" in repair
 
 
@@ -204,7 +204,8 @@ def test_a_nearly_constant_image_is_kept_and_noted():
     trimap = _encoded(Image.fromarray(_trimap_values()), "PNG")
     sample = records.build_sample("cat_1", _encoded(dark, "PNG"), trimap, 5, 0)
     [note] = sample.notes
-    assert note.startswith(f"{records.NEARLY_CONSTANT}: its 8-bit pixels span 0..0")
+    assert note.startswith(f"{records.NEARLY_CONSTANT}: its 8-bit pixels span 0..0 (brightness "
+                           "standard deviation 0.00)")
     normal = records.build_sample("cat_1", _encoded(_photo(), "JPEG"), trimap, 5, 0)
     assert normal.notes == ()
 
@@ -213,10 +214,10 @@ def test_an_exif_orientation_on_a_square_image_says_it_cannot_be_checked():
     exif = Image.Exif()
     exif[0x0112] = 6
     square = _encoded(_photo((40, 40)), "JPEG", exif=exif.tobytes())
-    _, _, repair, _ = records.canonical_image(square, "cat_1", "cat_1.jpg", (40, 40))
+    repair = records.canonical_image(square, "cat_1", "cat_1.jpg", (40, 40)).repair
     assert "the image is square: its trimap's size cannot tell which way it was drawn" in repair
     wide = _encoded(_photo(), "JPEG", exif=exif.tobytes())
-    _, _, repair, _ = records.canonical_image(wide, "cat_1", "cat_1.jpg", SIZE)
+    repair = records.canonical_image(wide, "cat_1", "cat_1.jpg", SIZE).repair
     assert "EXIF orientation 6 dropped (its trimap has the stored pixels' size)" in repair
 
 
