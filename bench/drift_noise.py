@@ -56,8 +56,10 @@ def divergences(current, previous):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--output", default=os.path.join(HERE, "DRIFT.md"))
+    parser.add_argument("--trials", type=int, default=10,
+                        help="pairs of alike spans per span size")
+    parser.add_argument("--output", default=os.path.join(HERE, "DRIFT.md"),
+                        help="where the table goes")
     args = parser.parse_args(argv)
     started = time.time()
     floors = {}

@@ -113,6 +113,10 @@ def run_checks(statistics_uri: str, span: Optional[int], model_dir: str,
             (here, f"span {previous['span']} (served as version {previous['version']})"))
     summary["findings"] = [f.to_json() for kind in CHECK_SPLITS for f in found[kind]]
     summary["drift_compared"] = bool(previous)
+    if compare_spans and not previous:
+        summary["drift_note"] = ("drift not compared: no pushed version of this model names "
+                                 "the statistics it was trained on (the first span, or versions "
+                                 "pushed before the data checks)")
     _write_checks(checks_uri, found, summary)
     return summary
 

@@ -205,6 +205,8 @@ def data_check_lines(checks: Dict[str, Any]) -> List[str]:
         lines.append("  data checks: no skew between train and eval" + (
             f", no drift from span {baseline['span']} (version {baseline['version']})"
             if baseline else ""))
+    if checks.get("drift_note"):
+        lines.append(f"  data checks: {checks['drift_note']}")
     return lines
 
 

@@ -43,7 +43,7 @@ class RunArtifacts:
     pushed: Optional[Dict[str, Any]] = None  # properties of the PushedModel
     pipeline_name: Optional[str] = None
     run_id: Optional[str] = None
-    data_checks_uri: Optional[str] = None  # the data gate's output (components/anomalies_gate)
+    data_checks_uri: Optional[str] = None  # the data gate's output (components/anomalies_gate.py)
 
 
 # ---- the verdict ----

@@ -141,7 +141,7 @@ def test_drift_is_found_in_the_shifted_feature_and_not_between_alike_spans(spans
 
 def test_the_threshold_is_the_noise_floor_for_small_spans_and_the_setting_for_large_ones():
     settings = data_checks.DataCheckSettings()
-    assert settings.floor(16) == pytest.approx(0.64, abs=0.02)  # bench/DRIFT.md: 0.60 at 16
+    assert settings.floor(16) == pytest.approx(0.69, abs=0.01)  # bench/DRIFT.md: 0.63 at 16
     assert max(settings.numeric_threshold, settings.floor(3680)) == settings.numeric_threshold
     with pytest.raises(ValueError, match="on_drift must be 'stop' or 'warn'"):
         data_checks.DataCheckSettings(on_drift="ignore").validate()

@@ -114,6 +114,8 @@ def test_first_span_trains_from_scratch_and_pushes_version_1(retraining):
     assert summary.blessed is True and summary.pushed_version == "1"
     assert versions == [1]
     assert "Baseline: none" in printed and "Pushed version 1" in printed
+    assert "data checks: drift not compared: no pushed version of this model names" in printed
+    assert "Measured (train / eval medians): height " in printed
 
 
 @pytest.mark.readme_command(MAKE_SPAN_2, RETRAIN)
@@ -189,6 +191,13 @@ def test_the_report_shows_the_measured_features_and_the_warning(retraining):
     assert "<b>warned</b>: drift in pet_fraction" in html
     checks = facts["data_checks"]
     assert checks["baseline"]["span"] in (1, 2) and checks["span"] == 3
+    import tensorflow_data_validation as tfdv
+
+    stats = tfdv.load_stats_binary(os.path.join(
+        summary.component("StatisticsGen").output("statistics").uri, "Split-train",
+        "FeatureStats.pb"))  # TFDV's own loader, on what StatisticsGen wrote
+    described = {feature.path.step[0] for feature in stats.datasets[0].features}
+    assert {measure.key for measure in measures.MEASURES} <= described
     for measure in measures.MEASURES:  # every feature drawn for train, eval and the baseline
         assert f"<figcaption>{measure.words}</figcaption>" in html
         assert len(checks["splits"]["train"][measure.key]["deciles"]) == 11
