@@ -5,8 +5,9 @@ job on the same generated images, with the features and without them, alternated
 
 "Without" replaces the measuring and the features it adds to each example by nothing, in this
 process only; everything else is the executor the pipeline runs (bench/ingest_bench.py's
-beam_ingest, one worker). Each round runs both, in turn, on the same files (read from the page
-cache after the first); the table has every run and the median ratio. Writes bench/MEASURES.md.
+beam_ingest, one worker). A first, unrecorded run warms the page cache and TensorFlow; then each
+round runs both, in turn, on the same files; the table has every run and the median ratio.
+Writes bench/MEASURES.md.
 """
 
 import argparse
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=2000, help="generated images to ingest")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each variant")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each variant")
     parser.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(),
                                                            "petseg-bench-data"),
                         help="where the generated dataset is (ingest_bench.py's, reused)")
@@ -55,6 +56,7 @@ def main(argv=None) -> int:
     times = {"with": [], "without": []}
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with tempfile.TemporaryDirectory() as scratch:
+        ingest_bench.beam_ingest(args.data_dir, os.path.join(scratch, "warm-up"), beam_args)
         for round_ in range(args.rounds):
             for variant in ("without", "with"):
                 out = os.path.join(scratch, f"{variant}-{round_}")

@@ -105,15 +105,23 @@ def run_checks(statistics_uri: str, span: Optional[int], model_dir: str,
     previous = baseline(model_dir) if compare_spans else None
     summary = {"splits": {"train": _summaries(train), "eval": _summaries(evaluation)},
                "span": span, "baseline": previous, "settings": settings.__dict__}
+    before = None
     if previous:
-        before = load_statistics(previous["statistics"], "train")
+        try:
+            before = load_statistics(previous["statistics"], "train")
+        except Exception as error:  # noqa: BLE001 - tf.errors.NotFoundError: removed since
+            summary["drift_note"] = (f"drift not compared: version {previous['version']}'s "
+                                     f"statistics at {previous['statistics']} cannot be read "
+                                     f"({type(error).__name__}); was its pipeline root removed?")
+            previous = summary["baseline"] = None
+    if previous:
         summary["baseline"]["train"] = _summaries(before)
         found["drift"] = data_checks.compare(
             train, before, data_checks.Comparison.DRIFT, settings,
             (here, f"span {previous['span']} (served as version {previous['version']})"))
     summary["findings"] = [f.to_json() for kind in CHECK_SPLITS for f in found[kind]]
     summary["drift_compared"] = bool(previous)
-    if compare_spans and not previous:
+    if compare_spans and not previous and "drift_note" not in summary:
         summary["drift_note"] = ("drift not compared: no pushed version of this model names "
                                  "the statistics it was trained on (the first span, or versions "
                                  "pushed before the data checks)")

@@ -161,3 +161,23 @@ def test_a_drift_stops_or_warns_or_is_accepted_as_the_settings_say():
     assert anomalies_gate.decide(accepted, data_checks.DataCheckSettings(accept_drift=True)) == [
         "accepted (--accept-drift): drift in pet_fraction: x"]
     assert accepted["findings"][0]["decision"] == "accepted"
+
+
+def test_drift_against_a_served_version_whose_statistics_are_gone_is_said(spans, tmp_path):
+    model_dir = tmp_path / "serving" / "pet_unet"
+    (model_dir / "1").mkdir(parents=True)
+    (model_dir / "1" / "push_manifest.json").write_text(json.dumps(
+        {"data": {"span": 1, "statistics": str(tmp_path / "removed")}}))
+    summary = anomalies_gate.run_checks(_write(tmp_path, "stats", spans["alike"]), 2,
+                                        str(model_dir), True, data_checks.DataCheckSettings(),
+                                        str(tmp_path / "checks"))
+    assert summary["baseline"] is None and summary["findings"] == []
+    assert summary["drift_note"].startswith("drift not compared: version 1's statistics at ")
+    (model_dir / "1" / "push_manifest.json").write_text(json.dumps(
+        {"data": {"span": 1, "statistics": _write(tmp_path, "first", spans["first"])}}))
+    summary = anomalies_gate.run_checks(_write(tmp_path, "stats2", spans["larger"]), 2,
+                                        str(model_dir), True, data_checks.DataCheckSettings(),
+                                        str(tmp_path / "checks2"))
+    assert summary["baseline"]["version"] == 1 and "drift_note" not in summary
+    assert {"image_height", "image_width"} <= {f["feature"] for f in summary["findings"]
+                                               if f["comparison"] == "drift"}
