@@ -41,6 +41,7 @@ def main(argv=None) -> int:
 
     import ingest_bench  # bench/
     import machine_facts  # bench/
+    from pipeline_bench import cpu_ticks, steal_share  # bench/: the same steal figure
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=2000, help="generated images to ingest")
@@ -55,6 +56,7 @@ def main(argv=None) -> int:
     beam_args = ingest_bench.MODES["Beam in_memory, 1 worker"]
     times = {"with": [], "without": []}
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    ticks = cpu_ticks()
     with tempfile.TemporaryDirectory() as scratch:
         ingest_bench.beam_ingest(args.data_dir, os.path.join(scratch, "warm-up"), beam_args)
         for round_ in range(args.rounds):
@@ -68,10 +70,12 @@ def main(argv=None) -> int:
                 assert written == args.count, written
                 print(f"round {round_ + 1} {variant}: {times[variant][-1]:.1f} s", flush=True)
     ratios = [w / wo for w, wo in zip(times["with"], times["without"])]
+    steal = steal_share(ticks, cpu_ticks())
     lines = ["# What the measured image features cost ingest", "",
              f"- command: `$(scripts/ensure_env.sh)/bin/python bench/measures_bench.py --count "
              f"{args.count} --rounds {args.rounds}`",
-             f"- {started}; machine: {machine_facts.describe()}", "",
+             f"- {started}; machine: {machine_facts.describe()}; CPU stolen during the runs: "
+             f"{'n/a' if steal is None else f'{steal:.0%}'}", "",
              "| round | without (s) | with (s) | with / without |", "| --- | ---: | ---: | ---: |"]
     lines += [f"| {i + 1} | {wo:.1f} | {w:.1f} | {r:.3f} |" for i, (wo, w, r) in
               enumerate(zip(times["without"], times["with"], ratios))]
