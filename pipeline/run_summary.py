@@ -197,14 +197,16 @@ def data_check_lines(checks: Dict[str, Any]) -> List[str]:
         if all(value is not None for value in medians):
             shown.append(f"{measure.words} " + " / ".join(
                 measures.say(measure.key, value) for value in medians))
-    lines = [f"Measured ({' / '.join(names)} medians): " + "; ".join(shown)]
-    for finding in checks.get("findings") or []:
+    findings = checks.get("findings") or []
+    baseline = checks.get("baseline")
+    verdict = (f"{len(findings)} finding{'s' * (len(findings) != 1)} (below)" if findings else
+               "no skew between train and eval" + (
+                   f", no drift from span {baseline['span']} (version {baseline['version']})"
+                   if baseline else ""))
+    lines = [f"Data checks: {verdict}; measured ({' / '.join(names)} medians): "
+             + "; ".join(shown)]
+    for finding in findings:
         lines.append(f"  data check, {finding.get('decision', 'found')}: {finding['sentence']}")
-    if not checks.get("findings"):
-        baseline = checks.get("baseline")
-        lines.append("  data checks: no skew between train and eval" + (
-            f", no drift from span {baseline['span']} (version {baseline['version']})"
-            if baseline else ""))
     if checks.get("drift_note"):
         lines.append(f"  data checks: {checks['drift_note']}")
     return lines
@@ -227,14 +229,13 @@ def print_data_checks(summary: RunSummary) -> None:
 
 def print_retraining(summary: RunSummary) -> None:
     """Which span was read, what the Trainer started from, what the Evaluator compared with."""
-    if summary.span is not None:
-        print(f"Span: {summary.span}")
+    span = "" if summary.span is None else f"Span: {summary.span}; "
+    print(f"{span}Baseline: {summary.baseline_model_uri or 'none (no blessed model yet)'}")
     started = summary.model_info.get("warm_start")
     if started:
         print(f"Warm start from {started['base_model']}: "
               f"{'loaded' if started['loaded'] else started.get('reason')}, "
               f"{summary.model_info.get('epochs')} epochs")
-    print(f"Baseline: {summary.baseline_model_uri or 'none (no blessed model yet)'}")
 
 
 def print_report(summary: RunSummary) -> None:

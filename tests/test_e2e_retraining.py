@@ -115,7 +115,7 @@ def test_first_span_trains_from_scratch_and_pushes_version_1(retraining):
     assert versions == [1]
     assert "Baseline: none" in printed and "Pushed version 1" in printed
     assert "data checks: drift not compared: no pushed version of this model names" in printed
-    assert "Measured (train / eval medians): height " in printed
+    assert "; measured (train / eval medians): height " in printed
 
 
 @pytest.mark.readme_command(MAKE_SPAN_2, RETRAIN)
@@ -128,7 +128,7 @@ def test_second_span_warm_starts_and_pushes_only_when_blessed(retraining):
     assert summary.model_info["epochs"] == 1  # --warm-start-epochs
     assert summary.baseline_model_uri == _model_uri(first)
     assert "Warm start from" in printed
-    assert "data checks: no skew between train and eval, no drift from span 1 (version 1)" \
+    assert "Data checks: no skew between train and eval, no drift from span 1 (version 1)" \
         in printed  # drawn like span 1
     if summary.blessed:
         assert summary.pushed_version == "2" and versions == [1, 2]
