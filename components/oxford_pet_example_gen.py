@@ -311,8 +311,11 @@ def stopped_report_dir(examples_uri: str) -> str:
 
 
 def make_custom_config(values: Dict[str, Any]) -> example_gen_pb2.CustomConfig:
-    """ExampleGen's custom_config is a proto Any: carry a plain dict as a Struct."""
+    """ExampleGen's custom_config is a proto Any: carry a plain dict as a Struct. It also
+    carries records.EXAMPLE_FORMAT: TFX's cache key covers the component's properties, not
+    its code, so examples cached before the examples gained features are not reused."""
     config = example_gen_pb2.CustomConfig()
+    values = {**values, "example_format": records.EXAMPLE_FORMAT}
     config.custom_config.Pack(json_format.ParseDict(values, struct_pb2.Struct()))
     return config
 

@@ -37,6 +37,10 @@ from storage import files
 from trainer import features, preprocessing
 
 JPEG_QUALITY = 95
+# The examples' features, as a number: raised whenever they change (2: the measured image
+# features, the breed and species names), so the ExampleGen's cache does not hand back
+# examples without them (components/oxford_pet_example_gen.py make_custom_config).
+EXAMPLE_FORMAT = 2
 # PIL's decompression-bomb limit (Image.MAX_IMAGE_PIXELS, about 9459 x 9459): larger images
 # are refused before they are decoded. Transform would decode them whole, 3 bytes a pixel.
 MAX_PIXELS = 89_478_485
@@ -473,6 +477,8 @@ def build_sample(name: str, image_bytes: bytes, trimap_bytes: bytes, label: int,
         features.FILE_NAME_KEY: _bytes_feature(f"{name}.jpg".encode()),
         features.LABEL_KEY: _int_feature(label),
         features.SPECIES_KEY: _int_feature(species),
+        features.BREED_KEY: _bytes_feature(breeds.BREED_NAMES[label].encode()),
+        features.SPECIES_NAME_KEY: _bytes_feature(features.SPECIES_NAMES[species].encode()),
         **_measured_features(measured),
     })), "; ".join(r for r in repairs if r) or None, notes, measured)
 

@@ -57,7 +57,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     breed has a few eval examples, too few to gate on; its metrics are for the report.
     """
     metric_configs: List[tfma.MetricConfig] = metrics.metric_configs()
-    gated = [tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.SPECIES_KEY])]
+    gated = [tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.SPECIES_NAME_KEY])]
     for metric_config in metric_configs:
         if metrics.metric_name(metric_config) == config.gate_metric:
             metric_config.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(
@@ -72,7 +72,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             signature_name=features.EXAMPLES_SIGNATURE,
             preprocessing_function_names=[features.TRANSFORM_SIGNATURE],
             label_key=features.MASK_XF)],
-        slicing_specs=gated + [tfma.SlicingSpec(feature_keys=[features.LABEL_KEY])],  # breed
+        slicing_specs=gated + [tfma.SlicingSpec(feature_keys=[features.BREED_KEY])],
         metrics_specs=[tfma.MetricsSpec(metrics=metric_configs)],
         options=tfma.Options(include_default_metrics={"value": False}))
 

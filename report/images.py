@@ -10,8 +10,9 @@ from typing import Tuple
 import numpy as np
 from PIL import Image
 
-# One colour per segmentation class, in features.CLASS_NAMES order (pet, background, border).
-CLASS_COLOURS: Tuple[Tuple[int, int, int], ...] = ((242, 142, 43), (40, 58, 92), (237, 237, 237))
+from trainer import features
+
+CLASS_COLOURS: Tuple[Tuple[int, int, int], ...] = features.CLASS_COLOURS
 
 
 def colour_mask(class_ids: np.ndarray) -> np.ndarray:

@@ -62,9 +62,11 @@ def bound_text(threshold: Dict[str, Any]) -> str:
 
 
 def slices_text(slices: Optional[List[List[str]]]) -> str:
-    """'whole eval split, each species' for [[], ["species"]]; 'every slice' for None."""
-    parts = [f"each {', '.join(keys)}" if keys else "whole eval split"
-             for keys in (slices or [])]
+    """'whole eval split, each species' for [[], ["species_name"]] (or the integer
+    ["species"] of earlier runs); 'every slice' for None."""
+    readable = {"species_name": "species", "label": "breed"}
+    parts = [f"each {', '.join(readable.get(key, key) for key in keys)}" if keys
+             else "whole eval split" for keys in (slices or [])]
     return ", ".join(parts) or "every slice"
 
 

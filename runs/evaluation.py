@@ -25,6 +25,11 @@ def slice_name(slice_key) -> Tuple[str, str, Any]:
         return "", "all", None
     key = keys[0]
     raw = _key_value(key)
+    if key.column == features.SPECIES_NAME_KEY:
+        return "species", str(raw), raw
+    if key.column == features.BREED_KEY:
+        return "breed", str(raw), raw
+    # Evaluations before the name features sliced on the integer labels.
     if key.column == features.SPECIES_KEY and isinstance(raw, int) and 0 <= raw < len(
             features.SPECIES_NAMES):
         return "species", features.SPECIES_NAMES[raw], raw
@@ -57,10 +62,26 @@ def _metric_value(value) -> Any:
     return None
 
 
+def confusion_matrix(values: Dict[str, Any], native: bool = False) -> Optional[List[List[int]]]:
+    """The 3x3 pixel confusion matrix (rows true, columns predicted) of one slice's metrics:
+    from its nine cell metrics, or the array metric runs before them wrote; None without."""
+    array = values.get(features.NATIVE_CONFUSION_MATRIX_NAME if native
+                       else features.CONFUSION_MATRIX_NAME)
+    if array:
+        size = int(round(len(array) ** 0.5))
+        return [list(map(int, array[row * size:(row + 1) * size])) for row in range(size)]
+    names = [[features.confusion_cell_name(true, predicted, native)
+              for predicted in features.CLASS_NAMES] for true in features.CLASS_NAMES]
+    if any(name not in values for row in names for name in row):
+        return None
+    return [[int(round(values[name])) for name in row] for row in names]
+
+
 def metrics(evaluation_uri: str) -> Dict[str, Dict[str, Any]]:
     """{slice id: {"feature", "name", "value", CANDIDATE: {metric: value}, BASELINE: ...,
     DIFF: ...}} for every slice TFMA wrote. Slice id OVERALL is the whole eval split; values
-    are floats, confusion matrices lists."""
+    are floats; each confusion matrix is also there as one row-major list (under its matrix
+    name: `confusion_matrix` builds it from the nine cell metrics)."""
     import tensorflow_model_analysis as tfma
 
     slices: Dict[str, Dict[str, Any]] = {}
@@ -76,6 +97,13 @@ def metrics(evaluation_uri: str) -> Dict[str, Dict[str, Any]]:
             model = DIFF if key.is_diff else BASELINE if key.model_name == BASELINE \
                 else CANDIDATE  # "" with a single model, "candidate" beside a baseline
             entry[model][key.name] = value
+    for entry in slices.values():
+        for model in (CANDIDATE, BASELINE):
+            for native, name in ((False, features.CONFUSION_MATRIX_NAME),
+                                 (True, features.NATIVE_CONFUSION_MATRIX_NAME)):
+                matrix = confusion_matrix(entry[model], native)
+                if matrix and name not in entry[model]:  # one list, as earlier runs wrote it
+                    entry[model][name] = [count for row in matrix for count in row]
     return slices
 
 

@@ -19,6 +19,8 @@ def _example(label: int, species: int, with_mask: bool = True) -> tf.train.Examp
         features.FILE_NAME_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"a.jpg"])),
         features.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
         features.SPECIES_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[species])),
+        features.BREED_KEY: records._bytes_feature(b"Abyssinian"),
+        features.SPECIES_NAME_KEY: records._bytes_feature(b"cat"),
     }
     if with_mask:
         feature[features.MASK_KEY] = tf.train.Feature(
@@ -68,4 +70,12 @@ def test_an_image_measure_outside_the_schema_is_named(tmp_path):
     example.features.feature["pet_fraction"].float_list.value[0] = 0.0
     uri = _anomalies([_example(1, 1), example], tmp_path)
     with pytest.raises(anomalies_gate.DataAnomaliesError, match="feature 'pet_fraction'"):
+        anomalies_gate.check_anomalies(uri, ["eval"])
+
+
+def test_a_breed_name_outside_the_37_is_named(tmp_path):
+    example = _example(0, 0)
+    example.features.feature[features.BREED_KEY].bytes_list.value[0] = b"Abyssinian cat"
+    uri = _anomalies([_example(1, 1), example], tmp_path)
+    with pytest.raises(anomalies_gate.DataAnomaliesError, match="feature 'breed'"):
         anomalies_gate.check_anomalies(uri, ["eval"])

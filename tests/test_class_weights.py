@@ -159,11 +159,16 @@ def test_keras_weighs_each_pixels_loss(tmp_path):
     pixel_weights = np.asarray(weights)[masks]
     expected = (pixel_weights * cross_entropy).sum() / cross_entropy.size  # mean over pixels
 
-    weighted_loss, accuracy = tiny.evaluate(weighted, verbose=0)
-    plain_loss, plain_accuracy = tiny.evaluate(plain, verbose=0)
+    weighted_loss, accuracy, mean_iou = tiny.evaluate(weighted, verbose=0)
+    plain_loss, plain_accuracy, plain_mean_iou = tiny.evaluate(plain, verbose=0)
     assert weighted_loss == pytest.approx(expected, rel=1e-5)
     assert plain_loss == pytest.approx(cross_entropy.mean(), rel=1e-5)
-    assert accuracy == pytest.approx(plain_accuracy)  # the accuracy metric is not weighted
+    assert accuracy == pytest.approx(plain_accuracy)  # the metrics are not weighted
+    assert mean_iou == pytest.approx(plain_mean_iou)
+    predicted = logits.argmax(-1)[..., None]
+    ious = [((predicted == c) & (masks == c)).sum() / ((predicted == c) | (masks == c)).sum()
+            for c in range(features.NUM_CLASSES) if ((predicted == c) | (masks == c)).any()]
+    assert plain_mean_iou == pytest.approx(np.mean(ious), rel=1e-5)  # the logits' argmax
 
 
 def test_given_weights_are_used_as_given(tmp_path):

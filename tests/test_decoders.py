@@ -419,6 +419,8 @@ def test_a_trimap_value_outside_1_2_3_is_refused_in_one_line_naming_the_file(exp
             features.FILE_NAME_KEY: records._bytes_feature(name),
             features.LABEL_KEY: records._int_feature(5),
             features.SPECIES_KEY: records._int_feature(0),
+            features.BREED_KEY: records._bytes_feature(b"Bengal"),
+            features.SPECIES_NAME_KEY: records._bytes_feature(b"cat"),
             **records._measured_features(measured),
         })).SerializeToString()
 

@@ -105,6 +105,14 @@ def test_tfma_metrics_sum_examples_and_derive_values(masks):
     expected = metrics.confusion_matrix(truth, predicted) + metrics.confusion_matrix(truth, truth)
     values = _run(metrics.PixelConfusionMatrix(), examples)
     np.testing.assert_array_equal(values[metrics.CONFUSION_MATRIX_NAME], expected)
+    for true_index in range(3):  # the nine scalar cells TFMA's dataframes can read
+        for predicted_index in range(3):
+            cell = metrics.PixelConfusionCell(true_index=true_index,
+                                              predicted_index=predicted_index)
+            assert _run(cell, examples)[cell.name] == expected[true_index, predicted_index]
+            assert cell.name == features.confusion_cell_name(
+                features.CLASS_NAMES[true_index], features.CLASS_NAMES[predicted_index])
+            assert type(cell)(**cell.get_config()).get_config() == cell.get_config()
     assert _run(metrics.PixelAccuracy(), examples)["pixel_accuracy"] == pytest.approx(29 / 32)
     assert _run(metrics.ClassPixelAccuracy(class_index=BORDER), examples)[
         "border_pixel_accuracy"] == pytest.approx(6 / 8)
@@ -138,15 +146,16 @@ def test_metric_configs_round_trip_through_tfma():
         clone = type(metric).from_config(metric.get_config())
         assert clone.name == metric.name and clone.get_config() == metric.get_config()
         names.append(metric.name)
-    expected = {"pixel_confusion_matrix", "pixel_accuracy", "mean_iou"} | {
+    cells = {f"pixel_confusion_{true}_as_{predicted}" for true in features.CLASS_NAMES
+             for predicted in features.CLASS_NAMES}
+    expected = cells | {"pixel_accuracy", "mean_iou"} | {
         f"{name}_{kind}" for name in features.CLASS_NAMES for kind in ("pixel_accuracy", "iou")}
     expected |= {"native_" + name for name in expected} | {"foreground_iou"}
     assert set(names) == expected and len(names) == len(expected)
     assert {"native_pixel_accuracy", "native_mean_iou", "native_pet_iou", "native_border_iou",
             "native_background_iou"} <= set(names)  # the names the issue asks for
     assert [metrics.metric_name(c) for c in configs[1:]] == names
-    assert set(features.GATE_METRICS) == expected - {"pixel_confusion_matrix",
-                                                     "native_pixel_confusion_matrix"}
+    assert set(features.GATE_METRICS) == expected - cells - {"native_" + c for c in cells}
 
 
 def test_eval_config_path_builds_one_shared_confusion_computation():

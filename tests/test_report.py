@@ -366,7 +366,7 @@ def test_the_gate_checks_the_split_and_each_species_but_not_each_breed(tmp_path)
     config = eval_config(PipelineConfig(data_dir=str(tmp_path), pipeline_root=str(tmp_path),
                                          serving_dir=str(tmp_path)))
     assert [list(spec.feature_keys) for spec in config.slicing_specs] == [
-        [], ["species"], ["label"]]  # breed metrics are computed...
+        [], ["species_name"], ["breed"]]  # breed metrics are computed, by name...
     gated = [metric for spec in config.metrics_specs for metric in spec.metrics
              if metric.per_slice_thresholds or metric.HasField("threshold")]
     assert len(gated) == 1 and not gated[0].HasField("threshold")  # ...but not gated on

@@ -10,7 +10,13 @@ MASK_KEY = "segmentation_mask"  # encoded PNG trimap: 1 pet, 2 background, 3 bor
 FILE_NAME_KEY = "file_name"  # e.g. b"Abyssinian_1.jpg"
 LABEL_KEY = "label"  # breed, 0..36 (the list files' class id minus 1)
 SPECIES_KEY = "species"  # 0 cat, 1 dog (the list files' species minus 1)
-RAW_FEATURE_KEYS = (IMAGE_KEY, MASK_KEY, FILE_NAME_KEY, LABEL_KEY, SPECIES_KEY)
+# The same two labels as names, so TFMA's slices and every view read "Abyssinian" and "cat",
+# not 0 and 0 (LABEL_KEY and SPECIES_KEY keep their TFDS types: models trained before parse
+# them as integers).
+BREED_KEY = "breed"  # e.g. b"Abyssinian"
+SPECIES_NAME_KEY = "species_name"  # b"cat" or b"dog"
+RAW_FEATURE_KEYS = (IMAGE_KEY, MASK_KEY, FILE_NAME_KEY, LABEL_KEY, SPECIES_KEY, BREED_KEY,
+                    SPECIES_NAME_KEY)
 
 NUM_BREEDS = 37
 SPECIES_NAMES = ("cat", "dog")
@@ -30,6 +36,9 @@ MASK_XF = transformed_name(MASK_KEY)  # int64 [H, W, 1] in {0, 1, 2}
 # Segmentation classes: the trimap value minus one.
 CLASS_NAMES = ("pet", "background", "border")
 NUM_CLASSES = len(CLASS_NAMES)
+# How masks are drawn (the report, predict.py's palette PNGs, TensorBoard's sample images): one
+# RGB colour per class, in CLASS_NAMES order.
+CLASS_COLOURS = ((242, 142, 43), (40, 58, 92), (237, 237, 237))
 TRIMAP_VALUES = (1, 2, 3)  # what the annotation PNGs hold, in CLASS_NAMES order
 
 # Names of the TFMA pixel metrics (trainer/metrics.py computes them; reports read them).
@@ -54,6 +63,13 @@ CLASS_METRIC_KINDS = ("pixel_accuracy", "iou")  # per class: recall of the class
 def class_metric_name(class_name: str, kind: str, native: bool = False) -> str:
     """'pet_iou', or 'native_pet_iou' at each image's own size."""
     return (NATIVE_PREFIX if native else "") + f"{class_name}_{kind}"
+
+
+def confusion_cell_name(true_class: str, predicted_class: str, native: bool = False) -> str:
+    """A cell of the pixel confusion matrix as its own scalar metric (TFMA's readers take
+    scalars): 'pixel_confusion_pet_as_background', pixels of true class pet predicted as
+    background; 'native_...' at each image's own size."""
+    return (NATIVE_PREFIX if native else "") + f"pixel_confusion_{true_class}_as_{predicted_class}"
 
 
 def scalar_metric_names(native: bool = False):

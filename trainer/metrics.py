@@ -393,6 +393,37 @@ class PixelConfusionMatrix(_PixelMetric):
         return matrix
 
 
+class PixelConfusionCell(_PixelMetric):
+    """One cell of the 3x3 pixel confusion matrix, a count: pixels of true class `true_index`
+    predicted as `predicted_index`. Nine scalars rather than one array, because TFMA's own
+    readers (`tfma.dataframe.metrics_as_dataframes`) fail on array metrics; runs/evaluation.py
+    puts the matrix back together."""
+
+    def __init__(self, true_index: int = 0, predicted_index: int = 0,
+                 name: Optional[str] = None):
+        self._cell = (int(true_index), int(predicted_index))
+        super().__init__(
+            name=name or features.confusion_cell_name(features.CLASS_NAMES[self._cell[0]],
+                                                      features.CLASS_NAMES[self._cell[1]],
+                                                      self.NATIVE),
+            true_index=self._cell[0], predicted_index=self._cell[1])
+
+    def _create(self, name: str, eval_config=None, model_name: str = "",
+                output_name: str = "", example_weighted: bool = False,
+                true_index: int = 0, predicted_index: int = 0
+                ) -> metric_types.MetricComputations:
+        return _computations(name, self._derive, model_name=model_name,
+                             output_name=output_name, example_weighted=example_weighted,
+                             native=self.NATIVE)
+
+    def _derive(self, matrix: np.ndarray) -> float:
+        return float(matrix[self._cell])
+
+
+class NativePixelConfusionCell(PixelConfusionCell):
+    NATIVE = True
+
+
 class PixelAccuracy(_PixelMetric):
     def __init__(self, name: str = PIXEL_ACCURACY_NAME):
         super().__init__(name=name)
@@ -490,11 +521,13 @@ class ForegroundIoU(_PixelMetric):
         return foreground_iou(matrix)
 
 
-# (matrix, accuracy, mean IoU, per-class accuracy, per-class IoU) at each resolution.
-MODEL_SIZE_METRICS = (PixelConfusionMatrix, PixelAccuracy, MeanIoU, ClassPixelAccuracy, ClassIoU)
-NATIVE_METRICS = (NativePixelConfusionMatrix, NativePixelAccuracy, NativeMeanIoU,
+# (confusion cell, accuracy, mean IoU, per-class accuracy, per-class IoU) at each resolution.
+MODEL_SIZE_METRICS = (PixelConfusionCell, PixelAccuracy, MeanIoU, ClassPixelAccuracy, ClassIoU)
+NATIVE_METRICS = (NativePixelConfusionCell, NativePixelAccuracy, NativeMeanIoU,
                   NativeClassPixelAccuracy, NativeClassIoU)
-for _metric in MODEL_SIZE_METRICS + NATIVE_METRICS + (ForegroundIoU,):
+# The array metrics earlier runs wrote, registered still so their configs load.
+FORMER_METRICS = (PixelConfusionMatrix, NativePixelConfusionMatrix)
+for _metric in MODEL_SIZE_METRICS + NATIVE_METRICS + FORMER_METRICS + (ForegroundIoU,):
     metric_types.register_metric(_metric)
 
 
@@ -508,8 +541,10 @@ def metric_configs(module: str = __name__) -> List[tfma.MetricConfig]:
         configs.append(tfma.MetricConfig(class_name=cls.__name__, module=module,
                                          config=json.dumps({**kwargs, "name": name})))
 
-    for matrix, accuracy, iou, class_accuracy, class_iou in (MODEL_SIZE_METRICS, NATIVE_METRICS):
-        add(matrix)
+    for cell, accuracy, iou, class_accuracy, class_iou in (MODEL_SIZE_METRICS, NATIVE_METRICS):
+        for true_index in range(features.NUM_CLASSES):
+            for predicted_index in range(features.NUM_CLASSES):
+                add(cell, true_index=true_index, predicted_index=predicted_index)
         add(accuracy)
         add(iou)
         for index in range(features.NUM_CLASSES):

@@ -138,11 +138,14 @@ def unfreeze_encoder(model: keras.Model) -> None:
 def compile_for_segmentation(model: keras.Model, learning_rate: float) -> keras.Model:
     """Adam and per-pixel sparse cross-entropy on logits, for every architecture.
 
-    `accuracy` is a plain (unweighted) metric: with class-weighted training it still reports
-    pixel accuracy, while the loss takes the per-pixel sample weights.
+    `accuracy` and `mean_iou` (over the three classes, the logits' argmax against the mask) are
+    plain (unweighted) metrics: with class-weighted training they still report pixel accuracy
+    and mean IoU, while the loss takes the per-pixel sample weights. Both are in the history and
+    the TensorBoard logs, for train and validation, each epoch.
     """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"])
+        metrics=["accuracy", keras.metrics.MeanIoU(num_classes=3, sparse_y_pred=False,
+                                                   name="mean_iou")])
     return model

@@ -175,6 +175,7 @@ WITHOUT_AUTOTUNE_THREAD = _without_autotune_thread()
 # otherwise, so logs and Cloud Logging keep one line per epoch.
 PROGRESS_LOGGER = "petseg.progress"
 PROGRESS_SECONDS = 0.5  # at most two updates a second
+SAMPLE_IMAGES = 3  # validation examples drawn in TensorBoard each epoch
 _progress = logging.getLogger(PROGRESS_LOGGER)
 
 
@@ -190,6 +191,39 @@ def progress_text(epoch: int, epochs: int, phase: str, done: int, total: Optiona
     left = seconds / done * (total - done) if done else 0.0
     return (f"{head} [{'#' * filled}{'-' * (width - filled)}] {done}/{total} batches, "
             f"{seconds:.0f} s, ~{left:.0f} s left")
+
+
+class _SamplePredictions(keras.callbacks.Callback):
+    """A few validation examples as TensorBoard images after each epoch: input, true mask and
+    predicted mask side by side (classes as the report colours them), in `<model_run>/samples`
+    (the 'Images' tab). The first batch of `eval_data`, at most SAMPLE_IMAGES examples, taken
+    after the first epoch (when a cached dataset is complete: taken earlier, tf.data would
+    drop the partial cache)."""
+
+    def __init__(self, eval_data: tf.data.Dataset, log_dir: str):
+        super().__init__()
+        self._eval_data = eval_data
+        self._log_dir = log_dir
+        self._batch = None
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._batch is None:
+            self._batch = next(iter(self._eval_data.take(1)), None)
+        if self._batch is None:
+            return
+        images, masks = self._batch[0][:SAMPLE_IMAGES], self._batch[1][:SAMPLE_IMAGES]
+        predicted = tf.argmax(self.model(images, training=False), axis=-1)
+        palette = tf.constant(features.CLASS_COLOURS, tf.float32) / 255.0
+        row = tf.concat([tf.cast(images, tf.float32),
+                         tf.gather(palette, tf.cast(masks[..., 0], tf.int32)),
+                         tf.gather(palette, tf.cast(predicted, tf.int32))], axis=2)
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(os.path.join(self._log_dir, "samples"))
+        with self._writer.as_default():
+            tf.summary.image("validation: input | true mask | predicted mask", row,
+                             step=epoch, max_outputs=SAMPLE_IMAGES)
+        self._writer.flush()
 
 
 class _EpochLog(keras.callbacks.Callback):
@@ -461,7 +495,8 @@ def run_fn(fn_args) -> None:
     history, info["phases"] = fit_phases(
         model, train_data, eval_data, epochs, settings.learning_rate, fine_tune,
         callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
-                                               update_freq="epoch"), log],
+                                               update_freq="epoch"),
+                   _SamplePredictions(eval_data, fn_args.model_run_dir), log],
         strategy=strategy, validation_freq=settings.validation_freq)
     clock["fitted"] = time.perf_counter()
     write_history(history, fn_args.model_run_dir)
