@@ -8,11 +8,14 @@ import math
 from typing import List, Optional, Sequence, Tuple
 
 SERIES_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
-FONT = 'font-family="sans-serif" font-size="12"'
+FONT = 'font-family="sans-serif"'
 
 
-def _text(x: float, y: float, text: str, anchor: str = "start", extra: str = "") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {FONT} {extra}>'
+def _text(x: float, y: float, text: str, anchor: str = "start", extra: str = "",
+          size: int = 12) -> str:
+    """One `<text>`; `size` is its own argument so no attribute is written twice (XML refuses)."""
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {FONT} font-size="{size}" '
+            f'{extra}>'
             f'{html.escape(str(text))}</text>')
 
 
@@ -153,7 +156,7 @@ def heat_map(matrix: Sequence[Sequence[int]], labels: Sequence[str], cell: int =
             parts.append(f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" '
                          f'fill="hsl(212,70%,{light}%)" stroke="#fff" stroke-width="2"/>')
             parts.append(_text(x + cell / 2, y + cell / 2 - 4, f"{rate:.1%}", "middle",
-                               f'fill="{colour}" font-size="17"'))
+                               f'fill="{colour}"', size=17))
             parts.append(_text(x + cell / 2, y + cell / 2 + 16, f"{count:,} px", "middle",
                                f'fill="{colour}"'))
     parts.append("</svg>")

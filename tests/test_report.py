@@ -77,6 +77,22 @@ def test_line_chart_draws_one_line_per_series():
     assert svg.line_chart([("loss", [])], "epoch", "loss") == ""
 
 
+def test_every_chart_is_well_formed_xml():
+    """Notebook displays (IPython's SVG) parse the charts as XML; browsers forgive what XML
+    refuses, such as an attribute written twice, so the page alone would not show it."""
+    from xml.etree import ElementTree
+
+    from report import svg
+
+    charts = [svg.heat_map([[3, 1, 0], [0, 4, 0], [0, 0, 1]], ["pet", "back & <ground>", "b"]),
+              svg.bar_chart([("a \"quoted\"", 0.4, "n=2")], "accuracy", reference=("all", 0.5)),
+              svg.line_chart([("loss", [1.0, 0.5])], "epoch", "loss"),
+              svg.range_chart([("height", [10.0, 20.0, 30.0], 25.0)], unit="px")]
+    for chart in charts:
+        root = ElementTree.fromstring(chart)
+        assert root.tag.endswith("svg") and len(root) > 1
+
+
 # ---- the HTML page ----
 
 def test_page_is_self_contained(page):

@@ -54,3 +54,44 @@ def test_the_trainer_logs_what_a_reviewer_wants_per_epoch(runs):
     # An image summary: width, height, then PNG bytes of up to 3 examples, three panels wide.
     width, height = (int(value) for value in images[-1][1][:2])
     assert (width, height) == (3 * 64, 64) and 2 < len(images[-1][1]) <= 5
+
+
+NOTEBOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks",
+                        "review.ipynb")
+
+
+def _outputs(notebook):
+    """Every cell's text outputs (streams and text/plain), joined, and the MIME types shown."""
+    texts, shown = [], set()
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            assert output.output_type != "error", f"{output.ename}: {output.evalue}"
+            texts.append(output.get("text", "") + output.get("data", {}).get("text/plain", ""))
+            shown.update(output.get("data", {}))
+    return "\n".join(texts), shown
+
+
+@pytest.mark.e2e
+def test_the_review_notebook_runs_headless_on_the_latest_run(runs, monkeypatch):
+    """notebooks/review.ipynb on the shared run's latest (strict: not blessed) run, executed by
+    nbclient as `jupyter nbconvert --execute` would: no cell fails and each part shows."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("PETSEG_PIPELINE_ROOT", runs.config.pipeline_root)
+    monkeypatch.setenv("PETSEG_PIPELINE_NAME", runs.config.pipeline_name)
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": os.path.dirname(NOTEBOOK)}}).execute()
+    text, shown = _outputs(notebook)
+    assert f"blessed: False | pushed version: {runs.strict.pushed_version}" in text
+    assert "validation_ok: False" in text  # the strict gate fails the candidate
+    breeds = int(text.split(" breed slices")[0].split()[-1])  # the widget's data, one per breed
+    assert 1 <= breeds <= 37
+    assert f"slices: {1 + 2 + breeds}" in text  # the eval split, cat, dog and each breed
+    for species in ("cat", "dog"):
+        assert f"\n{species} " in text  # a row per species in the table
+    assert "worst breeds" in text and "native_pixel_accuracy" in text
+    assert "at each image's own size [[" in text
+    assert "TensorBoard:" in text and runs.first.output("Trainer", "model_run").uri in text
+    assert {"image/svg+xml", "text/html"} <= shown  # the charts and the sample predictions

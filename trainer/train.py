@@ -193,6 +193,17 @@ def progress_text(epoch: int, epochs: int, phase: str, done: int, total: Optiona
             f"{seconds:.0f} s, ~{left:.0f} s left")
 
 
+class _LearningRate(keras.callbacks.Callback):
+    """Adds the optimizer's learning rate to each epoch's logs, for the callbacks after it
+    (TensorBoard's `epoch_learning_rate`, the history, the epoch line): tf_keras' TensorBoard
+    logs it only for a schedule, and fine-tuning recompiles at another rate."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            rate = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(keras.backend.get_value(rate))
+
+
 class _SamplePredictions(keras.callbacks.Callback):
     """A few validation examples as TensorBoard images after each epoch: input, true mask and
     predicted mask side by side (classes as the report colours them), in `<model_run>/samples`
@@ -494,7 +505,8 @@ def run_fn(fn_args) -> None:
     clock["fit"] = time.perf_counter()
     history, info["phases"] = fit_phases(
         model, train_data, eval_data, epochs, settings.learning_rate, fine_tune,
-        callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
+        callbacks=[_LearningRate(),  # first: the others see it
+                   keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
                                                update_freq="epoch"),
                    _SamplePredictions(eval_data, fn_args.model_run_dir), log],
         strategy=strategy, validation_freq=settings.validation_freq)
