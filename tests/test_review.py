@@ -3,10 +3,13 @@ evaluation, and the review notebook, on the shared pipeline run (conftest `runs`
 
 import glob
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+
+from tests import readme
 
 BIN = os.path.dirname(sys.executable)
 
@@ -56,42 +59,76 @@ def test_the_trainer_logs_what_a_reviewer_wants_per_epoch(runs):
     assert (width, height) == (3 * 64, 64) and 2 < len(images[-1][1]) <= 5
 
 
-NOTEBOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks",
-                        "review.ipynb")
+NOTEBOOK_LAB = "$ENV/bin/jupyter lab notebooks/review.ipynb"
+NOTEBOOK_HEADLESS = "$ENV/bin/jupyter nbconvert --to html --execute notebooks/review.ipynb"
+TENSORBOARD = "$ENV/bin/tensorboard --logdir workdir/pipeline_root/Trainer/model_run"
 
 
-def _outputs(notebook):
-    """Every cell's text outputs (streams and text/plain), joined, and the MIME types shown."""
-    texts, shown = [], set()
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            assert output.output_type != "error", f"{output.ename}: {output.evalue}"
-            texts.append(output.get("text", "") + output.get("data", {}).get("text/plain", ""))
-            shown.update(output.get("data", {}))
-    return "\n".join(texts), shown
+@pytest.mark.readme_command(NOTEBOOK_LAB, help_only=True)  # a server: its help only
+@pytest.mark.readme_command(TENSORBOARD, help_only=True)
+def test_the_review_servers_start_from_the_projects_environment():
+    for command in (NOTEBOOK_LAB, TENSORBOARD):
+        result = readme.run_help(command)
+        assert result.returncode == 0 and "--help" not in result.stderr[-300:], result.stderr
+
+
+def _output_text(page: str) -> str:
+    """The text of nbconvert's output areas only (not the cells' code, which names the same
+    things), joined by newlines."""
+    from html.parser import HTMLParser
+
+    class Outputs(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.depth = 0  # > 0 inside an output area: its open <div>s
+            self.texts = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag != "div":
+                return
+            if self.depth:
+                self.depth += 1
+            elif "jp-OutputArea-output" in (dict(attrs).get("class") or "").split():
+                self.depth = 1
+
+        def handle_endtag(self, tag):
+            if tag == "div" and self.depth:
+                self.depth -= 1
+
+        def handle_data(self, data):
+            if self.depth:
+                self.texts.append(data)
+
+    parser = Outputs()
+    parser.feed(page)
+    return "".join(parser.texts)
 
 
 @pytest.mark.e2e
-def test_the_review_notebook_runs_headless_on_the_latest_run(runs, monkeypatch):
-    """notebooks/review.ipynb on the shared run's latest (strict: not blessed) run, executed by
-    nbclient as `jupyter nbconvert --execute` would: no cell fails and each part shows."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("PETSEG_PIPELINE_ROOT", runs.config.pipeline_root)
-    monkeypatch.setenv("PETSEG_PIPELINE_NAME", runs.config.pipeline_name)
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": os.path.dirname(NOTEBOOK)}}).execute()
-    text, shown = _outputs(notebook)
-    assert f"blessed: False | pushed version: {runs.strict.pushed_version}" in text
+@pytest.mark.readme_command(NOTEBOOK_HEADLESS)
+def test_the_review_notebook_runs_headless_on_the_latest_run(runs, tmp_path):
+    """notebooks/review.ipynb, executed as README shows, on the shared run's latest run (the
+    strict one: not blessed): no cell fails (nbconvert exits non-zero) and each part shows."""
+    sandbox = readme.sandbox(tmp_path)
+    result = readme.run(NOTEBOOK_HEADLESS, cwd=sandbox, timeout=600, env={
+        "PETSEG_PIPELINE_ROOT": runs.config.pipeline_root,
+        "PETSEG_PIPELINE_NAME": runs.config.pipeline_name})
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(os.path.join(sandbox, "notebooks", "review.html"), encoding="utf-8") as page_file:
+        page = page_file.read()
+    text = _output_text(page)
+    assert "blessed: False | pushed version: None" in text
     assert "validation_ok: False" in text  # the strict gate fails the candidate
-    breeds = int(text.split(" breed slices")[0].split()[-1])  # the widget's data, one per breed
+    breeds = int(re.search(r"(\d+) breed slices", text).group(1))  # the widget's data
     assert 1 <= breeds <= 37
     assert f"slices: {1 + 2 + breeds}" in text  # the eval split, cat, dog and each breed
-    for species in ("cat", "dog"):
-        assert f"\n{species} " in text  # a row per species in the table
-    assert "worst breeds" in text and "native_pixel_accuracy" in text
-    assert "at each image's own size [[" in text
-    assert "TensorBoard:" in text and runs.first.output("Trainer", "model_run").uri in text
-    assert {"image/svg+xml", "text/html"} <= shown  # the charts and the sample predictions
+    for name in ("species_name", "cat", "dog", "worst breeds", "native_pixel_accuracy",
+                 "at each image's own size [[", "TensorBoard:",
+                 runs.first.output("Trainer", "model_run").uri):
+        assert name in text, name
+    assert page.count('src="data:image/svg+xml;base64,') == 3  # 2 confusion matrices, the loss
+    pictures = [tag for tag in re.findall(r"<img [^>]*>", page)
+                if re.search(r'alt="(input|true mask|predicted mask)"', tag)]
+    assert len(pictures) == 9  # the 3 worst examples, 3 pictures each
+    assert all('src="data:image/png;base64,' in tag for tag in pictures)
+    assert "FutureWarning" not in text and "tensorflow/core" not in text  # no log noise
