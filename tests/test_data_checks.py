@@ -117,15 +117,40 @@ def spans(tmp_path_factory):
                 values[row, col] = 1  # ...but for a few pixels
             Image.fromarray(values).save(path)
 
+    def images(change):
+        def edit(data_dir):
+            from PIL import Image
+
+            for entry in layout.read_list(os.path.join(data_dir, layout.LIST_FILE)):
+                path = layout.image_path(data_dir, entry.name)
+                change(Image.open(path).convert("RGB")).save(path, quality=90)
+        return edit
+
+    def flipped_classes(data_dir):  # an export that swapped the trimap's pet and background
+        from PIL import Image
+
+        for entry in layout.read_list(os.path.join(data_dir, layout.LIST_FILE)):
+            path = layout.trimap_path(data_dir, entry.name)
+            values = np.asarray(Image.open(path))
+            Image.fromarray(np.choose(values - 1, [2, 1, 3]).astype(np.uint8)).save(path)
+
+    gray = images(lambda image: image.convert("L").convert("RGB"))  # another camera's mode
+    dark = images(lambda image: image.point(lambda value: value * 0.4))  # under-exposed
     return {"first": _statistics(tmp_path, "first", 32, 1),
             "alike": _statistics(tmp_path, "alike", 32, 2),
             "larger": _statistics(tmp_path, "larger", 32, 3, min_size=256, max_size=384),
-            "no_pet": _statistics(tmp_path, "no_pet", 32, 5, edit=little_pet)}
+            "no_pet": _statistics(tmp_path, "no_pet", 32, 5, edit=little_pet),
+            "gray": _statistics(tmp_path, "gray", 32, 6, edit=gray),
+            "dark": _statistics(tmp_path, "dark", 32, 7, edit=dark),
+            "flipped": _statistics(tmp_path, "flipped", 32, 8, edit=flipped_classes)}
 
 
 @pytest.mark.parametrize("span, shifted", [("alike", set()),
                                            ("larger", {"image_height", "image_width"}),
-                                           ("no_pet", {"pet_fraction"})])
+                                           ("no_pet", {"pet_fraction"}),
+                                           ("gray", {"colourfulness"}),
+                                           ("dark", {"brightness_mean"}),
+                                           ("flipped", {"pet_fraction", "background_fraction"})])
 def test_drift_is_found_in_the_shifted_feature_and_not_between_alike_spans(spans, span, shifted):
     found = data_checks.compare(spans[span]["train"], spans["first"]["train"],
                                 data_checks.Comparison.DRIFT, data_checks.DataCheckSettings(),
