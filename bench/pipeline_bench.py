@@ -297,7 +297,7 @@ def stage_plain(params: Dict[str, Any]) -> Dict[str, Any]:
               callbacks=[timer])
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    _, accuracy = model.evaluate(test, verbose=0)
+    accuracy = model.evaluate(test, verbose=0, return_dict=True)["accuracy"]
     evaluate_seconds = time.perf_counter() - start
     return {"pixel_accuracy": accuracy, "train_images": train_count, "eval_images": test_count,
             "evaluate_rate": test_count / evaluate_seconds, "fit_seconds": fit_seconds,
