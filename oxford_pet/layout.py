@@ -21,6 +21,7 @@ import codecs
 import hashlib
 import os
 import re
+import unicodedata
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from storage import files
@@ -83,10 +84,41 @@ def parse_list_line(line: str, where: str) -> ListEntry:
         raise ValueError(f"{where}: class id, species and breed id must be integers, "
                          f"got {line.strip()!r}") from None
     name = fields[0]
-    if any(ch in name for ch in "/\\\0") or name.startswith("."):
+    control = [ch for ch in name if unicodedata.category(ch) == "Cc"]
+    if control:
+        raise ValueError(f"{where}: the name {name!r} holds the control character "
+                         f"U+{ord(control[0]):04X}" + (" (NUL)" if control[0] == "\0" else "")
+                         + ", which no file name on disk has: fix the list line")
+    if any(ch in name for ch in "/\\") or name.startswith("."):
         raise ValueError(f"{where}: the name {name!r} is not a file name (no '/', '\\', or "
                          "leading '.'): images are images/<name>.jpg")
     return ListEntry(name, class_id, species, breed_id)
+
+
+# Byte order marks, longest first (UTF-32 LE's starts with UTF-16 LE's): the encoding they say.
+BYTE_ORDER_MARKS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+                    (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                    (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def as_utf8(data: bytes, path: str) -> bytes:
+    """A list file's bytes as UTF-8 without a byte order mark. A UTF-16 or UTF-32 file with
+    its byte order mark (what some Windows editors save) is decoded as the mark says; one
+    without a mark (every other byte NUL) is refused as a whole, in one ValueError that says
+    how to save it. A stray NUL stays, for the line's own reason."""
+    for mark, encoding in BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            try:
+                text = data[len(mark):].decode(encoding)
+            except UnicodeDecodeError as error:
+                raise ValueError(f"{path}: starts with a {encoding.upper()} byte order mark but "
+                                 f"is not {encoding.upper()} text ({error.reason} at byte "
+                                 f"{error.start + len(mark)}): save it as UTF-8") from None
+            return text.encode("utf-8")
+    if data[1::2].count(0) > len(data) // 4 or data[0::2].count(0) > len(data) // 4:
+        raise ValueError(f"{path}: every other byte is NUL, as in UTF-16 text without a byte "
+                         "order mark: save it as UTF-8 (in Notepad: Save as, Encoding: UTF-8)")
+    return data
 
 
 def list_lines(path: str) -> Iterator[Tuple[int, Optional[str]]]:
@@ -96,9 +128,7 @@ def list_lines(path: str) -> Iterator[Tuple[int, Optional[str]]]:
     ends, spaces or tabs around fields and before '#'. A line that is not UTF-8 comes as
     (number, None), so the caller can say which line it was.
     """
-    data = files.read_bytes(path)
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
+    data = as_utf8(files.read_bytes(path), path)
     for number, raw in enumerate(data.splitlines(), start=1):
         try:
             line = raw.decode("utf-8")
@@ -169,7 +199,8 @@ def _names_in(path: str) -> set:
 
 
 def _count_blank_lines(path: str) -> int:
-    return sum(1 for raw in files.read_bytes(path).splitlines() if not raw.strip())
+    return sum(1 for raw in as_utf8(files.read_bytes(path), path).splitlines()
+               if not raw.strip())
 
 
 def plan_split(data_dir: str, split: str) -> SplitPlan:

@@ -25,6 +25,7 @@ the file: "empty file (0 bytes)", "not an image: ...", "trimap holds values ..."
 import io
 import os
 import string
+import unicodedata
 import warnings
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
@@ -99,8 +100,15 @@ def _read(path: str, what: str) -> bytes:
         if files.isdir(path):
             raise BadSampleError(f"{what} {path} is a directory, not a file") from None
         others = _same_name_files(path)
-        hint = (f" (found {', '.join(others)}: the layout names it "
-                f"{os.path.basename(path)})") if others else ""
+        base = os.path.basename(path)
+        hint = (f" (found {', '.join(others)}: the layout names it {base})") if others else ""
+        if any(unicodedata.normalize("NFC", name) == unicodedata.normalize("NFC", base)
+               for name in others):
+            hint = (f" (found {', '.join(repr(name) for name in others)}: the same name with "
+                    f"its accents written as other Unicode code points, as macOS writes them "
+                    f"(NFD) where the list has {unicodedata.normalize('NFC', base)!r} (NFC): "
+                    f"rename the files to NFC, e.g. `convmv -r -f utf8 -t utf8 --nfc --notest "
+                    f"DIR`)")
         raise BadSampleError(f"{what} {path} is missing{hint}") from None
     except OSError as error:
         raise BadSampleError(f"{what} {path} cannot be read: {error.strerror or error}") \
@@ -108,12 +116,16 @@ def _read(path: str, what: str) -> bytes:
 
 
 def _same_name_files(path: str) -> List[str]:
-    """Files beside `path` with its name and another extension or case ('x.JPG', 'x.png')."""
+    """Files beside `path` with its name and another extension, case or Unicode normalization
+    ('x.JPG', 'x.png', 'Abyssinian_café.jpg' with its 'é' written as 'e' + a combining accent)."""
     folder, base = os.path.split(path)
-    stem = os.path.splitext(base)[0].lower()
+
+    def key(name: str) -> str:
+        return unicodedata.normalize("NFC", os.path.splitext(name)[0]).casefold()
+
     try:
         return sorted(name for name in files.names(folder)
-                      if os.path.splitext(name)[0].lower() == stem and name != base)[:3]
+                      if key(name) == key(base) and name != base)[:3]
     except OSError:
         return []
 
