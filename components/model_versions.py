@@ -32,8 +32,12 @@ def describe(model_dir: str, version: int) -> str:
         parts.append(f"mean IoU {metrics['mean_iou']:.4f}")
     if manifest.get("rolled_back_from"):
         parts.append(f"copy of version {manifest['rolled_back_from']}")
-    elif baseline:
-        parts.append(f"beat version {baseline.get('version') or baseline.get('model_path')}")
+    elif baseline.get("version") is not None:
+        parts.append(f"beat version {baseline['version']}")
+    elif baseline.get("model_path"):  # blessed once, never pushed
+        parts.append(f"beat the unpushed model {baseline['model_path']}")
+    elif baseline.get("note"):
+        parts.append("compared with no other model")
     if "span" in data:
         parts.append(f"data span {data['span']}")
     if manifest.get("architecture"):

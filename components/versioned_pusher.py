@@ -38,6 +38,7 @@ from serving.push import push_model
 from serving.versions import version_of
 from runs import evaluation
 from runs.metadata import properties
+from storage import files
 
 EVALUATION_KEY = "evaluation"
 EXAMPLES_KEY = "examples"
@@ -110,6 +111,12 @@ def build_manifest(input_dict: Dict[str, List[types.Artifact]], exec_properties:
         baseline = {"model_path": baseline_path,
                     "version": version_of(model_dir, baseline_path),
                     "metrics": metrics.get("baseline", {})}
+        if files.normalized(baseline_path) == files.normalized(model_path):
+            # TFX's latest-blessed-model resolver (the cloud's) handed the Evaluator this
+            # model itself, blessed by an earlier run: it was compared with nothing else.
+            baseline = {"model_path": None, "version": None, "metrics": {},
+                        "note": "the Evaluator's baseline was this model itself (a rerun "
+                                "after its blessing): no comparison"}
     manifest["blessing"] = {
         "blessed": bool(blessing.get_int_custom_property("blessed")) if blessing else None,
         "evaluation_uri": evaluation.uri if evaluation else None,
@@ -135,6 +142,11 @@ def custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
         exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {}
 
 
+# On the PushedModel: 1 when this execution wrote the version, 0 when the model already was
+# that version (pushed by an earlier run); `pushed_version` names it either way.
+PUSHED_NOW_KEY = "pushed_now"
+
+
 class Executor(pusher_executor.Executor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
@@ -154,11 +166,13 @@ class Executor(pusher_executor.Executor):
             model_path, model_dir, build_manifest(
                 input_dict, exec_properties, model_path, model_dir,
                 pipeline_run=model_registry.pipeline_run(self._context)))
-        if not pushed_now:  # a rerun re-blessed a model pushed before: no duplicate
-            print(f"[VersionedPusher] this model is already version {version}", flush=True)
         serving_path = os.path.join(model_dir, str(version))
-        logging.info("Model pushed as version %d to %s", version, serving_path)
-        print(f"[VersionedPusher] pushed version {version} to {serving_path}", flush=True)
+        if pushed_now:
+            logging.info("Model pushed as version %d to %s", version, serving_path)
+            print(f"[VersionedPusher] pushed version {version} to {serving_path}", flush=True)
+        else:  # a rerun re-blessed a model pushed before: no duplicate, nothing written
+            print(f"[VersionedPusher] this model is already version {version} "
+                  f"({serving_path}, pushed by an earlier run): nothing pushed", flush=True)
         settings = custom_config(exec_properties).get(VERTEX_MODEL_KEY)
         registry = {}
         if settings:
@@ -170,6 +184,7 @@ class Executor(pusher_executor.Executor):
                 registry["vertex_endpoint"] = registered["endpoint"]["endpoint"]
         self._MarkPushed(model_push, pushed_destination=serving_path,
                          pushed_version=str(version))
+        model_push.set_int_custom_property(PUSHED_NOW_KEY, int(pushed_now))
         for name, value in registry.items():
             model_push.set_string_custom_property(name, value)
 

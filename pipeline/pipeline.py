@@ -5,12 +5,14 @@
     ImportSchemaGen ─────┘                                                    │
                          └─ Transform (trainer/preprocessing.py) ◄────────────┘
                               └─ Trainer (trainer/train.py) ─ Evaluator ─ VersionedPusher
-                       latest blessed model (Resolver) ─────────┘          └─ EvaluationReport
+               latest blessed model but this run's (Resolver) ─┘          └─ EvaluationReport
 
 Components are imported from their own modules (not `tfx.v1`), which keeps a local run from
 importing the Google Cloud clients; with `config.cloud.vertex_training` the Trainer is TFX's
 Google Cloud extension Trainer (Vertex AI Training), imported only then. With
-`config.trainer.warm_start` the latest blessed model also feeds the Trainer's `base_model`.
+`config.trainer.warm_start` a second resolver feeds the Trainer's `base_model`: the latest
+blessed model not trained on this run's examples (pipeline/resolvers.py: a rerun never compares
+a model with itself nor starts from it).
 """
 
 import dataclasses
@@ -39,7 +41,7 @@ from components.evaluation_report import EvaluationReport
 from components.oxford_pet_example_gen import (OxfordPetExampleGen, TfdsOxfordPetExampleGen,
                                                TFDS_SPLIT_PATTERNS, split_input_config)
 from components.versioned_pusher import VersionedPusher
-from pipeline import node_ids
+from pipeline import node_ids, resolvers
 from pipeline.config import REPO_ROOT, SCHEMA_DIR, TRAINER_DIR, PipelineConfig
 from trainer import features, metrics
 
@@ -89,6 +91,18 @@ def trainer_component(config: PipelineConfig, **kwargs):
     return Trainer(custom_config=config.trainer.to_custom_config(), **kwargs)
 
 
+def latest_blessed_model(config: PipelineConfig, node_id: str, **exclude) -> Resolver:
+    """The latest blessed model, other than what `exclude` names (`candidate`: this run's
+    model, for the Evaluator's baseline; `examples`: no model trained on this run's examples,
+    for the Trainer's warm start; pipeline/resolvers.py). In the cloud TFX's own
+    LatestBlessedModelStrategy, the one Vertex compiles, which excludes nothing."""
+    strategy = resolvers.LatestBlessedOtherModelStrategy
+    if config.cloud:
+        strategy, exclude = LatestBlessedModelStrategy, {}
+    return Resolver(strategy_class=strategy, model=Channel(type=Model),
+                    model_blessing=Channel(type=ModelBlessing), **exclude).with_id(node_id)
+
+
 def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
     ingest = ingest_components(config)
     example_gen, schema_gen, *_, anomalies_gate = ingest
@@ -99,12 +113,9 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
         # Transform time for statistics nothing reads.
         disable_statistics=True).with_id(node_ids.TRANSFORM)
     transform.add_upstream_node(anomalies_gate)  # no Transform on data with anomalies
-
-    model_resolver = Resolver(
-        strategy_class=LatestBlessedModelStrategy,
-        model=Channel(type=Model),
-        model_blessing=Channel(type=ModelBlessing),
-    ).with_id(node_ids.LATEST_BLESSED_MODEL)
+    warm_start = latest_blessed_model(
+        config, node_ids.WARM_START_MODEL,
+        examples=transform.outputs["transformed_examples"]) if config.trainer.warm_start else None
 
     trainer = trainer_component(
         config,
@@ -115,20 +126,23 @@ def create_pipeline(config: PipelineConfig) -> tfx_pipeline.Pipeline:
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
         eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
         # Warm start: the latest blessed model (none on a first run: training from scratch).
-        base_model=model_resolver.outputs["model"] if config.trainer.warm_start else None
+        base_model=warm_start.outputs[resolvers.MODEL_KEY] if warm_start else None
     ).with_id(node_ids.TRAINER)
+    baseline = latest_blessed_model(config, node_ids.LATEST_BLESSED_MODEL,
+                                    candidate=trainer.outputs["model"])
 
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=model_resolver.outputs["model"],
+        baseline_model=baseline.outputs[resolvers.MODEL_KEY],
         example_splits=[EVAL_SPLIT],
         eval_config=eval_config(config)).with_id(node_ids.EVALUATOR)
 
     return tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=ingest + [transform, trainer, model_resolver, evaluator]
+        components=ingest + [transform] + ([warm_start] if warm_start else [])
+        + [trainer, baseline, evaluator]
         + push_and_report(config, ingest, trainer, evaluator),
         enable_cache=config.enable_cache,
         # On Vertex AI / Kubeflow the orchestrator brings its own metadata store.

@@ -32,6 +32,12 @@ class RunSummary(RunRecord):
         return pushed.properties.get("pushed_version")
 
     @property
+    def pushed_now(self) -> bool:
+        """False when the pusher found the model already pushed (by an earlier run)."""
+        pushed = self.output(node_ids.PUSHER, "pushed_model")
+        return bool(pushed and pushed.properties.get("pushed_now", 1))
+
+    @property
     def pushed_destination(self) -> Optional[str]:
         pushed = self.output(node_ids.PUSHER, "pushed_model")
         return pushed.properties.get("pushed_destination") if pushed else None
@@ -145,7 +151,10 @@ def print_summary(config, seconds: float) -> RunSummary:
         values = evaluation.overall_metrics(summary.evaluation_uri)
         for line in metric_lines(values, config.gate_metric, config.trainer.image_size):
             print(line)
-    if summary.pushed_version:
+    if summary.pushed_version and not summary.pushed_now:
+        print(f"Nothing pushed: this model already is version {summary.pushed_version} "
+              f"({summary.pushed_destination}), pushed by an earlier run")
+    elif summary.pushed_version:
         print(f"Pushed version {summary.pushed_version} to {summary.pushed_destination}")
     elif summary.blessed is False:
         print(f"Not pushed: the evaluation did not bless the model ({config.gate_metric} below "
@@ -230,7 +239,7 @@ def print_data_checks(summary: RunSummary) -> None:
 def print_retraining(summary: RunSummary) -> None:
     """Which span was read, what the Trainer started from, what the Evaluator compared with."""
     span = "" if summary.span is None else f"Span: {summary.span}; "
-    print(f"{span}Baseline: {summary.baseline_model_uri or 'none (no blessed model yet)'}")
+    print(f"{span}Baseline: {summary.baseline_model_uri or 'none (no earlier blessed model)'}")
     started = summary.model_info.get("warm_start")
     if started:
         print(f"Warm start from {started['base_model']}: "

@@ -451,7 +451,7 @@ def start_from(model: keras.Model, settings: TrainerSettings,
               flush=True)
         return epochs, started
     if settings.warm_start:
-        print("[Trainer] warm start on, but no blessed model yet: training from scratch",
+        print("[Trainer] warm start on, but no earlier blessed model: training from scratch",
               flush=True)
     return settings.epochs, None
 
