@@ -61,7 +61,9 @@ def from_evaluation_dir(evaluation_dir: str, pipeline_name: str) -> RunArtifacts
     metadata_path = os.path.join(evaluation_dir, "..", "..", "..", METADATA_FILE)
     if not files.is_remote(evaluation_dir) and os.path.isfile(metadata_path):
         store = metadata.open_store(metadata_path)
-        for run_id in reversed(metadata.run_ids(store, pipeline_name)):
+        # Oldest first: the first run holding the evaluation made it (later, cached runs of
+        # the same inputs hold the same artifact).
+        for run_id in metadata.run_ids(store, pipeline_name):
             summary = run_summary.summarize(metadata_path, pipeline_name, run_id)
             evaluation = summary.output(node_ids.EVALUATOR, "evaluation")
             if evaluation is not None and os.path.abspath(evaluation.uri) == evaluation_dir:

@@ -33,9 +33,12 @@ class RunSummary(RunRecord):
 
     @property
     def pushed_now(self) -> bool:
-        """False when the pusher found the model already pushed (by an earlier run)."""
+        """False when this run wrote no version: the pusher found the model already pushed by
+        an earlier run, or was itself cached (its output is the earlier run's)."""
         pushed = self.output(node_ids.PUSHER, "pushed_model")
-        return bool(pushed and pushed.properties.get("pushed_now", 1))
+        pusher = self.components.get(node_ids.PUSHER)
+        return bool(pushed and pushed.properties.get("pushed_now", 1)
+                    and not (pusher and pusher.state == "CACHED"))
 
     @property
     def pushed_destination(self) -> Optional[str]:

@@ -119,7 +119,9 @@ def push_facts(pushed: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
         return None
     done = bool(pushed.get("pushed", 0))
     return {"pushed": done, "version": pushed.get("pushed_version") if done else None,
-            "destination": pushed.get("pushed_destination") if done else None}
+            "destination": pushed.get("pushed_destination") if done else None,
+            # False: the model already was that version (pushed by an earlier run)
+            "new": done and bool(pushed.get("pushed_now", 1))}
 
 
 def read_history(model_run_uri: Optional[str]) -> Optional[Dict[str, List[float]]]:

@@ -71,7 +71,8 @@ def verdict_section(facts: Dict[str, Any]) -> str:
             "unknown"
     push = facts.get("push")
     if push and push["pushed"]:
-        banner += f" Pushed as version {push['version']}."
+        banner += (f" Pushed as version {push['version']}." if push.get("new", True) else
+                   f" Already version {push['version']} (pushed by an earlier run).")
     elif push is not None:
         banner += " Not pushed."
     rows = []
@@ -368,6 +369,9 @@ def data_section(facts: Dict[str, Any]) -> str:
     push = facts.get("push")
     if push is None:
         parts.append("<p>Push: unknown.</p>")
+    elif push["pushed"] and not push.get("new", True):
+        parts.append(f"<p>Already version <b>{_e(push['version'])}</b>, pushed by an earlier "
+                     f"run to <code>{_e(push['destination'])}</code>: nothing pushed now.</p>")
     elif push["pushed"]:
         parts.append(f"<p>Pushed as version <b>{_e(push['version'])}</b> to "
                      f"<code>{_e(push['destination'])}</code>.</p>")

@@ -33,8 +33,11 @@ def verdict_lines(facts: Dict[str, Any]) -> List[str]:
     push = facts.get("push")
     state = {True: "✅ **Blessed**", False: "❌ **Not blessed**"}.get(
         verdict["blessed"], "**No blessing recorded**")
-    pushed = (f"pushed as version {push['version']} to `{push['destination']}`"
-              if push and push["pushed"] else "not pushed" if push else "push unknown")
+    pushed = ("push unknown" if not push else "not pushed" if not push["pushed"] else
+              f"pushed as version {push['version']} to `{push['destination']}`"
+              if push.get("new", True) else
+              f"already version {push['version']} (`{push['destination']}`, pushed by an "
+              "earlier run)")
     lines = [f"{state}; {pushed}.",
              f"Baseline: `{verdict['baseline_uri']}`" if verdict.get("baseline_uri")
              else "Baseline: none (no model blessed before this run)."]

@@ -65,7 +65,7 @@ class SharedRuns:
 
     config: Any  # pipeline.config.PipelineConfig
     first: Any  # pipeline.run_summary.RunSummary: blessed, pushed as version 1, no baseline
-    cached: Any  # the same inputs again: everything cached but what compares with a baseline
+    cached: Any  # the same inputs again: every component cached, nothing pushed
     strict: Any  # a gate the model cannot pass: not blessed, not pushed
 
     def run_fn_args(self, out_dir, custom_config: dict):

@@ -89,14 +89,19 @@ def test_evaluation_holds_per_class_pixel_metrics_by_species(runs):
     assert overall["pixel_accuracy"]["doubleValue"] == pytest.approx(accuracy)
 
 
-def test_rerun_hits_the_cache_and_pushes_no_duplicate(runs):
-    config, second = runs.config, runs.cached
-    for node_id in ("OxfordPetExampleGen", "StatisticsGen", "ExampleValidator", "Transform",
-                    "Trainer"):
-        assert second.component(node_id).state == "CACHED", node_id
-    # The latest blessed model is now the candidate itself, so Evaluator runs again; the
-    # Pusher recognises the model it already pushed.
-    assert second.pushed_version == "1"
+def test_a_rerun_of_an_unchanged_run_is_fully_cached(runs):
+    """The same command again: every component cached (the Evaluator's baseline is the latest
+    blessed model other than the candidate, the same as the first run's: none), nothing
+    pushed, and the summary says so."""
+    from pipeline import node_ids
+
+    config, first, second = runs.config, runs.first, runs.cached
+    components = {node_id: run.state for node_id, run in second.components.items()
+                  if node_id != node_ids.LATEST_BLESSED_MODEL}
+    assert set(components.values()) == {"CACHED"} and len(components) == 10, components
+    assert second.baseline_model_uri is None
+    assert second.output(node_ids.EVALUATOR, "evaluation").uri == first.evaluation_uri
+    assert (second.pushed_version, second.pushed_now) == ("1", False)
     from serving.versions import existing_versions
 
     assert existing_versions(config.model_dir) == [1]

@@ -57,7 +57,8 @@ def _lose_the_pet(data_dir: str) -> None:
 def retraining(tmp_path_factory):
     """[(summary, stdout, versions in the serving dir, exit status)] for the five runs: span 1,
     span 2, span 3 four times larger (stops), span 3 with almost no pet (stops), the same
-    with --on-drift warn and a loss that makes a worse model."""
+    with --on-drift warn and a loss that makes a worse model; and sixth, span 2's command run
+    again right after it (before span 3 arrived)."""
     from oxford_pet import demo
     from pipeline import run_summary
 
@@ -81,6 +82,8 @@ def retraining(tmp_path_factory):
         made = readme.run(command, *SMALL_SPAN, cwd=repo)
         assert made.returncode == 0, made.stderr
         run()
+    run()  # span 2's command again: kept as the last entry
+    rerun = runs.pop()
     demo.make_demo_data(span_3, count=24, seed=3, min_size=320, max_size=560)  # 4x larger
     run(fails=True)
     shutil.rmtree(span_3)
@@ -88,7 +91,7 @@ def retraining(tmp_path_factory):
     _lose_the_pet(span_3)
     run(fails=True)
     run("--on-drift", "warn", *WORSE)
-    return runs
+    return runs + [rerun]
 
 
 def _model_uri(summary) -> str:
@@ -97,7 +100,7 @@ def _model_uri(summary) -> str:
 
 @pytest.mark.readme_command(MAKE_SPAN_1, MAKE_SPAN_2, RETRAIN)
 def test_each_run_reads_the_latest_span(retraining):
-    assert [summary.span for summary, _, _, _ in retraining] == [1, 2, 3, 3, 3]
+    assert [summary.span for summary, _, _, _ in retraining] == [1, 2, 3, 3, 3, 2]
     for summary, printed, _, code in retraining:
         examples = summary.component("OxfordPetExampleGen").output("examples")
         assert examples.properties["train_ingested"] == 12  # this span's images only
@@ -201,3 +204,24 @@ def test_the_report_shows_the_measured_features_and_the_warning(retraining):
     for measure in measures.MEASURES:  # every feature drawn for train, eval and the baseline
         assert f"<figcaption>{measure.words}</figcaption>" in html
         assert len(checks["splits"]["train"][measure.key]["deciles"]) == 11
+
+
+@pytest.mark.readme_command(RETRAIN)
+def test_the_same_command_again_is_fully_cached_and_starts_from_nothing_new(retraining):
+    """Span 2's run again: its Trainer is cached, so it did not start from the model span 2
+    made (blessed by then) but from span 1's, as the first time; the Evaluator is cached, so
+    the candidate is not compared with itself; nothing is pushed."""
+    from pipeline import node_ids
+
+    second, _, versions_then, _ = retraining[1]
+    rerun, printed, versions, code = retraining[5]
+    assert code == 0
+    ran = {node_id: run.state for node_id, run in rerun.components.items()
+           if node_id not in (node_ids.LATEST_BLESSED_MODEL, node_ids.WARM_START_MODEL)}
+    assert set(ran.values()) == {"CACHED"}, ran
+    assert rerun.input(node_ids.TRAINER, "base_model").uri == \
+        second.input(node_ids.TRAINER, "base_model").uri == _model_uri(retraining[0][0])
+    assert rerun.baseline_model_uri == second.baseline_model_uri != _model_uri(second)
+    assert versions == versions_then and not rerun.pushed_now
+    if second.blessed:
+        assert f"Nothing pushed: this model already is version {second.pushed_version}" in printed

@@ -33,9 +33,9 @@ def saved_model(tmp_path):
 def tree_digest(path: str) -> str:
     """One hash over every file's relative path and bytes under `path`."""
     digest = hashlib.sha256()
-    for root, dirs, files in os.walk(path):
+    for root, dirs, names in os.walk(path):
         dirs.sort()
-        for name in sorted(files):
+        for name in sorted(names):
             full = os.path.join(root, name)
             digest.update(os.path.relpath(full, path).encode())
             with open(full, "rb") as handle:

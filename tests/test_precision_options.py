@@ -10,7 +10,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 import local_runner
-from trainer import features, models, train
+from trainer import features, models
 from trainer.settings import TrainerSettings
 
 SIZE = 32

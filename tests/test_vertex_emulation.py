@@ -11,9 +11,7 @@ pieces: Vertex's filter syntax and schema-title rule, machine/accelerator pairin
 custom-job stand-in against its JobService, the image layout, the KFP v2 refusals.
 """
 
-import contextlib
 import glob
-import io
 import json
 import os
 import shutil
