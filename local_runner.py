@@ -23,6 +23,7 @@ from cli import exits
 from oxford_pet import download, sources
 from pipeline import flags, local_flags
 from pipeline.config import DEFAULT_WORK_DIR, PipelineConfig, WorkDir, check_output_dirs
+from runs import store_health
 from storage import files, lock_file
 
 
@@ -98,14 +99,19 @@ def main(argv: Optional[List[str]] = None) -> int:
                                 f"Waiting up to {args.wait_for_lock:.0f} s for the run of pid "
                                 f"{holder.get('pid', '?')} (since {holder.get('started', '?')}) "
                                 f"on this pipeline root to end", flush=True)):
-            return prepare_and_run(source, config, args.verbose)
+            return prepare_and_run(source, config, args.verbose, args.new_metadata_store)
     except lock_file.LockBusy as error:
         return _error(error, exits.LOCKED)
 
 
-def prepare_and_run(source: sources.DataSource, config: PipelineConfig, verbose: bool) -> int:
-    """Prepares the data and runs the pipeline; the caller holds the pipeline root's lock."""
+def prepare_and_run(source: sources.DataSource, config: PipelineConfig, verbose: bool,
+                    new_store: bool = False) -> int:
+    """Checks the metadata store, prepares the data and runs the pipeline; the caller holds
+    the pipeline root's lock."""
     try:
+        for line in store_health.check(config.metadata_path, config.pipeline_root,
+                                       config.model_dir, new_store):
+            print(line, flush=True)
         source.prepare()
     except ValueError as error:
         return _error(error, exits.BAD_INPUT)
@@ -125,6 +131,7 @@ def run_pipeline(config: PipelineConfig, verbose: bool) -> int:
                          hint="finished components are cached: a rerun goes on from there"
                          ) as session:
         print("Loading TFX...", flush=True)
+        from absl import logging
         from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
         from pipeline import run_summary
@@ -134,6 +141,13 @@ def run_pipeline(config: PipelineConfig, verbose: bool) -> int:
 
         speed_up_user_module_installs()
         tune_this_process()
+        closed = store_health.close_abandoned(config.metadata_path, config.pipeline_root)
+        for line in closed:
+            logging.info("%s", line)
+        if closed:
+            print(f"Closed {len(closed)} execution(s) an earlier run left running (killed, or "
+                  f"out of disk space) and removed their partial outputs; the log lists them",
+                  flush=True)
         session.follow_tfx()
         start = time.time()
         LocalDagRunner().run(create_pipeline(config))

@@ -83,6 +83,10 @@ def add_execution_flags(parser: argparse.ArgumentParser) -> None:
                           "DirectRunner worker is refused: it can drop records)")
     run.add_argument("--no-cache", action="store_true",
                      help="rerun every component even if its inputs did not change")
+    run.add_argument("--new-metadata-store", action="store_true",
+                     help="start a new metadata store when <pipeline-root>/metadata.sqlite is "
+                          "damaged (moved aside) or missing while earlier outputs are there: "
+                          "no cache, no baseline, no history; pushed versions stay")
     run.add_argument("--verbose", action="store_true",
                      help="show every TFX, Beam, TensorFlow and pip line on the console too "
                           "(they always go to <pipeline-root>/logs/run-<time>.log)")

@@ -52,7 +52,7 @@ def _trainer_state(metadata_path: str, pipeline_name: str):
 def crash(tmp_path_factory):
     from oxford_pet import demo
     from pipeline import run_summary
-    from runs import metadata
+    from runs import metadata, store_health
 
     work = tmp_path_factory.mktemp("crash")
     data_dir = str(work / "data")
@@ -87,6 +87,10 @@ def crash(tmp_path_factory):
             first.wait()
     killed_versions = sorted(os.listdir(model_dir)) if os.path.isdir(model_dir) else []
     killed_trainer = _trainer_state(metadata_path, "pet-segmentation")
+    left_running = [execution.id for execution in metadata.open_store(metadata_path)
+                    .get_executions() if execution.last_known_state == store_health.RUNNING]
+    left_dirs = [path for execution_id in left_running
+                 for path in store_health._directories_of(str(root), execution_id)]
 
     rerun = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
                            timeout=RUN_TIMEOUT)
@@ -94,6 +98,8 @@ def crash(tmp_path_factory):
     store = metadata.open_store(metadata_path)
     return dict(first=first, second=second, killed_versions=killed_versions,
                 killed_trainer=killed_trainer, rerun=rerun, model_dir=model_dir,
+                left_running=left_running, left_dirs=left_dirs,
+                executions={e.id: e for e in store.get_executions()},
                 summary=run_summary.summarize(metadata_path, "pet-segmentation"),
                 run_ids=metadata.run_ids(store, "pet-segmentation"))
 
@@ -140,3 +146,19 @@ def test_the_rerun_reuses_what_finished_and_pushes_exactly_one_version(crash):
     trained = manifest["config"]["trainer"]  # PipelineConfig as data: trainer settings nested
     assert trained["image_size"] == 64 and trained["epochs"] == 2
     assert manifest["packages"]["tfx"] == "1.16.0"
+
+
+def test_the_rerun_closes_what_the_killed_run_left_running_and_removes_its_partial_output(crash):
+    from runs import store_health
+
+    assert len(crash["left_running"]) == 1 and crash["left_dirs"]  # the Trainer's
+    assert any("/Trainer/" in path for path in crash["left_dirs"])
+    for execution_id in crash["left_running"]:
+        execution = crash["executions"][execution_id]
+        assert execution.last_known_state == store_health.CANCELED
+        assert "ended without recording an end" in \
+            execution.custom_properties[store_health.ABANDONED_KEY].string_value
+    assert not [path for path in crash["left_dirs"] if os.path.exists(path)]
+    assert not [e for e in crash["executions"].values()
+                if e.last_known_state in (store_health.NEW, store_health.RUNNING)]
+    assert "Closed 1 execution(s) an earlier run left running" in crash["rerun"].stdout
