@@ -15,6 +15,7 @@ end it prints what it pushed, or why not, and where the evaluation is.
 import argparse
 import os
 import sys
+import tempfile
 import time
 from typing import List, Optional
 
@@ -128,8 +129,10 @@ def run_pipeline(config: PipelineConfig, verbose: bool) -> int:
 
     log_path = console.new_log_path(config.pipeline_root, "run")
     with console.Session(log_path, verbose=verbose, failure="the pipeline stopped",
-                         hint="finished components are cached: a rerun goes on from there"
-                         ) as session:
+                         hint="finished components are cached: a rerun goes on from there",
+                         writes_to=[config.pipeline_root, tempfile.gettempdir()] + (
+                             [] if files.is_remote(config.model_dir) else [config.model_dir]),
+                         space_needed=lambda: space_needed(config)) as session:
         print("Loading TFX...", flush=True)
         from absl import logging
         from tfx.orchestration.local.local_dag_runner import LocalDagRunner
@@ -154,6 +157,17 @@ def run_pipeline(config: PipelineConfig, verbose: bool) -> int:
         run_summary.print_summary(config, time.time() - start)
         return exits.OK
     return exits.FAILED  # the session showed the error's first lines and the log's path
+
+
+def space_needed(config: PipelineConfig) -> str:
+    """What a run needs on disk, in words, judged by the earlier runs' outputs."""
+    from storage import disk_space
+
+    size = disk_space.run_size(config.pipeline_root)
+    if not size:
+        return f"no earlier run under {config.pipeline_root} to judge a run's size by"
+    return (f"a run writes up to about {disk_space.human(size)} under {config.pipeline_root} "
+            "(the largest output of each component so far), and a pushed model's copy")
 
 
 def _error(error: Exception, code: int) -> int:

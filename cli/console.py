@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import selectors
+import shutil
 import site
 import sys
 import sysconfig
@@ -43,9 +44,10 @@ import tempfile
 import threading
 import time
 import traceback
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from cli import exits
+from storage import disk_space
 from trainer import short_errors
 
 LOG_DIR = "logs"  # under the directory a command writes into (a pipeline root, an output dir)
@@ -238,10 +240,15 @@ class Session:
     """
 
     def __init__(self, log_path: str, verbose: bool = False, failure: str = "",
-                 hint: Optional[str] = None, progress: Optional[bool] = None):
+                 hint: Optional[str] = None, progress: Optional[bool] = None,
+                 writes_to: Sequence[str] = (), space_needed: Optional[Callable[[], str]] = None):
         self.log_path = os.path.abspath(log_path)
         self.verbose = verbose
         self.failure, self.hint = failure, hint
+        # For a full disk: the directories the command writes (which one is full, when the
+        # error names no path) and what a run needs, in words (storage/disk_space.py).
+        self.writes_to, self.space_needed = list(writes_to), space_needed
+        self._log_error: Optional[OSError] = None
         self.error: Optional[BaseException] = None
         self._progress = progress
         self._lock = threading.RLock()
@@ -377,14 +384,33 @@ class Session:
         for name in list(self._steps):
             self.step_failed(name)
         self._log_write("".join(traceback.format_exception(kind, error, tb)))
+        full = None if isinstance(error, KeyboardInterrupt) else \
+            disk_space.full_disk_path(error)
         if isinstance(error, KeyboardInterrupt):
             lines = ["interrupted"]
+        elif full is not None:
+            lines = self._full_disk_lines(full)
         else:
             lines = error_lines(error, self.failure)
             if self.hint:
                 lines.append(f"({self.hint})")
-        for line in lines + [f"Full log: {self.log_path}"]:
+        cut = " (cut short: it could not be written, " + (
+            self._log_error.strerror or "") + ")" if self._log_error else ""
+        for line in lines + [f"Full log: {self.log_path}{cut}"]:
             self._own_write("err", line + "\n")
+
+    def _full_disk_lines(self, path: str) -> List[str]:
+        """One plain line naming the full filesystem, what a run needs, and what to do."""
+        if not path:  # the error names no file: the fullest of the places the command writes
+            existing = [p for p in self.writes_to if os.path.exists(disk_space.mount_point(p))]
+            path = min(existing, key=lambda p: shutil.disk_usage(disk_space.mount_point(p)).free,
+                       default=os.getcwd())
+        lines = [f"error: {self.failure + ': ' if self.failure else ''}the disk is full: "
+                 f"{disk_space.describe(path)}"]
+        if self.space_needed:
+            lines.append(f"  {self.space_needed()}")
+        lines.append("  Free space there and rerun: what finished is cached, the rest goes on.")
+        return lines
 
     def _attach(self, logger: logging.Logger, handler: logging.Handler,
                 level: Optional[int] = None, propagate: Optional[bool] = None) -> None:
@@ -424,9 +450,12 @@ class Session:
 
     def _log_write(self, text) -> None:
         with self._lock:
-            if self._log is not None:
-                self._log.write(text.encode("utf-8", "replace") if isinstance(text, str)
-                                else text)
+            if self._log is not None and self._log_error is None:
+                try:
+                    self._log.write(text.encode("utf-8", "replace") if isinstance(text, str)
+                                    else text)
+                except OSError as error:  # a full disk: the console goes on without the log
+                    self._log_error = error
 
     def _console(self, kind: str, text: str) -> None:
         with self._lock:
