@@ -15,6 +15,8 @@ import sys
 
 import pytest
 
+from pipeline import node_ids
+
 PROJECT, REGION = "my-project", "us-central1"
 IMAGE = "us-docker.pkg.dev/my-project/petseg/pipeline:1"
 ROOT = "gs://my-bucket/petseg/root"
@@ -99,7 +101,9 @@ def test_warm_start_and_spans_are_wired(compiled):
     job, wheels = compiled
     tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
     base_model = tasks["Trainer"]["inputs"]["artifacts"]["base_model"]["taskOutputArtifact"]
-    assert base_model["producerTask"].startswith("latest_blessed_model_resolver")
+    assert base_model["producerTask"] == f"{node_ids.WARM_START_MODEL}-model-resolver"
+    baseline = tasks["Evaluator"]["inputs"]["artifacts"]["baseline_model"]["taskOutputArtifact"]
+    assert baseline["producerTask"] == f"{node_ids.LATEST_BLESSED_MODEL}-model-resolver"
     input_config = json.loads(_parameter(tasks["OxfordPetExampleGen"], "input_config"))
     assert {split["pattern"] for split in input_config["splits"]} == {
         "span-{SPAN}/annotations/trainval.txt", "span-{SPAN}/annotations/test.txt"}
