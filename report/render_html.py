@@ -3,7 +3,7 @@ URIs. No script, no network: it opens in any browser, offline, and can be mailed
 
 import html
 import math
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from oxford_pet import measures
 from report import images, svg, wording
@@ -59,9 +59,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: i
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def verdict_section(facts: Dict[str, Any]) -> str:
-    verdict = facts["verdict"]
-    blessed = verdict["blessed"]
+def verdict_banner(facts: Dict[str, Any]) -> Tuple[str, str]:
+    """The verdict in one sentence (blessed or not, pushed or not) and its CSS class."""
+    blessed = facts["verdict"]["blessed"]
     if blessed is True:
         banner, css = "Blessed: the candidate passed every threshold.", "blessed"
     elif blessed is False:
@@ -75,6 +75,12 @@ def verdict_section(facts: Dict[str, Any]) -> str:
                    f" Already version {push['version']} (pushed by an earlier run).")
     elif push is not None:
         banner += " Not pushed."
+    return banner, css
+
+
+def verdict_section(facts: Dict[str, Any]) -> str:
+    verdict = facts["verdict"]
+    banner, css = verdict_banner(facts)
     rows = []
     for threshold in verdict["thresholds"]:
         state = threshold["passed"]
@@ -103,8 +109,8 @@ def verdict_section(facts: Dict[str, Any]) -> str:
         parts.append(f"<p>Compared with the baseline model (the latest blessed one): "
                      f"<code>{_e(verdict['baseline_uri'])}</code></p>")
     else:
-        parts.append("<p>No baseline model: no model had been blessed before this run, so "
-                     "only the value thresholds applied.</p>")
+        parts.append("<p>No baseline model: no other model had been blessed before this "
+                     "run, so only the value thresholds applied.</p>")
     if verdict.get("candidate_uri"):
         parts.append(f"<p class=\"sub\">Candidate model: <code>{_e(verdict['candidate_uri'])}"
                      f"</code></p>")

@@ -136,6 +136,23 @@ def pytest_configure(config):
         "these README.md commands as written (tests/readme.py)")
 
 
+# Session fixtures worth computing once: with pytest-xdist (`-n 2 --dist loadgroup`, README's
+# test command), every test that uses one runs in the same worker, as one group.
+SHARED_FIXTURE_GROUPS = ("runs", "demo_command_run", "tfds_prepared")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each test's xdist group: the shared session fixture it uses, else its module (whose
+    module-scoped fixtures are then computed once). Groups that run a pipeline (e2e) are put
+    first, so the longest start first and the two workers finish together."""
+    for item in items:
+        shared = [name for name in SHARED_FIXTURE_GROUPS if name in item.fixturenames]
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.module.__name__))
+    heavy = {group for item in items if item.get_closest_marker("e2e")
+             for group in [item.get_closest_marker("xdist_group").args[0]]}
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group").args[0] not in heavy)
+
+
 @pytest.fixture(scope="session")
 def demo_command_run(tmp_path_factory):
     """README's demo, run once: `scripts/demo.sh --work-dir <repo copy>/workdir --demo-count
