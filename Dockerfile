@@ -27,10 +27,9 @@ RUN python -c "import sys; assert sys.version_info[:2] == (3, 10), sys.version" 
 # one list of the packages is pyproject.toml's; tests/test_dockerfile.py finds the packages by
 # walking the repository and checks that this layout holds each.
 COPY . /pipeline/
+# Every step imports the project from here: Transform and Trainer load
+# trainer.preprocessing.preprocessing_fn and trainer.train.run_fn by name (no user-module wheel).
 ENV PYTHONPATH=/pipeline
-# Each step pip-installs the user-module wheel; skip pip's whole-environment conflict check and
-# version lookup (pipeline/user_module_pip.py says why; the local runner sets the same).
-ENV PIP_NO_WARN_CONFLICTS=0 PIP_DISABLE_PIP_VERSION_CHECK=1
 # The build fails unless every package pyproject.toml lists imports, with the stack and
 # create_pipeline, and every custom artifact type imports from its schema title the way TFX's
 # container entrypoint will import it (deploy/image_check.py).

@@ -14,13 +14,11 @@ Vertex AI Model Registry (components/model_registry.py), and with `--vertex-endp
 there. The pipeline is the same `create_pipeline(config)` the local runner runs; only the
 configuration differs (gs:// paths, `PipelineConfig.cloud`).
 
-Compiling needs no cloud access except one step: TFX packages the user module directory
-(trainer/) as a wheel and copies it to `<pipeline-root>/_wheels/`, where the Transform and
-Trainer steps pip-install it. Writing to a gs:// root uses Application Default Credentials;
-without them the runner stops with one line saying so. With `--gcs-dir DIR` a local directory
-stands for Cloud Storage (gs://BUCKET/PATH is DIR/BUCKET/PATH, deploy/local_gcs.py): the wheel
-is built and written there, and the JSON keeps its gs:// paths, the same file a user submits;
-`python -m deploy.emulate --template ... --gcs-dir DIR` then runs it as Vertex AI would.
+Compiling needs no cloud access and no credentials: it writes one file. The model code is
+not uploaded; Transform and Trainer load `trainer.preprocessing.preprocessing_fn` and
+`trainer.train.run_fn` from the pipeline image (--image), and the hash of trainer/ in their
+custom_config makes a new image with changed code run them again (pipeline/code_version.py).
+`python -m deploy.emulate --template ... --gcs-dir DIR` runs the same file as Vertex AI would.
 """
 
 import argparse
@@ -44,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "pipeline JSON (no run is started: `python -m deploy.vertex submit` starts "
                     "one; `python -m deploy.emulate` tries it locally).",
         epilog=exits.epilog(ok="written", failed="compiling failed",
-                            bad_input="bad flags, or no credentials for a gs:// root"),
+                            bad_input="bad flags or settings Vertex AI refuses"),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _add_cloud_and_path_flags(parser)
     _add_dataflow_flags(parser)
@@ -54,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     out = parser.add_argument_group("output")
     out.add_argument("--output", default=DEFAULT_OUTPUT, help="the pipeline JSON to write")
     out.add_argument("--verbose", action="store_true",
-                     help="show every TFX and setuptools line on the console too (they always "
-                          "go to <dir of --output>/logs/compile-<time>.log)")
+                     help="show every TFX line on the console too (they always go to "
+                          "<dir of --output>/logs/compile-<time>.log)")
     return parser
 
 
@@ -79,11 +77,6 @@ def _add_cloud_and_path_flags(parser: argparse.ArgumentParser) -> None:
                        help="the pipeline's name in Vertex AI and in its metadata")
     paths.add_argument("--model-name", default=defaults["model_name"].default,
                        help="the model's directory name under --serving-dir")
-    paths.add_argument("--gcs-dir", default=None, metavar="DIR",
-                       help="a local directory standing for Cloud Storage (gs://BUCKET/PATH is "
-                            "DIR/BUCKET/PATH): the user-module wheel is written there instead "
-                            "of uploaded, no credentials needed; the JSON keeps its gs:// "
-                            "paths. For `python -m deploy.emulate --gcs-dir DIR`")
 
 
 def _add_dataflow_flags(parser: argparse.ArgumentParser) -> None:
@@ -215,42 +208,17 @@ def registry_summary(config) -> str:
     return "\n".join(lines)
 
 
-def credentials_problem(pipeline_root: str) -> Optional[str]:
-    """Why the wheel upload to `pipeline_root` cannot work from here, or None.
-
-    TFX writes the user-module wheel with TensorFlow's gs:// filesystem, which finds credentials
-    the way Application Default Credentials do; without them it fails after a minute of retries
-    with a traceback about www.googleapis.com. google.auth, asked first, answers at once."""
-    import google.auth
-    from google.auth import exceptions
-
-    try:
-        google.auth.default()
-    except exceptions.DefaultCredentialsError:
-        return (f"compiling uploads the user-module wheel to {pipeline_root}/_wheels/ and needs "
-                f"Application Default Credentials (`gcloud auth application-default login`, "
-                f"or GOOGLE_APPLICATION_CREDENTIALS); none found. To try the pipeline locally "
-                f"without a cloud project, add --gcs-dir DIR (a directory standing for Cloud "
-                f"Storage) and run it with `python -m deploy.emulate`")
-    return None
-
-
-def compile_pipeline(config, output: str, gcs_dir: Optional[str] = None) -> str:
-    """Writes the KFP v2 pipeline JSON of `create_pipeline(config)` to `output`; with `gcs_dir`,
-    gs:// writes of the compile (the user-module wheel) go under that directory."""
-    import contextlib
-
+def compile_pipeline(config, output: str) -> str:
+    """Writes the KFP v2 pipeline JSON of `create_pipeline(config)` to `output`."""
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as runner
 
-    from deploy import local_gcs
     from pipeline.pipeline import create_pipeline
 
     dag_runner = runner.KubeflowV2DagRunner(
         config=runner.KubeflowV2DagRunnerConfig(default_image=config.cloud.image),
         output_dir=os.path.dirname(os.path.abspath(output)),
         output_filename=os.path.basename(output))
-    with local_gcs.tfx_filesystem(gcs_dir) if gcs_dir else contextlib.nullcontext():
-        dag_runner.run(create_pipeline(config))
+    dag_runner.run(create_pipeline(config))
     return output
 
 
@@ -263,12 +231,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return exits.BAD_INPUT
-    if not args.gcs_dir:
-        problem = credentials_problem(args.pipeline_root)
-        if problem:
-            print(f"error: {problem}", file=sys.stderr)
-            return exits.BAD_INPUT
-    # What TFX, the wheel build and the cloud libraries write goes to a log beside --output.
+    # What TFX and the cloud libraries write goes to a log beside --output.
     log_path = console.new_log_path(os.path.dirname(os.path.abspath(args.output)), "compile")
     return console.run_logged(compile_and_say, args, config, log_path=log_path,
                               verbose=args.verbose, failure="compiling stopped")
@@ -276,13 +239,12 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def compile_and_say(args: argparse.Namespace, config) -> int:
     print("Loading TFX...", flush=True)
-    path = compile_pipeline(config, args.output, args.gcs_dir)
+    path = compile_pipeline(config, args.output)
     print(f"Wrote {path}")
     if config.cloud.model_registry is not None:
         print(registry_summary(config))
-    if args.gcs_dir:
-        print(f"Try it locally, as Vertex AI would run it: python -m deploy.emulate "
-              f"--template {path} --gcs-dir {args.gcs_dir}")
+    print(f"Try it locally, as Vertex AI would run it: python -m deploy.emulate "
+          f"--template {path} --gcs-dir DIR  (DIR stands for Cloud Storage)")
     print(f"Submit it: python -m deploy.vertex submit --template {path} "
           f"--project {args.project} --region {args.region} "
           f"--pipeline-root {args.pipeline_root}")

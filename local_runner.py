@@ -140,9 +140,7 @@ def run_pipeline(config: PipelineConfig, verbose: bool) -> int:
         from pipeline import run_summary
         from pipeline.pipeline import create_pipeline
         from pipeline.process_tuning import tune_this_process
-        from pipeline.user_module_pip import speed_up_user_module_installs
 
-        speed_up_user_module_installs()
         tune_this_process()
         closed = store_health.close_abandoned(config.metadata_path, config.pipeline_root)
         for line in closed:

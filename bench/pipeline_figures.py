@@ -125,7 +125,7 @@ def time_split(size: Dict[str, Any]) -> List[Dict[str, Any]]:
          trained("plain", "validation_seconds")),
         ("export: SavedModel with the Transform graph and 3 signatures",
          timings["export_seconds"], 0.0, 0.0),
-        ("Trainer, the rest: user-module install, input and model set-up, fit's own",
+        ("Trainer, the rest: input and model set-up, fit's own",
          trainer - timings["train_seconds"] - timings["validation_seconds"]
          - timings["export_seconds"], 0.0, 0.0),
         ("evaluation (TFMA Evaluator by slice; the scripts: model.evaluate)",

@@ -2,10 +2,9 @@
 
 TFX, Beam and TensorFlow write from many places: Python logging and warnings, C++ code writing
 to file descriptor 2 before Python can filter anything (TensorFlow's cuFFT/cuDNN registration
-errors), and child processes (pip installing the user-module wheel, setuptools building it). A
-filter by pattern would chase each of them and miss the next. A `Session` instead points file
-descriptors 1 and 2 at pipes whose reader writes everything, complete, into one log file, and
-shows on the console only:
+errors), and child processes. A filter by pattern would chase each of them and miss the next.
+A `Session` instead points file descriptors 1 and 2 at pipes whose reader writes everything,
+complete, into one log file, and shows on the console only:
 
 - what the project's own code writes to sys.stdout and sys.stderr: print() in a runner or in a
   component (LocalDagRunner runs components in this process). Writes made by code of Python or
@@ -128,7 +127,7 @@ _library_files: Dict[str, bool] = {}
 
 def is_library_code(filename: str) -> bool:
     """Whether `filename` is code of Python or of an installed package (not this project's,
-    wherever that was loaded from: the repository, the image, TFX's user-module wheel)."""
+    wherever that was loaded from: the repository or the pipeline image)."""
     known = _library_files.get(filename)
     if known is None:
         path = os.path.abspath(filename) if not filename.startswith("<") else filename

@@ -1,6 +1,6 @@
 """Runs the compiled pipeline on this machine as Vertex AI Pipelines would run it.
 
-    python kubeflow_v2_runner.py ... --gcs-dir /tmp/gcs --output build/pipeline.json
+    python kubeflow_v2_runner.py ... --output build/pipeline.json
     python -m deploy.emulate --template build/pipeline.json --gcs-dir /tmp/gcs
 
 Every task of the PipelineJob runs in its own process with its own container command and the
@@ -53,7 +53,7 @@ def _add_job_flags(parser: argparse.ArgumentParser, defaults) -> None:
     parser.add_argument("--gcs-dir", required=True, metavar="DIR",
                         help="the local directory the emulated Cloud Storage is seeded from and "
                              "written back to when the job ends (gs://BUCKET/PATH is "
-                             "DIR/BUCKET/PATH): the same as kubeflow_v2_runner.py --gcs-dir; the "
+                             "DIR/BUCKET/PATH; put the data the pipeline reads there); the "
                              "emulator keeps its metadata store and logs in "
                              "DIR/.vertex-emulator/")
     parser.add_argument("--dockerfile", default=os.path.join(REPO_ROOT, "Dockerfile"),
@@ -111,8 +111,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("error: --parallelism must be 0 or more", file=sys.stderr)
         return exits.BAD_INPUT
     if not os.path.isdir(args.gcs_dir):
-        print(f"error: --gcs-dir {args.gcs_dir} is not a directory: give the one "
-              "kubeflow_v2_runner.py --gcs-dir wrote the user-module wheel to", file=sys.stderr)
+        print(f"error: --gcs-dir {args.gcs_dir} is not a directory: give the directory whose "
+              "BUCKET/PATH folders hold what the pipeline reads at gs://BUCKET/PATH (its "
+              "--data-dir)", file=sys.stderr)
         return exits.BAD_INPUT
     if not sandbox.inside():  # before the namespace: the first build needs the registry
         reason = sandbox.unavailable_reason()

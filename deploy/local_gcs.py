@@ -1,22 +1,18 @@
-"""A local directory standing for Cloud Storage at compile time: `gs://BUCKET/PATH` is
-`DIR/BUCKET/PATH`.
+"""A local directory standing for Cloud Storage: `gs://BUCKET/PATH` is `DIR/BUCKET/PATH`.
 
-Used by `kubeflow_v2_runner.py --gcs-dir DIR`: the user-module wheel TFX uploads to
-`<pipeline-root>/_wheels/` is written under DIR (the compiled JSON keeps its gs:// paths).
 The Vertex AI emulator (`python -m deploy.emulate --gcs-dir DIR`) seeds its emulated Cloud
-Storage from the same directory and writes the buckets back there (deploy/storage_emulator):
+Storage from that directory and writes the buckets back there (deploy/storage_emulator):
 steps see gs:// URIs, never these paths. Bucket names cannot start with a dot, so
 DIR/.vertex-emulator (the emulator's own state) never collides with a bucket.
 """
 
-import contextlib
 import os
 import re
-from typing import Any, Iterator
+from typing import Any
 
 GCS_SCHEME = "gs://"
-# A gs:// URI inside any string (a path parameter, a JSON-encoded config, a wheel spec
-# "train@gs://..."): up to the next quote, whitespace or comma.
+# A gs:// URI inside any string (a path parameter, a JSON-encoded config): up to the next
+# quote, whitespace or comma.
 _GCS_URI = re.compile(r"gs://[^\s\"',]*")
 
 
@@ -64,39 +60,3 @@ def _map_strings(value: Any, change) -> Any:
     if isinstance(value, dict):
         return {key: _map_strings(item, change) for key, item in value.items()}
     return value
-
-
-@contextlib.contextmanager
-def tfx_filesystem(root: str) -> Iterator[LocalGcs]:
-    """Inside the block, TFX's fileio (tfx.dsl.io.fileio, what the user-module wheel upload
-    uses) writes and reads gs:// paths under `root`. Only this process, only TFX's fileio:
-    TensorFlow's own gs:// filesystem is untouched."""
-    from tfx.dsl.io import filesystem_registry
-    from tfx.dsl.io.plugins import local
-
-    gcs = LocalGcs(root)
-
-    class _LocalGcsFilesystem(local.LocalFilesystem):
-        SUPPORTED_SCHEMES = [GCS_SCHEME]
-
-    for name in ("open", "copy", "exists", "glob", "isdir", "listdir", "makedirs", "mkdir",
-                 "remove", "rename", "rmtree", "stat", "walk"):
-        original = getattr(local.LocalFilesystem, name)
-
-        def mapped(*args, _original=original, **kwargs):
-            args = [gcs.local_path(arg) if isinstance(arg, str) and arg.startswith(GCS_SCHEME)
-                    else arg for arg in args]
-            return _original(*args, **kwargs)
-
-        setattr(_LocalGcsFilesystem, name, staticmethod(mapped))
-
-    registry = filesystem_registry.DEFAULT_FILESYSTEM_REGISTRY
-    previous = registry._preferred_filesystem_by_scheme.get(GCS_SCHEME)  # noqa: SLF001
-    registry._preferred_filesystem_by_scheme[GCS_SCHEME] = _LocalGcsFilesystem  # noqa: SLF001
-    try:
-        yield gcs
-    finally:
-        if previous is None:
-            registry._preferred_filesystem_by_scheme.pop(GCS_SCHEME, None)  # noqa: SLF001
-        else:
-            registry._preferred_filesystem_by_scheme[GCS_SCHEME] = previous  # noqa: SLF001

@@ -27,8 +27,7 @@ echo "[ensure_env] about 3 GB, once per machine; later runs reuse it" >&2
 # An unfinished environment (no .complete marker) is never trusted: start it again.
 rm -rf "$env_dir"
 mkdir -p "$root"
-# A venv made by the stdlib has pip: TFX pip-installs the user-module wheel inside Transform
-# and Trainer (see ../shared/STACK.md), so the environment must have it.
+# A venv made by the stdlib has pip, which installs uv; uv installs the lock.
 "$py" -m venv "$env_dir"
 "$env_dir/bin/python" -m pip install --quiet --disable-pip-version-check uv==0.13.9 >&2
 # tfx 1.16 declares Requires-Python <3.11 but runs on 3.11: install the resolved lock as is (each

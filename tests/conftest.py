@@ -96,10 +96,8 @@ def runs(tmp_path_factory) -> SharedRuns:
     from pipeline import run_summary
     from pipeline.config import PipelineConfig
     from pipeline.pipeline import create_pipeline
-    from pipeline.user_module_pip import speed_up_user_module_installs
     from trainer.settings import TrainerSettings
 
-    speed_up_user_module_installs()  # as local_runner.py does
     work = tmp_path_factory.mktemp("e2e")
     data_dir = str(work / "data")
     demo.make_demo_data(data_dir, count=24, seed=5, min_size=80, max_size=140)

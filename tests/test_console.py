@@ -307,7 +307,7 @@ def test_library_code_is_told_from_the_projects():
     assert console.is_library_code(logging.__file__)
     assert console.is_library_code(pytest.__file__)
     assert not console.is_library_code(console.__file__)
-    assert not console.is_library_code("/tmp/tmpab12cd/train.py")  # TFX's user-module wheel
+    assert not console.is_library_code("/tmp/tmpab12cd/train.py")  # project code elsewhere
     assert not console.is_library_code("<string>")
 
 
@@ -392,7 +392,6 @@ def test_the_compile_command_logs_beside_its_output(tmp_path, capsys, monkeypatc
     from tests.test_kubeflow_v2 import ARGS
 
     output = tmp_path / "build" / "pipeline.json"
-    ARGS = ARGS + ["--gcs-dir", str(tmp_path / "gcs")]  # no GCS here: a directory stands for it
     assert kubeflow_v2_runner.main(ARGS + ["--output", str(output)]) == 0
     out = capsys.readouterr().out.splitlines()
     [log] = os.listdir(tmp_path / "build" / "logs")

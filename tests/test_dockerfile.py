@@ -78,7 +78,7 @@ def _imported_top_level_names():
 def repository_packages():
     """The project's packages, found by walking the repository: every directory (outside
     tests/) with an __init__.py, and every top-level directory of .py modules the code imports
-    as a package (trainer/ is a namespace package: TFX's user-module wheel hashes its files)."""
+    as a package (trainer/ is a namespace package)."""
     found = set()
     for root, dirs, files in os.walk(REPO):
         dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("__pycache__", "tests")]

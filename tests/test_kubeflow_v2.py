@@ -1,13 +1,11 @@
 """The same pipeline compiled for Kubeflow V2 / Vertex AI, offline.
 
 One compile (KubeflowV2DagRunner, through kubeflow_v2_runner.main) is shared by the tests that
-read the JSON. Nothing is faked: with `--gcs-dir` a local directory stands for Cloud Storage, so
-TFX's user-module step builds the trainer/ wheels for real and writes them where
-`<pipeline-root>/_wheels/` maps to, while the JSON keeps its gs:// paths.
+read the JSON; compiling writes that one file and needs no credentials (no user-module wheel is
+uploaded: Transform and Trainer load the model code from the pipeline image by name).
 tests/test_vertex_emulation.py runs such a compile the way Vertex AI would.
 """
 
-import glob
 import json
 import os
 import subprocess
@@ -39,11 +37,9 @@ def compiled(tmp_path_factory):
 
     work = tmp_path_factory.mktemp("kfp")
     output = str(work / "pipeline.json")
-    gcs = str(work / "gcs")
-    assert kubeflow_v2_runner.main(ARGS + ["--gcs-dir", gcs, "--output", output]) == 0
+    assert kubeflow_v2_runner.main(ARGS + ["--output", output]) == 0
     with open(output) as handle:
-        wheels = glob.glob(os.path.join(gcs, "my-bucket", "petseg", "root", "_wheels", "*"))
-        return json.load(handle), wheels
+        return json.load(handle)
 
 
 def _parameter(task, name):
@@ -52,7 +48,7 @@ def _parameter(task, name):
 
 
 def test_every_component_is_a_task(compiled):
-    job, _ = compiled
+    job = compiled
     tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
     assert COMPONENTS <= set(tasks)
     assert any(name.startswith("latest_blessed_model_resolver") for name in tasks)
@@ -61,7 +57,7 @@ def test_every_component_is_a_task(compiled):
 
 
 def test_every_step_runs_in_the_pipeline_image_with_dataflow_args(compiled):
-    job, _ = compiled
+    job = compiled
     executors = job["pipelineSpec"]["deploymentSpec"]["executors"]
     for name in COMPONENTS:
         container = executors[f"{name}_executor"]["container"]
@@ -76,7 +72,7 @@ def test_every_step_runs_in_the_pipeline_image_with_dataflow_args(compiled):
 
 
 def test_trainer_runs_on_vertex_with_the_gpu_machine_spec(compiled):
-    job, _ = compiled
+    job = compiled
     spec = job["pipelineSpec"]
     executor = spec["deploymentSpec"]["executors"]["Trainer_executor"]["container"]
     assert ("tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor"
@@ -98,8 +94,7 @@ def test_trainer_runs_on_vertex_with_the_gpu_machine_spec(compiled):
 
 
 def test_warm_start_and_spans_are_wired(compiled):
-    job, wheels = compiled
-    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
     base_model = tasks["Trainer"]["inputs"]["artifacts"]["base_model"]["taskOutputArtifact"]
     assert base_model["producerTask"] == f"{node_ids.WARM_START_MODEL}-model-resolver"
     baseline = tasks["Evaluator"]["inputs"]["artifacts"]["baseline_model"]["taskOutputArtifact"]
@@ -109,12 +104,24 @@ def test_warm_start_and_spans_are_wired(compiled):
         "span-{SPAN}/annotations/trainval.txt", "span-{SPAN}/annotations/test.txt"}
     # Files named by path are read inside the pipeline image (Dockerfile WORKDIR).
     assert _parameter(tasks["ImportSchemaGen"], "schema_file") == "/pipeline/schema/schema.pbtxt"
-    module_path = _parameter(tasks["Trainer"], "module_path")
-    assert module_path.startswith(f"train@{ROOT}/_wheels/")
-    # Transform's and Trainer's user module, built and written under --gcs-dir.
-    assert sorted(os.path.basename(path) for path in wheels) == sorted(
-        os.path.basename(_parameter(tasks[name], "module_path")) for name in ("Transform",
-                                                                              "Trainer"))
+
+def test_the_model_code_is_named_not_packaged_and_its_hash_keys_the_cache(compiled):
+    """Transform and Trainer load the model code from the image by name: no module file, no
+    wheel; the hash of trainer/ rides in both custom_configs (a new image with other code runs
+    them again, as a new wheel did)."""
+    from pipeline.code_version import code_version
+    from trainer.settings import CODE_VERSION_KEY
+
+    tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert _parameter(tasks["Transform"], "preprocessing_fn") == (
+        "trainer.preprocessing.preprocessing_fn")
+    assert _parameter(tasks["Trainer"], "run_fn") == "trainer.train.run_fn"
+    for name in ("Transform", "Trainer"):
+        parameters = tasks[name]["inputs"]["parameters"]
+        assert "module_file" not in parameters and "module_path" not in parameters, name
+        custom = json.loads(_parameter(tasks[name], "custom_config"))
+        assert custom[CODE_VERSION_KEY] == code_version(), name
+    assert "_wheels" not in json.dumps(compiled)
 
 
 def test_without_dataflow_the_beam_steps_run_the_direct_runner_on_one_worker(tmp_path):
@@ -127,8 +134,7 @@ def test_without_dataflow_the_beam_steps_run_the_direct_runner_on_one_worker(tmp
     args = ARGS[:start] + ARGS[start + 6:]  # the three Dataflow flags and their values
     assert not any(arg.startswith("--dataflow") for arg in args)
     output = str(tmp_path / "pipeline.json")
-    assert kubeflow_v2_runner.main(args + ["--gcs-dir", str(tmp_path / "gcs"),
-                                           "--output", output]) == 0
+    assert kubeflow_v2_runner.main(args + ["--output", output]) == 0
     with open(output) as handle:
         executors = json.load(handle)["pipelineSpec"]["deploymentSpec"]["executors"]
     for name in ("OxfordPetExampleGen", "StatisticsGen", "Transform", "Evaluator"):
@@ -137,7 +143,7 @@ def test_without_dataflow_the_beam_steps_run_the_direct_runner_on_one_worker(tmp
 
 
 def test_no_credentials_in_the_compiled_pipeline(compiled):
-    job, _ = compiled
+    job = compiled
     text = json.dumps(job).lower()
     for word in ("token", "password", "private_key", "secret"):
         assert word not in text
@@ -177,7 +183,7 @@ def test_runner_help_and_bad_flags():
 
     help_text = kubeflow_v2_runner.build_parser().format_help()
     for flag in ("--image", "--pipeline-root", "--dataflow-temp-location", "--accelerator-type",
-                 "--warm-start-epochs", "--span-pattern", "--gcs-dir"):
+                 "--warm-start-epochs", "--span-pattern"):
         assert flag in help_text
     bad = list(ARGS)
     bad[bad.index("--pipeline-root") + 1] = "/local/root"
@@ -217,16 +223,18 @@ def test_a_machine_vertex_training_refuses_is_refused_when_compiling(capsys):
     assert "g2-standard-24" in error
 
 
-def test_without_credentials_or_gcs_dir_the_compile_stops_with_one_line(tmp_path):
-    """Today's alternative was a minute of retries and a traceback about www.googleapis.com."""
+def test_the_compile_needs_no_credentials_and_writes_only_its_file(tmp_path):
+    """No Application Default Credentials, HOME empty: the compile writes the JSON and its log
+    and nothing else (it used to upload the user-module wheel, and stopped without credentials)."""
     env = {key: value for key, value in os.environ.items()
            if key not in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG")}
-    env.update(HOME=str(tmp_path), CLOUDSDK_CONFIG=str(tmp_path / "gcloud"))
+    env.update(HOME=str(tmp_path / "home"), CLOUDSDK_CONFIG=str(tmp_path / "gcloud"))
+    out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, "kubeflow_v2_runner.py", *ARGS, "--output", str(tmp_path / "p.json")],
+        [sys.executable, "kubeflow_v2_runner.py", *ARGS, "--output", str(out / "p.json")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "needs Application Default Credentials" in lines[0] and "--gcs-dir" in lines[0]
-    assert "Loading TFX" not in result.stdout and not (tmp_path / "p.json").exists()
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert sorted(os.listdir(out)) == ["logs", "p.json"]
+    assert [name.startswith("compile-") for name in os.listdir(out / "logs")] == [True]
+    assert not (tmp_path / "home").exists() and not (tmp_path / "gcloud").exists()
+    assert f"Wrote {out / 'p.json'}" in result.stdout

@@ -6,7 +6,7 @@
 Libraries are oxford_pet/ (the dataset), serving/ (the serving directory), runs/ (reading a
 run), report/, cli/ (console, exit codes), storage/ (files and lock files) and petseg/ (artifact
 types); among them no two folders import each other, directly or around a circle. trainer/
-imports nothing else of the project (it is the user-module wheel TFX packages on its own). A
+imports nothing else of the project (the model code Transform and Trainer load by name). A
 `__main__.py` is a command: nothing imports it, so it sits with the runners whatever folder
 holds it. Every import counts, at the top of a module or inside a function.
 """

@@ -74,8 +74,12 @@ def test_predicted_classes_from_logits_or_a_dict():
 
 
 def _extracts(truth: np.ndarray, predicted: np.ndarray) -> dict:
+    """What TFMA hands the preprocessors: the raw example's trimap PNG (here at the model's
+    size, so the label is `truth` itself) and the logits; no labels (the EvalConfig has no
+    label_key: the label is derived from the trimap)."""
     logits = np.eye(3)[predicted] * 4.0  # [H, W, 3], argmax == predicted
-    return {tfma.LABELS_KEY: truth[..., None], tfma.PREDICTIONS_KEY: logits}
+    return {tfma.FEATURES_KEY: {features.MASK_KEY: np.array([_png(_trimap(truth))], object)},
+            tfma.PREDICTIONS_KEY: logits}
 
 
 def _run(metric: metric_types.Metric, examples, model_names=None):
@@ -126,8 +130,7 @@ def test_candidate_and_baseline_are_scored_apart(masks):
     """With a baseline, TFMA keys labels and predictions by model name."""
     truth, predicted = masks
     one = _extracts(truth, predicted)
-    extracts = {tfma.LABELS_KEY: {"candidate": one[tfma.LABELS_KEY],
-                                  "baseline": one[tfma.LABELS_KEY]},
+    extracts = {tfma.FEATURES_KEY: one[tfma.FEATURES_KEY],
                 tfma.PREDICTIONS_KEY: {"candidate": _extracts(truth, truth)[tfma.PREDICTIONS_KEY],
                                        "baseline": one[tfma.PREDICTIONS_KEY]}}
     values = _run(metrics.PixelAccuracy(), [extracts], model_names=["candidate", "baseline"])
@@ -267,6 +270,38 @@ def test_native_matrix_shortcut_for_uniform_cells_changes_no_pixel(field):
     expected = metrics.confusion_matrix(truth, tf.argmax(whole, axis=-1).numpy())
     np.testing.assert_array_equal(metrics.native_confusion_matrix(logits, _trimap(truth)),
                                   expected)
+
+
+@pytest.mark.parametrize("size", [128, 64, 37])
+def test_model_size_labels_are_the_labels_transform_makes(size):
+    """`model_size_labels` (numpy, in the Evaluator) against Transform's own graph
+    (`preprocessing.decode_masks`) on trimaps of many sizes, down- and upsampled, odd sides and
+    the dataset's common ones: every pixel the same."""
+    import tensorflow as tf
+
+    from trainer import preprocessing
+
+    rng = np.random.default_rng(size)
+    shapes = [(500, 375), (375, 500), (333, 500), (size, size), (size + 1, size - 1), (1, 7),
+              (17, 1), (2 * size + 1, 3 * size - 1)] + [
+        tuple(int(v) for v in rng.integers(1, 700, 2)) for _ in range(12)]
+    encoded, expected_rows = [], []
+    for shape in shapes:
+        truth = rng.integers(0, 3, shape)
+        encoded.append(_png(_trimap(truth)))
+        expected_rows.append(truth)
+    transformed = preprocessing.decode_masks(tf.constant(encoded), size).numpy()[..., 0]
+    for index, (data, shape) in enumerate(zip(encoded, shapes)):
+        trimap = metrics.decode_trimap(data)
+        labels = metrics.model_size_labels(trimap, size, size)
+        np.testing.assert_array_equal(labels, transformed[index], err_msg=str(shape))
+
+
+def test_the_model_size_matrix_names_a_bad_trimap():
+    extracts = _native_extracts(np.full((3, 3), -1), np.zeros((2, 2, 3), np.float32),
+                                name=b"pug_8.jpg")
+    with pytest.raises(ValueError, match="pug_8.jpg: label class ids must be in"):
+        _run(metrics.PixelAccuracy(), [extracts])
 
 
 def test_native_matrix_refuses_values_outside_the_trimap():

@@ -449,7 +449,7 @@ def test_the_runner_flags_build_the_registry_settings(capsys):
     assert custom.cloud.registry_settings("p")["serving_image"] == "eu.gcr.io/p/tfs:2.16"
     for extra, message in ((["--vertex-endpoint", "pets"], "need --vertex-model"),
                            (["--vertex-model", "Pet Unet"], "must be a Vertex AI model ID")):
-        assert kubeflow_v2_runner.main(BASE + extra + ["--gcs-dir", "/tmp/none"]) == 2
+        assert kubeflow_v2_runner.main(BASE + extra + ["--output", "/nonexistent/x.json"]) == 2
         assert message in capsys.readouterr().err
 
 

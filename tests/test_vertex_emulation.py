@@ -1,8 +1,8 @@
 """The compiled Vertex AI pipeline, run on this machine as Vertex AI would run it.
 
 README's "Try the Vertex pipeline locally" commands, run as written in a fresh copy of the
-repository and shared by one module fixture: a span of demo data, the offline compile
-(`kubeflow_v2_runner.py --gcs-dir`: spans, warm start, Dataflow arguments, Vertex AI Training
+repository and shared by one module fixture: a span of demo data, the compile
+(`kubeflow_v2_runner.py`, no credentials: spans, warm start, Dataflow arguments, Vertex AI Training
 with a GPU machine spec, the Model Registry with an endpoint), `python -m deploy.emulate` on
 span 1 (16 generated images, 64 px, 1 epoch), then span 2 and the same command again; each
 push lands in the emulated registry.
@@ -28,7 +28,7 @@ PROJECT, REGION = "my-project", "us-central1"
 IMAGE = "us-docker.pkg.dev/my-project/petseg/pipeline:1"
 BUCKET = "my-bucket"
 ROOT = f"gs://{BUCKET}/petseg/root"
-# README "Try the Vertex pipeline locally", as written: a span, the offline compile, the
+# README "Try the Vertex pipeline locally", as written: a span, the compile, the
 # emulated run; then span 2 and the same run again. The smallest sizes are the commands' own
 # flags there (16 images, 64 px, 1 epoch; a gate every model passes, so both runs push).
 MAKE_SPAN_1 = ("$ENV/bin/python -m oxford_pet make-demo-data workdir/gcs/my-bucket/petseg/data "
@@ -45,7 +45,7 @@ COMPILE = ("$ENV/bin/python kubeflow_v2_runner.py --project my-project --region 
            "--epochs 1 --warm-start-epochs 1 --image-size 64 --batch-size 4 "
            "--encoder-weights none --min-pixel-accuracy 0 --max-pixel-accuracy-drop 1 "
            "--vertex-model pet-unet --vertex-endpoint pet-segmentation "
-           "--gcs-dir workdir/gcs --output build/pipeline.json")
+           "--output build/pipeline.json")
 EMULATE = "$ENV/bin/python -m deploy.emulate --template build/pipeline.json --gcs-dir workdir/gcs"
 TEMPLATE, GCS = "build/pipeline.json", "workdir/gcs"  # as the commands name them
 MACHINE = {"machine_type": "n1-standard-8", "accelerator_type": "NVIDIA_TESLA_T4",
@@ -124,22 +124,17 @@ def emulated(compiled):
     return {**compiled, "first": first, "second": second}
 
 
-def test_offline_compile_writes_the_wheels_and_keeps_gs_paths(compiled):
-    wheels = glob.glob(os.path.join(compiled["gcs"], BUCKET, "petseg", "root", "_wheels",
-                                    "*.whl"))
-    assert len(wheels) == 2, wheels  # Transform's and Trainer's user module, built for real
+def test_the_compile_writes_nothing_to_cloud_storage_and_keeps_gs_paths(compiled):
+    """The compile uploads nothing (no user-module wheel): before the first emulated run the
+    local Cloud Storage holds only the data the first command made."""
+    assert os.listdir(os.path.join(compiled["gcs"], BUCKET, "petseg")) == ["data"]
     with open(compiled["template"]) as handle:
         job = json.load(handle)
-    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
-    module_path = tasks["Trainer"]["inputs"]["parameters"]["module_path"]["runtimeValue"][
-        "constantValue"]["stringValue"]
-    assert module_path.startswith(f"train@{ROOT}/_wheels/tfx_user_code_trainer-")
-    assert os.path.basename(module_path) in {os.path.basename(w) for w in wheels}
     assert GCS not in json.dumps(job)  # the JSON a user submits: gs:// only
     printed = compiled["printed"]
     assert (f"python -m deploy.vertex submit --template {TEMPLATE} --project "
             f"{PROJECT} --region {REGION} --pipeline-root {ROOT}") in printed
-    assert f"python -m deploy.emulate --template {TEMPLATE} --gcs-dir {GCS}" in printed
+    assert f"python -m deploy.emulate --template {TEMPLATE} --gcs-dir DIR" in printed
 
 
 @pytest.mark.readme_command(MAKE_SPAN_1, COMPILE, EMULATE, MAKE_SPAN_2)
@@ -705,9 +700,9 @@ def test_a_local_directory_stands_for_cloud_storage(tmp_path):
     gcs = LocalGcs(str(tmp_path))
     assert gcs.local_path("gs://b/a/x.json") == str(tmp_path / "b" / "a" / "x.json")
     value = {"uri": "gs://b/m", "spec": '{"dir": "gs://b/serving/pet_unet"}',
-             "wheel": "train@gs://b/root/_wheels/w.whl", "other": "/pipeline/schema", "n": 1}
+             "named": "train@gs://b/root/w.whl", "other": "/pipeline/schema", "n": 1}
     local = gcs.to_local(value)
-    assert local["wheel"] == f"train@{tmp_path}/b/root/_wheels/w.whl"
+    assert local["named"] == f"train@{tmp_path}/b/root/w.whl"
     assert json.loads(local["spec"])["dir"] == f"{tmp_path}/b/serving/pet_unet"
     assert local["other"] == "/pipeline/schema" and gcs.to_gcs(local) == value
     for bad in ("gs://", "gs:///x", "gs://b/../x", "/b/x"):

@@ -3,8 +3,8 @@
 - `serving_default`: encoded image bytes (JPEG or PNG) [B] -> `class_ids` [B, S, S] and
   `probabilities` [B, S, S, 3]. What a serving client calls.
 - `serving_examples`: serialized raw tf.Example [B] -> `logits` [B, S, S, 3]. For TFMA.
-- `transform_features`: serialized raw tf.Example [B] -> transformed features. TFMA runs it
-  (ModelSpec.preprocessing_function_names) to get the transformed mask as the label.
+- `transform_features`: serialized raw tf.Example [B] -> transformed features: the image and
+  label the model trained on (the report's sample figures read them).
 
 Every path decodes and resizes through the same Transform graph the model trained on, and
 normalizes with the same `preprocessing.model_images`.
@@ -20,11 +20,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import features, preprocessing
-except ImportError:  # in TFX's user-module wheel the same files are top-level modules
-    import features
-    import preprocessing
+from trainer import features, preprocessing
 
 
 # What tf.Transform's Keras layer tracks for a SavedModel: its loaded Transform graph's

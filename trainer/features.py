@@ -1,7 +1,6 @@
 """Feature keys and class ids shared by every stage: ingest, Transform, Trainer, Evaluator.
 
-Defined once here and imported everywhere else. This directory is the TFX user-module
-directory (packaged as a wheel for Transform and Trainer), so this module has no dependencies.
+Defined once here and imported everywhere else; no dependencies, so anything may import it.
 """
 
 # Raw features of an ingested tf.Example (named as TFDS `oxford_iiit_pet` names them).

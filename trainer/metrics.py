@@ -6,9 +6,10 @@ matrix (only those 9 counts travel through Beam, never masks or logits), a Combi
 per slice, and derived computations read accuracy and IoU off the sum.
 
 Two matrices, two resolutions:
-- at the model's input size (`pixel_accuracy`, `mean_iou`, `<class>_iou`, ...): the transformed
-  label (the trimap resized to S x S with nearest neighbour) against the argmax of the S x S
-  logits;
+- at the model's input size (`pixel_accuracy`, `mean_iou`, `<class>_iou`, ...): the label
+  Transform makes (the trimap resized to S x S with nearest neighbour), derived here from the
+  raw example's trimap (`model_size_labels`, the same pixels as Transform's graph), against the
+  argmax of the S x S logits;
 - at each image's own size, as native-resolution 3-class results are (`native_pixel_accuracy`,
   `native_mean_iou`, `native_<class>_iou`, ... and the 2-class `foreground_iou`): the logits
   resized bilinearly to the raw example's trimap size (`tf.image.resize`'s half-pixel-centre
@@ -33,10 +34,7 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.utils import util as tfma_util
 
-try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import features
-except ImportError:  # in TFX's user-module wheel the same files are top-level modules
-    import features
+from trainer import features
 
 CONFUSION_MATRIX_NAME = features.CONFUSION_MATRIX_NAME
 PIXEL_ACCURACY_NAME = features.PIXEL_ACCURACY_NAME
@@ -134,6 +132,24 @@ def bilinear_taps(out_size: int, in_size: int) -> Tuple[np.ndarray, np.ndarray, 
     lower = np.maximum(floor.astype(np.int64), 0)
     upper = np.minimum(np.ceil(position).astype(np.int64), in_size - 1)
     return lower, upper, (position - floor).astype(np.float32)
+
+
+def nearest_indices(out_size: int, in_size: int) -> np.ndarray:
+    """For each of `out_size` output positions, the input index that nearest-neighbour resizing
+    copies, as TensorFlow computes it (half-pixel centres, float32:
+    `tf.image.resize(method="nearest")`)."""
+    scale = np.float32(in_size) / np.float32(out_size)
+    position = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale
+    return np.minimum(np.floor(position).astype(np.int64), in_size - 1)
+
+
+def model_size_labels(trimap: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Trimap values [H, W] -> int64 class ids [height, width]: the label Transform makes
+    (`preprocessing.decode_masks`: nearest-neighbour resize, values 1/2/3 as classes 0/1/2),
+    without running Transform's graph."""
+    rows = nearest_indices(height, trimap.shape[0])
+    columns = nearest_indices(width, trimap.shape[1])
+    return trimap[rows[:, None], columns[None, :]].astype(np.int64) - features.TRIMAP_VALUES[0]
 
 
 def _argmax_first(planes: np.ndarray) -> np.ndarray:
@@ -259,8 +275,22 @@ def _example_name(raw: Optional[Dict[str, Any]]) -> str:
     return name.decode("utf-8", "replace") if name else "an eval example"
 
 
+def _raw_trimap(raw: Optional[Dict[str, Any]], predictions: Any) -> np.ndarray:
+    """The raw example's decoded trimap [H, W] (`features.MASK_KEY`), or a ValueError naming
+    what is missing."""
+    encoded = _single_bytes((raw or {}).get(features.MASK_KEY))
+    if predictions is None or encoded is None:
+        raise ValueError(f"pixel metrics need the model's logits and the raw example's trimap "
+                         f"({features.MASK_KEY!r}, one PNG) among the Evaluator's features; got "
+                         f"features {sorted(raw or {})}")
+    return decode_trimap(encoded)
+
+
 class _ConfusionPreprocessor(metric_types.Preprocessor):
-    """Example extracts -> that example's [C, C] pixel confusion matrix at the model's size."""
+    """Example extracts -> that example's [C, C] pixel confusion matrix at the model's size:
+    the S x S logits' argmax against the trimap resized as Transform resizes it. The label is
+    derived here, so the Evaluator does not run the Transform graph (a second decode and
+    resize of every image) just to get it."""
 
     def __init__(self, model_name: str = "", output_name: str = ""):
         super().__init__(name=f"_pixel_confusion_preprocessor:{model_name}:{output_name}")
@@ -268,18 +298,16 @@ class _ConfusionPreprocessor(metric_types.Preprocessor):
         self._output_name = output_name
 
     def process(self, extracts: tfma.Extracts) -> Iterator[np.ndarray]:
-        labels, predictions, _ = _model_outputs(extracts, self._model_name, self._output_name)
-        if labels is None or predictions is None:
-            raise ValueError("pixel metrics need labels and predictions; set label_key to the "
-                             f"transformed mask ({features.MASK_XF!r}) in the ModelSpec")
+        _, predictions, raw = _model_outputs(extracts, self._model_name, self._output_name)
+        trimap = _raw_trimap(raw, predictions)
         predicted = predicted_classes(predictions)
-        labels = np.asarray(labels)
-        if labels.ndim == predicted.ndim + 1 and labels.shape[-1] == 1:
-            labels = labels[..., 0]  # [H, W, 1] -> [H, W]
-        if labels.shape != predicted.shape:
-            raise ValueError(f"mask shape {labels.shape} does not match prediction shape "
-                             f"{predicted.shape}")
-        yield confusion_matrix(labels, predicted)
+        try:
+            if predicted.ndim != 2:
+                raise ValueError(f"need logits [S, S, C], got shape "
+                                 f"{logits_array(predictions).shape}")
+            yield confusion_matrix(model_size_labels(trimap, *predicted.shape), predicted)
+        except ValueError as error:
+            raise ValueError(f"{_example_name(raw)}: {error}") from None
 
 
 class _NativeConfusionPreprocessor(metric_types.Preprocessor):
@@ -294,14 +322,9 @@ class _NativeConfusionPreprocessor(metric_types.Preprocessor):
 
     def process(self, extracts: tfma.Extracts) -> Iterator[np.ndarray]:
         _, predictions, raw = _model_outputs(extracts, self._model_name, self._output_name)
-        encoded = _single_bytes((raw or {}).get(features.MASK_KEY))
-        if predictions is None or encoded is None:
-            raise ValueError(f"native-resolution pixel metrics need the model's logits and the "
-                             f"raw example's trimap ({features.MASK_KEY!r}, one PNG) among the "
-                             f"Evaluator's features; got features {sorted(raw or {})}")
-        logits = logits_array(predictions)
+        trimap = _raw_trimap(raw, predictions)
         try:
-            yield native_confusion_matrix(logits, decode_trimap(encoded))
+            yield native_confusion_matrix(logits_array(predictions), trimap)
         except ValueError as error:
             raise ValueError(f"{_example_name(raw)}: {error}") from None
 

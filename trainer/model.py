@@ -14,10 +14,7 @@ from typing import Optional, Tuple
 import tensorflow as tf
 import tf_keras as keras
 
-try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import features
-except ImportError:  # in TFX's user-module wheel the same files are top-level modules
-    import features
+from trainer import features
 
 # Encoder activations the decoder joins, from 1/2 down to 1/32 of the input side.
 SKIP_LAYER_NAMES = (

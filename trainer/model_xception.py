@@ -20,11 +20,7 @@ from typing import Optional
 
 import tf_keras as keras
 
-try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import features, model as unet
-except ImportError:  # in TFX's user-module wheel the same files are top-level modules
-    import features
-    import model as unet
+from trainer import features, model as unet
 
 ENTRY_FILTERS = 32
 DOWN_FILTERS = (64, 128, 256)

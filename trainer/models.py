@@ -15,14 +15,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import features, model as unet, model_xception
-    from trainer.settings import XLA_ARCHITECTURES, TrainerSettings
-except ImportError:  # in TFX's user-module wheel the same files are top-level modules
-    import features
-    import model as unet
-    import model_xception
-    from settings import XLA_ARCHITECTURES, TrainerSettings
+from trainer import features, model as unet, model_xception
+from trainer.settings import XLA_ARCHITECTURES, TrainerSettings
 
 
 MIXED_POLICY = "mixed_float16"

@@ -15,10 +15,7 @@ from typing import Any, Dict, Optional
 import tensorflow as tf
 import tensorflow_transform as tft
 
-try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import features
-except ImportError:  # in TFX's user-module wheel the same files are top-level modules
-    import features
+from trainer import features
 
 DEFAULT_IMAGE_SIZE = 128
 

@@ -3,7 +3,7 @@
 `PipelineConfig.trainer` holds a `TrainerSettings`; `create_pipeline` puts `to_custom_config()`
 into the Trainer's `custom_config` and `run_fn` reads it back with `from_custom_config`. The
 model builders take every value explicitly, so the defaults here are the only ones. This module
-imports neither TensorFlow nor TFX: the pipeline and TFX's user-module wheel both import it.
+imports neither TensorFlow nor TFX: the pipeline's definition and the Trainer both import it.
 
 `custom_config` is part of the Trainer's cache key, so a setting that is off must leave it as
 it was: fields marked `when_set` enter it only at a value other than their default, and fields
@@ -13,13 +13,13 @@ marked `with_field(name)` only while that other field is on.
 import dataclasses
 from typing import Any, Dict, Optional
 
-try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import features
-except ImportError:  # in TFX's user-module wheel the same files are top-level modules
-    import features
+from trainer import features
 
 # TFX's Vertex AI Trainer passes its own keys (ai_platform_*) through to run_fn.
 VERTEX_KEY_PREFIX = "ai_platform_"
+# The hash of this directory's code, in Transform's and Trainer's custom_config so that a code
+# change breaks their cache (pipeline/code_version.py); run_fn does not read it.
+CODE_VERSION_KEY = "code_version"
 # XLA has no kernel for ResizeNearestNeighborGrad (the gradient of UpSampling2D, which the
 # Xception-style U-Net uses), so only this architecture's training step compiles.
 XLA_ARCHITECTURES = (features.MOBILENET_V2_UNET,)
@@ -147,10 +147,10 @@ class TrainerSettings:
     @classmethod
     def from_custom_config(cls, custom_config: Optional[Dict[str, Any]]) -> "TrainerSettings":
         """The settings `to_custom_config` wrote (absent keys take their defaults); refuses a
-        key it does not know, except the Vertex AI Trainer's own."""
+        key it does not know, except the Vertex AI Trainer's own and the code's hash."""
         known = {field.name for field in dataclasses.fields(cls)}
         given = {key: value for key, value in dict(custom_config or {}).items()
-                 if not key.startswith(VERTEX_KEY_PREFIX)}
+                 if not key.startswith(VERTEX_KEY_PREFIX) and key != CODE_VERSION_KEY}
         unknown = sorted(set(given) - known)
         if unknown:
             raise ValueError(f"unknown Trainer settings {unknown}; known: {sorted(known)}")

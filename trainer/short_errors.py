@@ -5,8 +5,7 @@ label out of range, every label value of the batch: the Trainer's message for on
 was over 100 KB. `shorten` keeps what a reader acts on (the op, the reason, the node) and says
 how much it left out; the whole message still goes to the log.
 
-Standard library only: the Trainer (inside TFX's user-module wheel, where these files are
-top-level modules) and the runners' console (cli/console.py) both use it.
+Standard library only: the Trainer and the runners' console (cli/console.py) both use it.
 """
 
 import re

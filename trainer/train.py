@@ -17,17 +17,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import export, features, models, preprocessing, short_errors, xla_fallback
-    from trainer.settings import TrainerSettings
-except ImportError:  # in TFX's user-module wheel the same files are top-level modules
-    import export
-    import features
-    import models
-    import preprocessing
-    import short_errors
-    import xla_fallback
-    from settings import TrainerSettings
+from trainer import export, features, models, preprocessing, short_errors, xla_fallback
+from trainer.settings import TrainerSettings
 
 # Written into model_run: seconds per phase of run_fn (setup, each epoch's training and
 # validation, the XLA check, export), as JSON.

@@ -16,10 +16,7 @@ from typing import Any, Dict
 import tensorflow as tf
 import tf_keras as keras
 
-try:  # in the repository (and in a pipeline image) these modules form the `trainer` package
-    from trainer import short_errors
-except ImportError:  # in TFX's user-module wheel the same files are top-level modules
-    import short_errors
+from trainer import short_errors
 
 # The line of a compile error that names the cause (TensorFlow's first lines are headers).
 _CAUSE = re.compile(r"unsupported|xla|ptxas|libdevice|compil|kernel", re.IGNORECASE)

@@ -135,7 +135,7 @@ def load(path: str) -> PipelineJobSpec:
     """The PipelineJob at `path` (JSON, as kubeflow_v2_runner.py writes it)."""
     if not os.path.isfile(path):
         raise SpecError(f"pipeline template {path} not found: compile it first with "
-                        f"`python kubeflow_v2_runner.py ... --gcs-dir DIR --output {path}`")
+                        f"`python kubeflow_v2_runner.py ... --output {path}`")
     try:
         with open(path) as handle:
             job = json.load(handle)
