@@ -130,48 +130,6 @@ class _IngestListed(beam.DoFn):
         yield sample.example.SerializeToString()  # bytes travel cheaper than protos
 
 
-def ingest_threads() -> int:
-    """Threads that check and encode samples at once in one ingest step: the cores this
-    process may use."""
-    return max(1, len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
-
-
-class _InThreads(beam.DoFn):
-    """Batches of elements -> what `dofn` yields for each, in the batch's order, `threads`
-    elements at a time.
-
-    Checking a sample (decoding its image and trimap, measuring, re-encoding what needs it) is
-    mostly TensorFlow's and PIL's C code, which releases the GIL, so threads use every core
-    of the step's process. Beam's multi-worker DirectRunner would too, but Beam 2.66's drops
-    records (pipeline/beam_args.py); the written-records check (`check_written`) still counts
-    every example. On Dataflow each worker core already runs its own bundle; the threads then
-    share those cores.
-    """
-
-    def __init__(self, dofn: beam.DoFn, threads: int):
-        self._dofn = dofn
-        self._threads = threads
-        self._pool = None
-
-    def setup(self):
-        import concurrent.futures
-
-        self._pool = concurrent.futures.ThreadPoolExecutor(self._threads,
-                                                           thread_name_prefix="ingest")
-
-    def process(self, batch, repeated=None):
-        def outputs(element):
-            return list(self._dofn.process(element, repeated))
-
-        for produced in self._pool.map(outputs, batch):
-            yield from produced
-
-    def teardown(self):
-        if self._pool is not None:
-            self._pool.shutdown()
-
-
 def _digest(element) -> Optional[str]:
     return hashlib.sha256(element).hexdigest()[:16] if isinstance(element, bytes) else None
 
@@ -294,15 +252,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             name = split.name
             elements, refused, dofn = self._inputs(pipeline, exec_properties["input_base"],
                                                    name, split.pattern)
-            threads = ingest_threads()
-            threaded = _InThreads(dofn, threads)
-            ingest = (beam.ParDo(threaded, repeated=repeated) if repeated
-                      else beam.ParDo(threaded))
-            outputs = (elements
-                       | f"Batch[{name}]" >> beam.BatchElements(
-                           min_batch_size=4 * threads, max_batch_size=4 * threads)
-                       | f"Ingest[{name}]" >> ingest.with_outputs(
-                           "outcomes", "kept", main="examples"))
+            ingest = beam.ParDo(dofn, repeated=repeated) if repeated else beam.ParDo(dofn)
+            outputs = elements | f"Ingest[{name}]" >> ingest.with_outputs(
+                "outcomes", "kept", main="examples")
             outcomes.append(outputs.outcomes)
             examples = outputs.examples
             if repeated:  # a repeated name's kept record may come in identical copies
