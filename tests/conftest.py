@@ -139,6 +139,7 @@ def pytest_configure(config):
 SHARED_FIXTURE_GROUPS = ("runs", "demo_command_run", "tfds_prepared")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks into the node ids
 def pytest_collection_modifyitems(config, items):
     """Each test's xdist group: the shared session fixture it uses, else its module (whose
     module-scoped fixtures are then computed once). Groups that run a pipeline (e2e) are put
