@@ -137,6 +137,9 @@ def pytest_configure(config):
 # Session fixtures worth computing once: with pytest-xdist (`-n 2 --dist loadgroup`, README's
 # test command), every test that uses one runs in the same worker, as one group.
 SHARED_FIXTURE_GROUPS = ("runs", "demo_command_run", "tfds_prepared")
+# Fixtures that run the whole pipeline: a test using one is an e2e test (`-m "not e2e"` leaves
+# it out) wherever it is defined.
+PIPELINE_FIXTURES = ("runs", "demo_command_run", "emulated")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks into the node ids
@@ -145,6 +148,8 @@ def pytest_collection_modifyitems(config, items):
     module-scoped fixtures are then computed once). Groups that run a pipeline (e2e) are put
     first, so the longest start first and the two workers finish together."""
     for item in items:
+        if any(name in item.fixturenames for name in PIPELINE_FIXTURES):
+            item.add_marker(pytest.mark.e2e)
         shared = [name for name in SHARED_FIXTURE_GROUPS if name in item.fixturenames]
         item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.module.__name__))
     heavy = {group for item in items if item.get_closest_marker("e2e")

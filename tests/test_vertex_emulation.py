@@ -323,6 +323,7 @@ def test_both_pushes_are_versions_of_one_registry_model_served_from_the_endpoint
     assert f"VersionedPusher: Model Registry: {REGISTRY_MODEL} version 2 uploaded" in output
 
 
+@pytest.mark.e2e  # an emulated job
 def test_a_package_the_image_lacks_fails_the_step_that_imports_it(compiled, tmp_path):
     """Negative control: the same Dockerfile with oxford_pet/ left out of the build context
     (a Dockerfile-specific ignore file, as BuildKit reads it); every step a fresh process."""
