@@ -144,7 +144,8 @@ def main() -> int:
     parser.add_argument("--root", required=True, help="a finished run's pipeline root")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each variant")
     parser.add_argument("--only", choices=["evaluator", "trainer"], help="one component only")
-    parser.add_argument("--out", default=os.path.join(HERE, "COMPONENT_AB.md"))
+    parser.add_argument("--out", default=os.path.join(HERE, "COMPONENT_AB.md"),
+                        help="the Markdown table to write")
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
