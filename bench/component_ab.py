@@ -146,8 +146,9 @@ def main() -> int:
     parser.add_argument("--only", choices=["evaluator", "trainer"], help="one component only")
     parser.add_argument("--out", default=os.path.join(HERE, "COMPONENT_AB.md"),
                         help="the Markdown table to write")
-    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
+    inner = parser.add_argument_group("internal (each run is this script in its own process)")
+    inner.add_argument("--variant", choices=VARIANTS, help="run only this variant, once")
+    inner.add_argument("--result", help="where that run writes its result, JSON")
     args = parser.parse_args()
     sys.path.insert(0, REPO)
     if args.variant:  # one run, in this process
