@@ -6,8 +6,9 @@ times; the table gives the median seconds of the executor's `Do`, the metrics wh
 equal, and the CPU stolen by the hypervisor during the variant's runs.
 
 - Evaluator, label from the raw trimap (the pipeline's EvalConfig: no label_key; the pixel
-  metrics resize the trimap as Transform does, trainer/metrics.py) against TFMA running the
-  export's Transform signature on every example for the label (the EvalConfig before).
+  metrics resize the trimap as Transform does, trainer/metrics.py) against the same with TFMA
+  also running the export's Transform signature on every example for a label (what the
+  EvalConfig before asked; the metrics no longer read that label).
 - Trainer, `run_fn` named (`trainer.train.run_fn`, the pipeline's) against the same function
   loaded from its file (TFX's `module_file`, what the user-module wheel installed and imported).
 
@@ -29,7 +30,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 VARIANTS = {
     "evaluator_raw_trimap": "Evaluator, label from the raw trimap (the pipeline's)",
-    "evaluator_transform_signature": "Evaluator, label from the Transform signature (before)",
+    "evaluator_transform_signature": "Evaluator, also running the Transform signature for a "
+                                     "label, as the EvalConfig before did",
     "trainer_named": "Trainer, run_fn by name (the pipeline's)",
     "trainer_module_file": "Trainer, run_fn from its module file (before)",
 }

@@ -275,6 +275,11 @@ def _example_name(raw: Optional[Dict[str, Any]]) -> str:
     return name.decode("utf-8", "replace") if name else "an eval example"
 
 
+# The last trimap decoded, (its bytes, the array): both resolutions' preprocessors read the
+# same example's trimap one after the other, so it is decoded once.
+_last_trimap: List[Any] = [None, None]
+
+
 def _raw_trimap(raw: Optional[Dict[str, Any]], predictions: Any) -> np.ndarray:
     """The raw example's decoded trimap [H, W] (`features.MASK_KEY`), or a ValueError naming
     what is missing."""
@@ -283,7 +288,9 @@ def _raw_trimap(raw: Optional[Dict[str, Any]], predictions: Any) -> np.ndarray:
         raise ValueError(f"pixel metrics need the model's logits and the raw example's trimap "
                          f"({features.MASK_KEY!r}, one PNG) among the Evaluator's features; got "
                          f"features {sorted(raw or {})}")
-    return decode_trimap(encoded)
+    if _last_trimap[0] is not encoded and _last_trimap[0] != encoded:
+        _last_trimap[:] = [encoded, decode_trimap(encoded)]
+    return _last_trimap[1]
 
 
 class _ConfusionPreprocessor(metric_types.Preprocessor):
