@@ -3,7 +3,8 @@
 On a finished local run's pipeline root (`local_runner.py ... --work-dir W`: W/pipeline_root),
 each variant runs the component's TFX executor in its own process, alternating, `--repeats`
 times; the table gives the median seconds of the executor's `Do`, the metrics where they must be
-equal, and the CPU stolen by the hypervisor during the variant's runs.
+equal, the largest peak resident memory of its processes, and the CPU stolen by the hypervisor
+during the variant's runs.
 
 - Evaluator, label from the raw trimap (the pipeline's EvalConfig: no label_key; the pixel
   metrics resize the trimap as Transform does, trainer/metrics.py) against the same with TFMA
@@ -154,8 +155,12 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, REPO)
     if args.variant:  # one run, in this process
+        import resource
+
+        result = run_variant(args.variant, os.path.abspath(args.root))
+        result["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
         with open(args.result, "w") as handle:
-            json.dump(run_variant(args.variant, os.path.abspath(args.root)), handle)
+            json.dump(result, handle)
         return 0
     names = [name for name in VARIANTS if not args.only or name.startswith(args.only)]
     results = {name: [] for name in names}
@@ -186,15 +191,17 @@ def write(args, names, results, stolen) -> None:
              f"{os.getloadavg()[0]:.1f}",
              f"- inputs: the finished run under `{args.root}`",
              f"- command: `bench/component_ab.py --root {args.root} --repeats {args.repeats}`",
-             "", "| variant | median s | runs s | metrics | CPU stolen |",
-             "| --- | ---: | --- | --- | ---: |"]
+             "", "| variant | median s | runs s | peak RSS GiB | metrics | CPU stolen |",
+             "| --- | ---: | --- | ---: | --- | ---: |"]
     for name in names:
         runs = [run["seconds"] for run in results[name]]
         metrics = results[name][-1]["metrics"]
         shown = ", ".join(f"{key} {value:.6g}" for key, value in sorted(metrics.items()))
         share = stolen[name][0] / max(stolen[name][1], 1)
+        peak = max(run["peak_rss_gib"] for run in results[name])
         lines.append(f"| {VARIANTS[name]} | {statistics.median(runs):.1f} | "
-                     f"{', '.join(f'{value:.1f}' for value in runs)} | {shown} | {share:.0%} |")
+                     f"{', '.join(f'{value:.1f}' for value in runs)} | {peak:.2f} | {shown} | "
+                     f"{share:.0%} |")
     with open(args.out, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     print(f"Wrote {args.out}")
