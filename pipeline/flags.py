@@ -93,8 +93,10 @@ def _add_schedule_flags(model) -> None:
         model.add_argument(flag, choices=sorted(ON_OFF_AUTO), default="auto",
                            help=f"{what}; auto: on iff the Trainer sees a GPU")
     model.add_argument("--no-example-cache", dest="cache_examples", action="store_false",
-                       help="do not keep the parsed training/eval examples in memory after "
-                            "the first epoch (for data larger than memory)")
+                       help="do not keep the decoded training/eval examples after the first "
+                            "epoch (by default they stay in memory, or on local disk when they "
+                            "need more than a share of the memory available: "
+                            "trainer/example_cache.py MEMORY_SHARE)")
     model.add_argument("--validation-freq", type=int,
                        default=defaults["validation_freq"].default, metavar="N",
                        help="validate on the eval split after every N-th epoch and the last "

@@ -69,9 +69,9 @@ class TrainerSettings:
     # GPU speed-ups: None ("auto") turns each on iff the Trainer sees a GPU.
     mixed_precision: Optional[bool] = None  # float16 compute; logits and loss stay float32
     xla: Optional[bool] = None  # XLA-compiled train/eval steps (falls back when it fails)
-    # Keep the decoded examples in memory after the first epoch (8-bit pixels and class ids,
-    # 64 KB an example at 128 px): later epochs skip gunzip and parsing. Off for data larger
-    # than memory.
+    # Keep the decoded examples after the first epoch (8-bit pixels and class ids, 64 KB an
+    # example at 128 px): later epochs skip gunzip and parsing. In memory while they fit a share
+    # of the memory available, else on local disk (trainer/example_cache.py MEMORY_SHARE).
     cache_examples: bool = True
     # Validate on the eval split after every validation_freq-th epoch (and the last one);
     # 1 (the default) after every epoch, as the tutorial does.

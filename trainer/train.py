@@ -11,13 +11,14 @@ import json
 import logging
 import os
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from trainer import export, features, models, preprocessing, short_errors, xla_fallback
+from trainer import (example_cache, export, features, models, preprocessing, short_errors,
+                     xla_fallback)
 from trainer.settings import TrainerSettings
 
 # Written into model_run: seconds per phase of run_fn (setup, each epoch's training and
@@ -99,13 +100,14 @@ def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
              batch_size: int, shuffle: bool = False, augment: bool = False,
              seed: int = 0, shuffle_buffer: int = 256,
              class_weights: Optional[Sequence[float]] = None,
-             cache: bool = False, every_nth: int = 1) -> tf.data.Dataset:
+             cache: Union[bool, str] = False, every_nth: int = 1) -> tf.data.Dataset:
     """Transformed examples (gzipped TFRecords) -> batches of (image [B,S,S,3] float32 in
     [0, 1], mask [B,S,S,1] int64 class ids).
 
-    `cache` keeps the decoded examples in memory after the first epoch as 8-bit pixels and
-    class ids (4 bytes a pixel: 64 KB an example at 128 px), as the tutorial's `.cache()` does;
-    later epochs skip gunzip and parsing; `preprocessing.normalize` runs per batch, after it.
+    `cache` keeps the decoded examples after the first epoch as 8-bit pixels and class ids (4
+    bytes a pixel: 64 KB an example at 128 px): True in memory, as the tutorial's `.cache()`
+    does, a path in tf.data's cache files there (trainer/example_cache.py decides which); later
+    epochs skip gunzip and parsing; `preprocessing.normalize` runs per batch, after it.
 
     With `class_weights` (one per class) the batches are (image, mask, weights [B,S,S,1]):
     Keras weighs each pixel's loss by its true class's weight.
@@ -124,8 +126,8 @@ def input_fn(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
 
     dataset = dataset.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.unbatch()
-    if cache:  # the decoded examples, in memory: later epochs skip gunzip and parsing
-        dataset = dataset.cache()
+    if cache:  # the decoded examples, kept: later epochs skip gunzip and parsing
+        dataset = dataset.cache(cache if isinstance(cache, str) else "")
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if augment:
@@ -460,6 +462,20 @@ def describe(info: Dict[str, Any], fine_tune: Optional[Dict[str, Any]]) -> None:
               f"{fine_tune['reason']}", flush=True)
 
 
+def example_caches(fn_args, settings: TrainerSettings) -> example_cache.CachePlan:
+    """Where the decoded examples are kept between epochs (trainer/example_cache.py): logged,
+    and shown when not in memory (the default's place)."""
+    if not settings.cache_examples:
+        return example_cache.CachePlan(False, False, "decoded examples not kept "
+                                                     "(cache_examples off)")
+    caches = example_cache.plan(fn_args.train_files, fn_args.eval_files, settings.image_size,
+                                settings.validation_subsplits)
+    logging.info("Example cache: %s", caches.line)
+    if caches.train is not True:
+        print(f"[Trainer] {caches.line}", flush=True)
+    return caches
+
+
 @_shortened_errors
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
@@ -473,12 +489,12 @@ def run_fn(fn_args) -> None:
     # Class weights weigh the training loss only; validation loss stays plain cross-entropy.
     class_weights = resolve_class_weights(settings.class_weights, fn_args.train_files,
                                           tf_transform_output)
+    caches = example_caches(fn_args, settings)
     train_data = input_fn(fn_args.train_files, tf_transform_output, batch_size, shuffle=True,
                           augment=True, seed=settings.seed,
                           shuffle_buffer=settings.shuffle_buffer, class_weights=class_weights,
-                          cache=settings.cache_examples)
-    eval_data = input_fn(fn_args.eval_files, tf_transform_output, batch_size,
-                         cache=settings.cache_examples,
+                          cache=caches.train)
+    eval_data = input_fn(fn_args.eval_files, tf_transform_output, batch_size, cache=caches.eval,
                          every_nth=settings.validation_subsplits)
     model = build(settings, strategy)
     epochs, started = start_from(model, settings, fn_args.base_model)
@@ -501,7 +517,7 @@ def run_fn(fn_args) -> None:
                                                update_freq="epoch"),
                    _SamplePredictions(eval_data, fn_args.model_run_dir), log],
         strategy=strategy, validation_freq=settings.validation_freq)
-    clock["fitted"] = time.perf_counter()
+    caches.remove()
     write_history(history, fn_args.model_run_dir)
     clock["export"] = time.perf_counter()
     export.save_model(model, tf_transform_output, fn_args.serving_model_dir)
