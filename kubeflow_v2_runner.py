@@ -17,7 +17,7 @@ configuration differs (gs:// paths, `PipelineConfig.cloud`).
 Compiling needs no cloud access and no credentials: it writes one file. The model code is
 not uploaded; Transform and Trainer load `trainer.preprocessing.preprocessing_fn` and
 `trainer.train.run_fn` from the pipeline image (--image), and the hash of trainer/ in their
-custom_config makes a new image with changed code run them again (pipeline/code_version.py).
+custom_config makes a new image with changed code run them again (trainer/code_version.py).
 `python -m deploy.emulate --template ... --gcs-dir DIR` runs the same file as Vertex AI would.
 """
 

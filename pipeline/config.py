@@ -17,7 +17,6 @@ from trainer import features  # names only: no TensorFlow import here
 from trainer.settings import TrainerSettings  # a plain dataclass: no TensorFlow import
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAINER_DIR = os.path.join(REPO_ROOT, "trainer")
 SCHEMA_DIR = os.path.join(REPO_ROOT, "schema")
 DATA_SOURCES = ("dir", "tfds")
 # In a (local) pipeline root: the ML Metadata store, and the lock that keeps one run at a time.

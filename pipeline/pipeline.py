@@ -42,13 +42,12 @@ from components.oxford_pet_example_gen import (OxfordPetExampleGen, TfdsOxfordPe
                                                TFDS_SPLIT_PATTERNS, split_input_config)
 from components.versioned_pusher import VersionedPusher
 from pipeline import node_ids, resolvers
-from pipeline.code_version import code_version
 from pipeline.config import REPO_ROOT, SCHEMA_DIR, PipelineConfig
 from trainer import features, metrics
-from trainer.settings import CODE_VERSION_KEY
+from trainer.code_version import CODE_VERSION_KEY, code_version
 
 # The model code's functions by name, imported from the repository or the pipeline image, not
-# packaged as a wheel (pipeline/code_version.py: how a code change still breaks the cache).
+# packaged as a wheel (trainer/code_version.py: how a code change still breaks the cache).
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.train.run_fn"
 SCHEMA_FILE = os.path.join(SCHEMA_DIR, "schema.pbtxt")

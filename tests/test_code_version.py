@@ -1,4 +1,5 @@
-"""The model code's hash (pipeline/code_version.py): what changes it and what does not.
+"""The model code's hash (trainer/code_version.py): what changes it and what does not, and the
+Transform and Trainer entry points refusing code other than the compiled pipeline's.
 
 It is the only thing that breaks Transform's and Trainer's cache when trainer/ changes (the
 components name their functions; no wheel hashes the files any more).
@@ -6,8 +7,12 @@ components name their functions; no wheel hashes the files any more).
 
 import shutil
 
-from pipeline.code_version import code_version
-from pipeline.config import TRAINER_DIR
+import types
+
+import pytest
+
+from trainer import preprocessing, train
+from trainer.code_version import CODE_VERSION_KEY, HERE as TRAINER_DIR, code_version  # noqa: N811
 
 
 def copy_of_trainer(tmp_path):
@@ -38,3 +43,17 @@ def test_any_change_to_a_module_changes_the_hash(tmp_path):
     (copy / "extra.py").unlink()
     (copy / "train.py").rename(copy / "train2.py")  # the same bytes under another name
     assert code_version(str(copy)) not in (before, edited)
+
+
+def test_transform_and_the_trainer_refuse_code_the_pipeline_was_not_compiled_with():
+    """An image not rebuilt after a change: the compiled custom_config names another version
+    than the code the step imports. Both entry points stop before any work, naming both."""
+    stale = {CODE_VERSION_KEY: "0123456789abcdef", "image_size": 64}
+    with pytest.raises(RuntimeError, match=rf"Transform runs trainer/ version {code_version()}"
+                                           r", but the pipeline was compiled with version "
+                                           r"0123456789abcdef.*rebuild and push"):
+        preprocessing.preprocessing_fn({}, stale)  # no inputs needed: refused first
+    with pytest.raises(RuntimeError, match="Trainer runs trainer/ version"):
+        train.run_fn(types.SimpleNamespace(custom_config=stale))
+    current = {CODE_VERSION_KEY: code_version(), "image_size": 64}
+    assert train.checked_settings(types.SimpleNamespace(custom_config=current)).image_size == 64

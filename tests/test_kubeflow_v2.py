@@ -109,8 +109,7 @@ def test_the_model_code_is_named_not_packaged_and_its_hash_keys_the_cache(compil
     """Transform and Trainer load the model code from the image by name: no module file, no
     wheel; the hash of trainer/ rides in both custom_configs (a new image with other code runs
     them again, as a new wheel did)."""
-    from pipeline.code_version import code_version
-    from trainer.settings import CODE_VERSION_KEY
+    from trainer.code_version import CODE_VERSION_KEY, code_version
 
     tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
     assert _parameter(tasks["Transform"], "preprocessing_fn") == (

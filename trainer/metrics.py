@@ -275,9 +275,11 @@ def _example_name(raw: Optional[Dict[str, Any]]) -> str:
     return name.decode("utf-8", "replace") if name else "an eval example"
 
 
-# The last trimap decoded, (its bytes, the array): both resolutions' preprocessors read the
-# same example's trimap one after the other, so it is decoded once.
-_last_trimap: List[Any] = [None, None]
+# The last trimap decoded, as one (bytes, array) tuple: both resolutions' preprocessors read
+# the same example's trimap one after the other, so it is decoded once. Replaced whole, never
+# changed in place: a Beam worker's threads (Dataflow runs several in one process) each read
+# one consistent pair.
+_last_trimap: Tuple[Optional[bytes], Optional[np.ndarray]] = (None, None)
 
 
 def _raw_trimap(raw: Optional[Dict[str, Any]], predictions: Any) -> np.ndarray:
@@ -288,9 +290,11 @@ def _raw_trimap(raw: Optional[Dict[str, Any]], predictions: Any) -> np.ndarray:
         raise ValueError(f"pixel metrics need the model's logits and the raw example's trimap "
                          f"({features.MASK_KEY!r}, one PNG) among the Evaluator's features; got "
                          f"features {sorted(raw or {})}")
-    if _last_trimap[0] is not encoded and _last_trimap[0] != encoded:
-        _last_trimap[:] = [encoded, decode_trimap(encoded)]
-    return _last_trimap[1]
+    global _last_trimap
+    last = _last_trimap
+    if last[0] is not encoded and last[0] != encoded:
+        last = _last_trimap = (encoded, decode_trimap(encoded))
+    return last[1]
 
 
 class _ConfusionPreprocessor(metric_types.Preprocessor):

@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import features
+from trainer import code_version, features
 
 DEFAULT_IMAGE_SIZE = 128
 
@@ -182,6 +182,7 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
     masks' inverse-frequency class weights (`features.CLASS_WEIGHTS_XF`); without it the graph
     has no analyzer and is what it always was.
     """
+    code_version.check(custom_config, "Transform")
     size = image_size_from(custom_config)
     outputs = {features.IMAGE_XF: pack_images(resize_images(inputs[features.IMAGE_KEY], size))}
     if features.MASK_KEY in inputs:

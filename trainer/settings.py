@@ -14,12 +14,10 @@ import dataclasses
 from typing import Any, Dict, Optional
 
 from trainer import features
+from trainer.code_version import CODE_VERSION_KEY
 
 # TFX's Vertex AI Trainer passes its own keys (ai_platform_*) through to run_fn.
 VERTEX_KEY_PREFIX = "ai_platform_"
-# The hash of this directory's code, in Transform's and Trainer's custom_config so that a code
-# change breaks their cache (pipeline/code_version.py); run_fn does not read it.
-CODE_VERSION_KEY = "code_version"
 # XLA has no kernel for ResizeNearestNeighborGrad (the gradient of UpSampling2D, which the
 # Xception-style U-Net uses), so only this architecture's training step compiles.
 XLA_ARCHITECTURES = (features.MOBILENET_V2_UNET,)

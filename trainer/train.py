@@ -17,8 +17,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from trainer import (example_cache, export, features, models, preprocessing, short_errors,
-                     xla_fallback)
+from trainer import (code_version, example_cache, export, features, models, preprocessing,
+                     short_errors, xla_fallback)
 from trainer.settings import TrainerSettings
 
 # Written into model_run: seconds per phase of run_fn (setup, each epoch's training and
@@ -462,6 +462,13 @@ def describe(info: Dict[str, Any], fine_tune: Optional[Dict[str, Any]]) -> None:
               f"{fine_tune['reason']}", flush=True)
 
 
+def checked_settings(fn_args) -> TrainerSettings:
+    """The run's settings, once the code running is the code the pipeline was compiled with
+    (trainer/code_version.py)."""
+    code_version.check(fn_args.custom_config, "Trainer")
+    return TrainerSettings.from_custom_config(fn_args.custom_config)
+
+
 def example_caches(fn_args, settings: TrainerSettings) -> example_cache.CachePlan:
     """Where the decoded examples are kept between epochs (trainer/example_cache.py): logged,
     and shown when not in memory (the default's place)."""
@@ -480,7 +487,7 @@ def example_caches(fn_args, settings: TrainerSettings) -> example_cache.CachePla
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
     clock = {"start": time.perf_counter()}
-    settings = TrainerSettings.from_custom_config(fn_args.custom_config)
+    settings = checked_settings(fn_args)
     keras.utils.set_random_seed(settings.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     strategy = distribution_strategy()
