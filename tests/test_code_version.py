@@ -12,7 +12,7 @@ import types
 import pytest
 
 from trainer import preprocessing, train
-from trainer.code_version import CODE_VERSION_KEY, HERE as TRAINER_DIR, code_version  # noqa: N811
+from trainer.code_version import CODE_VERSION_KEY, HERE as TRAINER_DIR, code_version
 
 
 def copy_of_trainer(tmp_path):
