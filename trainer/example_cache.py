@@ -78,7 +78,10 @@ def _mib(size: float) -> str:
     return f"{size / 2 ** 20:,.0f} MiB"
 
 
-def _files(patterns: List[str]) -> List[str]:
+def record_files(patterns: Union[str, List[str]]) -> List[str]:
+    """The files a pattern (or each of a list of patterns) matches, in name order: the order
+    input_fn reads them in."""
+    patterns = [patterns] if isinstance(patterns, str) else patterns
     return sorted(name for pattern in patterns for name in tf.io.gfile.glob(pattern))
 
 
@@ -86,8 +89,8 @@ def plan(train_patterns: List[str], eval_patterns: List[str], image_size: int, e
          memory: Optional[int] = None) -> CachePlan:
     """Counts the examples (validation keeps one in `every_nth`) and decides; `memory`
     (bytes) stands for `available_memory()`."""
-    counts = (count_records(_files(train_patterns)),
-              math.ceil(count_records(_files(eval_patterns)) / every_nth))
+    counts = (count_records(record_files(train_patterns)),
+              math.ceil(count_records(record_files(eval_patterns)) / every_nth))
     needed = sum(counts) * BYTES_PER_PIXEL * image_size ** 2
     memory = available_memory() if memory is None else memory
     temp = tempfile.gettempdir()

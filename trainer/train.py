@@ -58,13 +58,12 @@ def _records(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
              ) -> Tuple[tf.data.Dataset, Dict[str, Any]]:
     """Transformed examples (gzipped TFRecords, in file name order; one in `every_nth`, before
     any parsing) and the spec of `keys`."""
-    files = tf.io.gfile.glob(file_patterns) if isinstance(file_patterns, str) else [
-        name for pattern in file_patterns for name in tf.io.gfile.glob(pattern)]
+    files = example_cache.record_files(file_patterns)
     if not files:
         raise FileNotFoundError(f"no transformed examples match {file_patterns}")
     spec = {key: value for key, value in tf_transform_output.transformed_feature_spec().items()
             if key in keys}
-    dataset = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP",
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP",
                                       num_parallel_reads=tf.data.AUTOTUNE)
     return (dataset.shard(every_nth, 0) if every_nth > 1 else dataset), spec
 
